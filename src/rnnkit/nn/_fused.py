@@ -1,0 +1,112 @@
+"""The fast path: PyTorch's fused recurrent kernels on plain padded tensors, made exact.
+
+On CPU, ``torch.lstm`` on a padded tensor runs oneDNN's fused LSTM, while the same
+layer on a ``PackedSequence`` falls back to a slower loop (measured about 7x
+slower in training, see docs/design.md). So this path never packs. It runs each
+layer and direction as one kernel call over the padded batch and restores exact
+variable-length semantics around it:
+
+- forward direction: position ``t`` depends only on positions ``<= t``, so the
+  outputs at real positions are already exact; padding comes after them;
+- reverse direction: each sequence is reversed within its own length before the
+  call and the outputs are reversed back after it, so the direction starts at
+  the sequence's last real token (padding stays in place, and again comes last);
+- ``h_n`` is gathered from the outputs at each sequence's last real step, and
+  outputs at padding are set to zero;
+- LSTM ``c_n`` is not among the kernel's outputs. One extra input feature, 1 at
+  padding and 0 elsewhere, with weight ``+S`` on the forget gate and ``-S`` on
+  the input gate, saturates them to exactly f = 1 and i = 0 in floating point,
+  so ``c`` stays at each sequence's own final value through the padding and the
+  kernel's final ``c`` is exact. At real positions the feature is 0 and changes
+  nothing. The same feature with ``-S`` on every row keeps a relu RNN's state at
+  zero in padding, so it cannot overflow there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from rnnkit.nn.masking import Padding, last_step, reverse_padded
+
+State = tuple[Tensor, ...]
+
+# sigmoid(+S + a) == 1.0 and sigmoid(-S + a) == 0.0 exactly, in float16 up to float64,
+# for any pre-activation |a| < 9,000; S itself fits in float16.
+_SATURATE = 1e4
+
+_KERNELS = {"GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
+
+
+def kernel(
+    mode: str,
+    x: Tensor,
+    state: State,
+    weights: Sequence[Tensor],
+    *,
+    num_layers: int,
+    dropout: float,
+    training: bool,
+    bidirectional: bool,
+) -> tuple[Tensor, State]:
+    """PyTorch's fused kernel on a time-major batch ``x`` (T, B, I); state entries (L*D, B, H)."""
+    has_biases = len(weights) // (num_layers * (2 if bidirectional else 1)) == 4
+    args = (list(weights), has_biases, num_layers, dropout, training, bidirectional, False)
+    if mode == "LSTM":
+        out, h, c = torch.lstm(x, list(state), *args)
+        return out, (h, c)
+    out, h = _KERNELS[mode](x, state[0], *args)
+    return out, (h,)
+
+
+def _padding_column(mode: str, weight_ih: Tensor) -> Tensor:
+    """The weight column of the padding feature: (gates * H, 1)."""
+    column = weight_ih.new_zeros(weight_ih.shape[0], 1)
+    if mode == "LSTM":
+        hidden = weight_ih.shape[0] // 4
+        column[:hidden] = -_SATURATE  # input gate i -> 0
+        column[hidden : 2 * hidden] = _SATURATE  # forget gate f -> 1
+    else:  # RNN_RELU
+        column[:] = -_SATURATE
+    return column
+
+
+def unroll(
+    mode: str,
+    x: Tensor,
+    state: State,
+    padding: Padding,
+    weights: Sequence[Tensor],
+    *,
+    reverse: bool,
+    training: bool,
+) -> tuple[Tensor, State]:
+    """Run one layer in one direction over ``x`` (T, B, I) from ``state`` (each (B, H)).
+
+    ``x`` must be zero at padding. Returns the outputs (T, B, H), zero at padding,
+    and the state at each sequence's own end.
+    """
+    if reverse:
+        x = reverse_padded(x, padding.reverse)
+    weights = list(weights)
+    if mode in ("LSTM", "RNN_RELU"):
+        is_padding = (~padding.valid).unsqueeze(-1).to(x.dtype)  # (T, B, 1)
+        x = torch.cat([x, is_padding], dim=-1)
+        weights[0] = torch.cat([weights[0], _padding_column(mode, weights[0])], dim=1)
+    out, final = kernel(
+        mode,
+        x,
+        tuple(s.unsqueeze(0) for s in state),
+        weights,
+        num_layers=1,
+        dropout=0.0,
+        training=training,
+        bidirectional=False,
+    )
+    h_n = last_step(out, padding.lengths)  # (B, H)
+    out = out.masked_fill(~padding.valid.unsqueeze(-1), 0.0)
+    if reverse:
+        out = reverse_padded(out, padding.reverse)
+    return out, (h_n, *(s.squeeze(0) for s in final[1:]))
