@@ -1,0 +1,23 @@
+"""Errors a user can fix. The command line prints their message on one line and exits with 2."""
+
+from __future__ import annotations
+
+
+class RnnkitError(Exception):
+    """A problem with the user's data, options or files, with a message that says how to fix it."""
+
+
+class DataError(RnnkitError, ValueError):
+    """Input data that cannot be read: the message names the file, and the line where known."""
+
+
+class ConfigError(RnnkitError, ValueError):
+    """An option value that cannot work: the message names the option."""
+
+
+class BundleError(RnnkitError):
+    """A model bundle that is missing, incomplete or corrupted: the message names the file."""
+
+
+class NotFittedError(RnnkitError, AttributeError):
+    """An estimator used before ``fit`` (or ``load``)."""
