@@ -1,0 +1,1 @@
+"""Data: readers for labelled text files, named datasets, splits, tokenized corpora, batches."""

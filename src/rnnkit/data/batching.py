@@ -1,0 +1,109 @@
+"""Batches for training and inference: bucketed by length, padded, time-major, with lengths.
+
+Training batches come from a seeded shuffle cut into chunks of ``bucket`` batches; each chunk is
+sorted by length and cut into batches, and the batch order is shuffled again, so a batch holds
+texts of similar length (little padding) while the epoch order stays random. Inference batches
+are the texts sorted by length, with the indices that put the results back in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``tokens`` (T, B) padded with 0, ``lengths`` (B,), ``target`` (B,) label ids (or -1),
+    ``index`` (B,) positions of the texts in their corpus."""
+
+    tokens: Tensor
+    lengths: Tensor
+    target: Tensor
+    index: np.ndarray
+
+    @property
+    def inputs(self) -> tuple[Tensor, Tensor]:
+        return self.tokens, self.lengths
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.index.size and self.lengths.sum())
+
+
+class Batches:
+    """Batches over numericalized texts ``ids`` (flat) split by ``offsets``."""
+
+    def __init__(
+        self,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        targets: np.ndarray | None = None,
+        *,
+        batch_size: int,
+        max_len: int | None = None,
+        shuffle: bool = False,
+        seed: int = 0,
+        bucket: int = 50,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+        if max_len is not None and max_len < 1:
+            raise ConfigError(f"--max-len must be at least 1, got {max_len}")
+        self.ids = ids
+        self.starts = offsets[:-1]
+        lengths = np.diff(offsets)
+        self.lengths = np.minimum(lengths, max_len) if max_len else lengths
+        self.targets = targets if targets is not None else np.full(len(lengths), -1, np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.bucket = bucket
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+    def order(self, epoch: int = 0) -> list[np.ndarray]:
+        """The indices of each batch of ``epoch``."""
+        n, size = len(self.lengths), self.batch_size
+        if not self.shuffle:
+            ordered = np.argsort(self.lengths, kind="stable")
+            return [ordered[i : i + size] for i in range(0, n, size)]
+        rng = np.random.default_rng([self.seed, epoch])
+        shuffled = rng.permutation(n)
+        batches = []
+        for start in range(0, n, size * self.bucket):
+            chunk = shuffled[start : start + size * self.bucket]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        for index in self.order(epoch):
+            yield self.collate(index)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.epoch(0)
+
+    def collate(self, index: np.ndarray) -> Batch:
+        lengths = self.lengths[index]
+        steps = np.arange(int(lengths.max()))[:, None]  # (T, 1)
+        real = steps < lengths[None, :]  # (T, B)
+        positions = np.where(real, self.starts[index][None, :] + steps, 0)
+        tokens = np.where(real, self.ids[positions], 0)
+        return Batch(
+            torch.from_numpy(tokens.astype(np.int64, copy=False)),
+            torch.from_numpy(lengths.astype(np.int64)),
+            torch.from_numpy(self.targets[index].astype(np.int64, copy=False)),
+            index,
+        )

@@ -1,0 +1,31 @@
+"""Data configuration: how texts become token ids. Plain data, saved as JSON with a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnkit.errors import ConfigError
+from rnnkit.text.tokenize import TOKENIZERS
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    tokenizer: str = "word"  # word or char
+    min_freq: int = 2  # keep tokens seen at least this often (rarer ones train UNK's embedding)
+    max_vocab: int | None = 50_000  # keep at most this many tokens (with padding and unknown)
+    max_len: int | None = 400  # truncate texts to their first max_len tokens (None: no limit)
+    valid_split: float = 0.1  # held out of training for validation when none is given
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in TOKENIZERS:
+            raise ConfigError(
+                f"unknown --tokenizer {self.tokenizer!r}: choose one of {', '.join(TOKENIZERS)}"
+            )
+        if self.min_freq < 1:
+            raise ConfigError(f"--min-freq must be at least 1, got {self.min_freq}")
+        if self.max_vocab is not None and self.max_vocab < 3:
+            raise ConfigError(f"--max-vocab must be at least 3, got {self.max_vocab}")
+        if self.max_len is not None and self.max_len < 1:
+            raise ConfigError(f"--max-len must be at least 1, got {self.max_len}")
+        if not 0.0 <= self.valid_split < 1.0:
+            raise ConfigError(f"--valid-split must be in [0, 1), got {self.valid_split}")

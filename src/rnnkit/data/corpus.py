@@ -1,0 +1,222 @@
+"""Tokenized labelled texts, stored compactly and cached on disk.
+
+A :class:`Corpus` keeps each distinct token string once (``types``) and every text as a run of
+int32 indices into them (``ids`` split by ``offsets``). Building a vocabulary is a bincount,
+numericalizing is one array lookup, and the whole corpus saves to one ``.npz`` file without
+pickle, which is what makes a second run on the same file skip reading and tokenizing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.examples import LabeledTexts, ReadOptions
+from rnnkit.errors import DataError
+from rnnkit.text.tokenize import get_tokenizer
+from rnnkit.text.vocab import UNK, Vocabulary
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+
+
+@dataclass
+class Corpus:
+    """Tokenized texts with their labels; ``ids[offsets[i]:offsets[i + 1]]`` is text ``i``."""
+
+    types: list[str]
+    ids: np.ndarray  # (total tokens,) int32 indices into types
+    offsets: np.ndarray  # (n + 1,) int64
+    labels: list[str]
+    source: str = ""
+    notes: list[str] = field(default_factory=list)  # what reading it reported, e.g. the format
+
+    @classmethod
+    def from_texts(
+        cls, texts: Sequence[str], labels: Sequence[str], tokenizer: str = "word", source: str = ""
+    ) -> Corpus:
+        """Tokenize ``texts``; a text without tokens becomes the single token ``UNK``."""
+        tokenize = get_tokenizer(tokenizer)
+        index: dict[str, int] = {}
+        ids = array("i")
+        offsets = array("q", [0])
+        for text in texts:
+            tokens = tokenize(text) or [UNK]
+            ids.extend([index.setdefault(token, len(index)) for token in tokens])
+            offsets.append(len(ids))
+        return cls(
+            list(index),
+            np.frombuffer(ids, dtype=np.int32).copy(),
+            np.frombuffer(offsets, dtype=np.int64).copy(),
+            list(labels),
+            source,
+        )
+
+    @classmethod
+    def from_labeled(cls, data: LabeledTexts, tokenizer: str = "word") -> Corpus:
+        corpus = cls.from_texts(data.texts, data.labels, tokenizer, data.source)
+        corpus.notes = list(data.notes)
+        if data.skipped:
+            corpus.notes.append(f"{data.source}: skipped {data.skipped} bad rows")
+        return corpus
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def subset(self, indices: np.ndarray | Sequence[int]) -> Corpus:
+        """The texts at ``indices``, in that order (token types are shared, not copied)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        starts, ends = self.offsets[indices], self.offsets[indices + 1]
+        lengths = ends - starts
+        offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # positions of every kept token: start of its text plus its position within the text
+        within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
+        ids = self.ids[np.repeat(starts, lengths) + within]
+        return Corpus(self.types, ids, offsets, [self.labels[i] for i in indices], self.source)
+
+    def token_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.ids, minlength=len(self.types))
+        return {token: int(c) for token, c in zip(self.types, counts, strict=True) if c}
+
+    def encode(self, vocab: Vocabulary) -> np.ndarray:
+        """Vocabulary ids of all tokens, flat like ``ids`` (int64)."""
+        lookup = np.fromiter(
+            (vocab.index.get(token, vocab.unk_id) for token in self.types),
+            dtype=np.int64,
+            count=len(self.types),
+        )
+        encoded: np.ndarray = lookup[self.ids]
+        return encoded
+
+    def label_ids(self, classes: Sequence[str]) -> np.ndarray:
+        """Index of each label in ``classes``; unknown labels are reported by name."""
+        position = {label: i for i, label in enumerate(classes)}
+        unknown: dict[str, int] = {}
+        for label in self.labels:
+            if label not in position:
+                unknown[label] = unknown.get(label, 0) + 1
+        if unknown:
+            listed = ", ".join(f"{label!r} ({n} rows)" for label, n in sorted(unknown.items()))
+            raise DataError(
+                f"{self.source or 'the data'}: labels the model was not trained on: {listed}; "
+                f"the model knows {', '.join(map(repr, classes))}"
+            )
+        return np.fromiter((position[label] for label in self.labels), np.int64, len(self.labels))
+
+    # -- files -----------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` (.npz, no pickle) atomically."""
+        meta = {
+            "types": self.types,
+            "labels": self.labels,
+            "source": self.source,
+            "notes": self.notes,
+            "format": CACHE_FORMAT,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(
+                    stream,
+                    ids=self.ids,
+                    offsets=self.offsets,
+                    meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+                )
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> Corpus:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes())
+            if meta.get("format") != CACHE_FORMAT:
+                raise ValueError(f"cache format {meta.get('format')}")
+            return cls(
+                meta["types"],
+                data["ids"],
+                data["offsets"],
+                meta["labels"],
+                meta["source"],
+                meta["notes"],
+            )
+
+
+def cache_dir() -> Path:
+    """``$RNNKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``."""
+    if os.environ.get("RNNKIT_CACHE_DIR"):
+        return Path(os.environ["RNNKIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnkit"
+
+
+def file_signature(path: Path) -> list[Any]:
+    """Path, size and modification time of a file, or of every file under a folder."""
+    path = path.resolve()
+    if path.is_dir():
+        return [file_signature(p) for p in sorted(path.rglob("*")) if p.is_file()]
+    stat = path.stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def cached(key: Mapping[str, Any], build: Callable[[], Corpus], *, enabled: bool = True) -> Corpus:
+    """``build()``, or its result from an earlier call with the same ``key``."""
+    if not enabled:
+        return build()
+    text = json.dumps({**key, "cache_format": CACHE_FORMAT}, sort_keys=True, default=str)
+    path = cache_dir() / "corpora" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
+    if path.exists():
+        try:
+            corpus = Corpus.load(path)
+            log.debug("loaded tokenized data from the cache %s", path)
+            return corpus
+        except (OSError, ValueError, KeyError) as error:
+            log.warning("ignoring the unreadable cache file %s (%s)", path, error)
+    corpus = build()
+    try:
+        corpus.save(path)
+    except OSError as error:
+        log.warning("could not write the cache file %s (%s)", path, error)
+    return corpus
+
+
+def load_corpus(
+    path: str | Path, options: ReadOptions, tokenizer: str = "word", *, cache: bool = True
+) -> Corpus:
+    """Read and tokenize a labelled file, through the cache."""
+    from rnnkit.data.readers import read
+
+    location = Path(str(path).split("#", 1)[0])
+    if not location.exists():
+        raise DataError(f"{location}: no such file or folder")
+    key = {
+        "kind": "file",
+        "path": str(path),
+        "files": file_signature(location),
+        "options": asdict(options),
+        "tokenizer": tokenizer,
+    }
+    return cached(key, lambda: Corpus.from_labeled(read(path, options), tokenizer), enabled=cache)

