@@ -1,0 +1,51 @@
+"""SequenceClassifier: token ids to class scores through an embedding, a recurrent encoder,
+pooling and a linear layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+import rnnkit.nn
+from rnnkit.models.config import ModelConfig
+from rnnkit.models.pooling import Pooling
+from rnnkit.text.vocab import Vocabulary
+
+_ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
+    "lstm": rnnkit.nn.LSTM,
+    "gru": rnnkit.nn.GRU,
+    "rnn": rnnkit.nn.RNN,
+}
+
+
+class SequenceClassifier(nn.Module):
+    """``forward(tokens (T, B), lengths (B,)) -> logits (B, C)``; token id 0 is padding."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        directions = 2 if config.bidirectional else 1
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
+        options: dict[str, Any] = {
+            "num_layers": config.num_layers,
+            "bidirectional": config.bidirectional,
+        }
+        if config.num_layers > 1:
+            options["dropout"] = config.dropout
+        self.encoder = _ENCODERS[config.cell](config.embed_dim, config.hidden_size, **options)
+        self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        if self.training and self.config.word_dropout > 0:
+            dropped = torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout
+            tokens = tokens.masked_fill(dropped & (tokens != 0), Vocabulary.unk_id)
+        x = self.dropout(self.embedding(tokens))  # (T, B, E)
+        outputs, state = self.encoder(x, lengths=lengths)  # (T, B, D * H)
+        h_n = state[0] if isinstance(state, tuple) else state  # (L * D, B, H)
+        features = self.pooling(outputs, h_n, lengths)  # (B, P * D * H)
+        return self.classifier(self.dropout(features))  # type: ignore[no-any-return]

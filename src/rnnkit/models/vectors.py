@@ -1,0 +1,85 @@
+"""Pretrained word vectors from GloVe or word2vec text files, matched to a vocabulary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.readers import read_bytes
+from rnnkit.errors import DataError
+from rnnkit.text.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Vectors:
+    """Rows for the vocabulary (found words filled, others None) and how many were found."""
+
+    dim: int
+    rows: dict[int, np.ndarray]  # vocabulary id -> vector
+    found: int
+    wanted: int
+
+    @property
+    def coverage(self) -> float:
+        return self.found / self.wanted if self.wanted else 0.0
+
+
+def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8") -> Vectors:
+    """Read ``word v1 v2 ...`` lines (GloVe), optionally after a ``count dim`` header
+    (word2vec text format), keeping the words of ``vocab``. A word missing in its exact
+    form is looked up lower-cased."""
+    path = Path(path)
+    data = read_bytes(path)
+    wanted = {token: i for i, token in enumerate(vocab.tokens) if i > 1}
+    rows: dict[int, np.ndarray] = {}
+    dim = 0
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode(encoding)
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{path}, line {number}: cannot be decoded as {encoding}; pass the file's "
+                "encoding with --vectors-encoding"
+            ) from None
+        parts = line.rstrip().split(" ")
+        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            dim = int(parts[1])  # word2vec header: count dim
+            continue
+        if len(parts) < 2:
+            continue
+        if dim == 0:
+            dim = len(parts) - 1
+        if len(parts) - 1 != dim:
+            raise DataError(
+                f"{path}, line {number}: expected {dim} numbers after the word, "
+                f"found {len(parts) - 1}"
+            )
+        word = parts[0]
+        index = wanted.get(word)
+        if index is None:
+            index = wanted.get(word.lower())
+            if index is None or index in rows:
+                continue
+        try:
+            rows[index] = np.asarray(parts[1:], dtype=np.float32)
+        except ValueError:
+            raise DataError(
+                f"{path}, line {number}: the vector holds a value that is not a number"
+            ) from None
+    if dim == 0:
+        raise DataError(f"{path}: no vectors found (expected lines of a word and numbers)")
+    vectors = Vectors(dim, rows, len(rows), len(wanted))
+    log.info(
+        "%s: %d of %d vocabulary words have a vector (%.1f%% coverage), dimension %d",
+        path,
+        vectors.found,
+        vectors.wanted,
+        100 * vectors.coverage,
+        dim,
+    )
+    return vectors

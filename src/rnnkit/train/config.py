@@ -1,0 +1,58 @@
+"""Training configuration: plain data, saved as JSON beside the weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnkit.errors import ConfigError
+
+SCHEDULES = ("linear", "cosine", "constant")
+STEP_BUDGET = 1500  # optimizer steps that epochs=None aims at
+MIN_EPOCHS, MAX_EPOCHS = 2, 20
+
+
+def auto_epochs(batches_per_epoch: int) -> int:
+    """Epochs for about ``STEP_BUDGET`` optimizer steps, within [MIN_EPOCHS, MAX_EPOCHS]: small
+    datasets get more passes, large ones fewer (SST-2 with batch 64: 14; IMDB: 4)."""
+    return min(MAX_EPOCHS, max(MIN_EPOCHS, round(STEP_BUDGET / max(1, batches_per_epoch))))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """AdamW with warm-up and decay, gradient clipping, and early stopping on validation."""
+
+    epochs: int | None = None  # None: auto_epochs(batches per epoch)
+    batch_size: int = 64
+    lr: float = 5e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of all steps spent warming up linearly from 0
+    schedule: str = "linear"  # decay after warm-up: linear or cosine to 0, or constant
+    clip_norm: float = 1.0  # maximum gradient norm (0: no clipping)
+    patience: int = 5  # epochs without a better validation score before stopping (0: never)
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("--epochs", self.epochs is None or self.epochs >= 1, "at least 1"),
+            ("--batch-size", self.batch_size >= 1, "at least 1"),
+            ("--lr", self.lr > 0, "positive"),
+            ("--weight-decay", self.weight_decay >= 0, "zero or positive"),
+            ("--warmup", 0 <= self.warmup < 1, "in [0, 1)"),
+            ("--clip-norm", self.clip_norm >= 0, "zero or positive"),
+            ("--patience", self.patience >= 0, "zero or positive"),
+            ("--label-smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+        ]
+        for option, ok, expected in checks:
+            if not ok:
+                raise ConfigError(
+                    f"{option} must be {expected}, got {getattr(self, _field(option))}"
+                )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"unknown --schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}"
+            )
+
+
+def _field(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")

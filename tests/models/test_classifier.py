@@ -1,0 +1,108 @@
+"""The sequence classifier: pooling ignores padding, results do not depend on the batch,
+pretrained vectors load with their coverage."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.models import ModelConfig, Pooling, SequenceClassifier
+from rnnkit.models.vectors import load_vectors
+from rnnkit.text.vocab import Vocabulary
+
+
+def test_pooling_equals_per_sequence_computation() -> None:
+    torch.manual_seed(0)
+    outputs = torch.randn(5, 3, 4, dtype=torch.float64)
+    lengths = torch.tensor([5, 2, 3])
+    for b, n in enumerate(lengths.tolist()):
+        outputs[n:, b] = 0.0  # as the encoder returns them
+    h_n = torch.randn(2, 3, 2, dtype=torch.float64)
+    pooling = Pooling(("last", "mean", "max", "attention"), 4, 2).double()
+    pooled = pooling(outputs, h_n, lengths)
+    assert pooled.shape == (3, 16)
+    for b, n in enumerate(lengths.tolist()):
+        real = outputs[:n, b]
+        torch.testing.assert_close(pooled[b, :4], torch.cat([h_n[0, b], h_n[1, b]]))
+        torch.testing.assert_close(pooled[b, 4:8], real.mean(0))
+        torch.testing.assert_close(pooled[b, 8:12], real.amax(0))
+        scores = pooling.query(torch.tanh(pooling.attention(real))).squeeze(-1)
+        torch.testing.assert_close(
+            pooled[b, 12:], (torch.softmax(scores, 0)[:, None] * real).sum(0)
+        )
+
+
+def test_max_pooling_ignores_padding_even_when_outputs_are_negative() -> None:
+    outputs = torch.full((4, 1, 2), -3.0)
+    outputs[2:] = 0.0  # padding is zero, larger than every real value
+    pooled = Pooling(("max",), 2, 1)(outputs, torch.zeros(1, 1, 2), torch.tensor([2]))
+    assert pooled.tolist() == [[-3.0, -3.0]]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_logits_of_a_text_do_not_depend_on_its_batch(cell: str) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        50,
+        3,
+        cell=cell,
+        embed_dim=8,
+        hidden_size=6,
+        num_layers=2,
+        pooling=("last", "mean", "max", "attention"),
+    )
+    model = SequenceClassifier(config).double().eval()
+    text = torch.tensor([[5], [7], [9]])
+    batch = torch.tensor([[5, 3, 1], [7, 4, 2], [9, 0, 8], [0, 0, 6]])
+    alone = model(text, torch.tensor([3]))
+    together = model(batch, torch.tensor([3, 2, 4]))
+    torch.testing.assert_close(together[0], alone[0])
+
+
+def test_frozen_embeddings_get_no_gradient() -> None:
+    model = SequenceClassifier(
+        ModelConfig(20, 2, embed_dim=4, hidden_size=3, freeze_embeddings=True)
+    )
+    model(torch.tensor([[1], [2]]), torch.tensor([2])).sum().backward()
+    assert model.embedding.weight.grad is None
+    assert model.classifier.weight.grad is not None
+
+
+def test_model_config_errors_name_the_option() -> None:
+    with pytest.raises(ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn"):
+        ModelConfig(10, 2, cell="lstmm")
+    with pytest.raises(ConfigError, match="unknown --pooling avg: choose one or more of last"):
+        ModelConfig(10, 2, pooling=("max", "avg"))
+    with pytest.raises(ConfigError, match=r"--dropout must be in \[0, 1\), got 1.0"):
+        ModelConfig(10, 2, dropout=1.0)
+
+
+def test_vectors_in_glove_and_word2vec_formats_with_coverage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    vocab = Vocabulary.build({"good": 3, "film": 2, "zzz": 1})
+    glove = tmp_path / "glove.txt"
+    glove.write_text("good 0.1 0.2 0.3\nFilm 1 2 3\nother 4 5 6\n")
+    with caplog.at_level(logging.INFO):
+        vectors = load_vectors(glove, vocab)
+    assert (vectors.dim, vectors.found, vectors.wanted) == (3, 2, 3)
+    assert vectors.rows[vocab.index["film"]].tolist() == [1.0, 2.0, 3.0]
+    assert "2 of 3 vocabulary words have a vector (66.7% coverage), dimension 3" in caplog.text
+    word2vec = tmp_path / "w2v.txt"
+    word2vec.write_text("2 2\ngood 1 1\nzzz 2 2\n")
+    assert load_vectors(word2vec, vocab).found == 2
+
+
+def test_vectors_file_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("good 1 2 3\nfilm 1 2\n")
+    with pytest.raises(
+        DataError,
+        match=r"bad\.txt, line 2: expected 3 numbers after the word, "
+        "found 2",
+    ):
+        load_vectors(bad, Vocabulary.build({"good": 1}))
