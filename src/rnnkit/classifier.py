@@ -1,0 +1,442 @@
+"""TextClassifier: a recurrent text classifier with a scikit-learn-style interface.
+
+    clf = rnnkit.TextClassifier(epochs=3).fit(texts, labels)
+    clf.predict(["a great film"]); clf.predict_proba(...); clf.score(texts, labels)
+    clf.save("model/"); clf = rnnkit.TextClassifier.load("model/")
+
+``__init__`` only stores its parameters, ``fit`` returns ``self``, learned state ends in ``_``,
+and the estimator works with ``sklearn.base.clone``, ``Pipeline`` and ``cross_val_score``
+(scikit-learn itself is not needed to use it).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnkit.bundle import Bundle, load_bundle, save_bundle
+from rnnkit.data.batching import Batches
+from rnnkit.data.config import DataConfig
+from rnnkit.data.corpus import Corpus
+from rnnkit.data.splits import stratified_split
+from rnnkit.errors import ConfigError, NotFittedError
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.config import ModelConfig
+from rnnkit.models.vectors import load_vectors
+from rnnkit.text.vocab import Vocabulary
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.metrics import classification_report
+from rnnkit.train.trainer import History, Trainer
+
+log = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 256
+
+
+class TextClassifier:
+    """Tokenizer and vocabulary, embedding, recurrent encoder, pooling and a linear layer,
+    trained with AdamW, warm-up and decay, gradient clipping and early stopping.
+
+    Every parameter has the meaning of the ``rnnkit train`` option of the same name
+    (``rnnkit train --help``); ``pooling`` takes one or more of last, mean, max and attention,
+    separated by commas. ``valid_split`` of the training data is held out (stratified, seeded)
+    to choose the best epoch; 0 trains on everything for ``epochs`` epochs.
+    """
+
+    def __init__(
+        self,
+        *,
+        cell: str = ModelConfig.cell,
+        layers: int = ModelConfig.num_layers,
+        bidirectional: bool = ModelConfig.bidirectional,
+        embed_dim: int | None = None,
+        hidden: int = ModelConfig.hidden_size,
+        pooling: str = ",".join(ModelConfig.pooling),
+        dropout: float = ModelConfig.dropout,
+        word_dropout: float = ModelConfig.word_dropout,
+        vectors: str | None = None,
+        freeze_embeddings: bool = ModelConfig.freeze_embeddings,
+        tokenizer: str = DataConfig.tokenizer,
+        min_freq: int = DataConfig.min_freq,
+        max_vocab: int | None = DataConfig.max_vocab,
+        max_len: int | None = DataConfig.max_len,
+        epochs: int | None = TrainConfig.epochs,
+        batch_size: int = TrainConfig.batch_size,
+        lr: float = TrainConfig.lr,
+        weight_decay: float = TrainConfig.weight_decay,
+        warmup: float = TrainConfig.warmup,
+        schedule: str = TrainConfig.schedule,
+        clip_norm: float = TrainConfig.clip_norm,
+        patience: int = TrainConfig.patience,
+        label_smoothing: float = TrainConfig.label_smoothing,
+        valid_split: float = DataConfig.valid_split,
+        seed: int = TrainConfig.seed,
+        threads: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.cell = cell
+        self.layers = layers
+        self.bidirectional = bidirectional
+        self.embed_dim = embed_dim
+        self.hidden = hidden
+        self.pooling = pooling
+        self.dropout = dropout
+        self.word_dropout = word_dropout
+        self.vectors = vectors
+        self.freeze_embeddings = freeze_embeddings
+        self.tokenizer = tokenizer
+        self.min_freq = min_freq
+        self.max_vocab = max_vocab
+        self.max_len = max_len
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.schedule = schedule
+        self.clip_norm = clip_norm
+        self.patience = patience
+        self.label_smoothing = label_smoothing
+        self.valid_split = valid_split
+        self.seed = seed
+        self.threads = threads
+        self.verbose = verbose
+
+    # -- scikit-learn protocol -------------------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> TextClassifier:
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                known = ", ".join(sorted(valid))
+                raise ValueError(f"TextClassifier has no parameter {name!r}; parameters: {known}")
+            setattr(self, name, value)
+        return self
+
+    _estimator_type = "classifier"
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(),
+            input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
+            non_deterministic=True,
+        )
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
+        return f"TextClassifier({', '.join(changed)})"
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            tokenizer=self.tokenizer,
+            min_freq=self.min_freq,
+            max_vocab=self.max_vocab,
+            max_len=self.max_len,
+            valid_split=self.valid_split,
+        )
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            warmup=self.warmup,
+            schedule=self.schedule,
+            clip_norm=self.clip_norm,
+            patience=self.patience,
+            label_smoothing=self.label_smoothing,
+            seed=self.seed,
+        )
+
+    def model_config(self, vocab_size: int, num_classes: int, embed_dim: int) -> ModelConfig:
+        pooling = tuple(p.strip() for p in str(self.pooling).split(",") if p.strip())
+        return ModelConfig(
+            vocab_size,
+            num_classes,
+            cell=self.cell,
+            embed_dim=embed_dim,
+            hidden_size=self.hidden,
+            num_layers=self.layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+            word_dropout=self.word_dropout,
+            pooling=pooling,
+            freeze_embeddings=self.freeze_embeddings,
+        )
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
+        """Train on texts ``X`` with labels ``y``; returns ``self``."""
+        texts, labels = _check_texts(X, "X"), list(y)
+        if len(texts) != len(labels):
+            raise ConfigError(f"X has {len(texts)} texts but y has {len(labels)} labels")
+        classes = np.unique(np.asarray(labels))
+        corpus = Corpus.from_texts(texts, [str(v) for v in labels], self.tokenizer, "X")
+        return self.fit_corpus(corpus, classes=list(classes))
+
+    def fit_corpus(
+        self, train: Corpus, valid: Corpus | None = None, *, classes: Sequence[Any] | None = None
+    ) -> TextClassifier:
+        """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
+        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0)."""
+        data, train_config = self.data_config(), self.train_config()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if classes is None:
+            classes = _natural_sorted(set(train.labels))
+        names = [str(c) for c in classes]
+        if valid is None and data.valid_split > 0:
+            kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
+            train, valid = train.subset(kept), train.subset(held)
+        vocab = Vocabulary.build(
+            train.token_counts(), min_freq=data.min_freq, max_size=data.max_vocab
+        )
+        torch.manual_seed(train_config.seed)
+        model = self._build_model(vocab, len(names))
+        batches = Batches(
+            train.encode(vocab),
+            train.offsets,
+            train.label_ids(names),
+            batch_size=train_config.batch_size,
+            max_len=data.max_len,
+            shuffle=True,
+            seed=train_config.seed,
+        )
+        evaluate = None
+        if valid is not None:
+            valid_batches = self._batches(valid, vocab, names, data.max_len)
+            evaluate = lambda m: _evaluate(m, valid_batches, names)[0]  # noqa: E731
+        log.info(
+            "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
+            len(train),
+            batches.num_tokens,
+            len(valid) if valid else 0,
+            len(vocab),
+            len(names),
+        )
+        history = Trainer(train_config, progress=self.verbose).fit(model, batches, evaluate)
+        self.model_, self.vocab_, self.history_ = model, vocab, history
+        self.classes_ = np.asarray(classes)
+        self.embed_dim_ = model.config.embed_dim
+        self.metrics_: dict[str, Any] = {
+            "valid": history.epochs[history.best_epoch - 1].get("valid"),
+            "train_seconds": history.seconds,
+            "train_tokens_per_second": history.tokens_per_second,
+            "epochs_run": len(history.epochs),
+            "best_epoch": history.best_epoch,
+        }
+        return self
+
+    def _build_model(self, vocab: Vocabulary, num_classes: int) -> SequenceClassifier:
+        """A fresh model; with ``vectors``, its embedding starts from them."""
+        vectors = load_vectors(self.vectors, vocab) if self.vectors else None
+        embed_dim = self.embed_dim or (vectors.dim if vectors else ModelConfig.embed_dim)
+        if vectors is not None and vectors.dim != embed_dim:
+            raise ConfigError(
+                f"--embed-dim {embed_dim} differs from the dimension {vectors.dim} of the "
+                f"vectors in {self.vectors}; leave --embed-dim out to use theirs"
+            )
+        model = SequenceClassifier(self.model_config(len(vocab), num_classes, embed_dim))
+        if vectors is not None and vectors.rows:
+            _set_vectors(model, vectors.rows)
+        return model
+
+    # -- prediction ------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                "this TextClassifier is not fitted yet: call fit(texts, labels) or "
+                "TextClassifier.load(path) first"
+            )
+
+    def _batches(
+        self, corpus: Corpus, vocab: Vocabulary, names: Sequence[str] | None, max_len: int | None
+    ) -> Batches:
+        targets = corpus.label_ids(names) if names is not None else None
+        return Batches(
+            corpus.encode(vocab),
+            corpus.offsets,
+            targets,
+            batch_size=EVAL_BATCH_SIZE,
+            max_len=max_len,
+        )
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Class probabilities (n, C), columns in ``classes_`` order."""
+        self._check_fitted()
+        texts = _check_texts(X, "X")
+        corpus = Corpus.from_texts(texts, [""] * len(texts), self.tokenizer)
+        return self.predict_proba_corpus(corpus)
+
+    def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
+        self._check_fitted()
+        batches = self._batches(corpus, self.vocab_, None, self.max_len)
+        return _probabilities(self.model_, batches, len(self.classes_))
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """The most likely class of each text, as a value of ``classes_``."""
+        probabilities = self.predict_proba(X)
+        return self.classes_[probabilities.argmax(1)]  # type: ignore[no-any-return]
+
+    def score(self, X: Sequence[str], y: Sequence[Any]) -> float:
+        """Accuracy of ``predict(X)`` against ``y``."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+    def evaluate_corpus(self, corpus: Corpus) -> dict[str, Any]:
+        """Accuracy, macro-F1, per-class metrics, confusion matrix and loss on labelled data;
+        labels the model never saw are reported by name."""
+        self._check_fitted()
+        names = [str(c) for c in self.classes_]
+        batches = self._batches(corpus, self.vocab_, names, self.max_len)
+        return _evaluate(self.model_, batches, names)[1]
+
+    # -- files -----------------------------------------------------------------------------
+
+    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> Path:
+        """Write a model bundle folder (see :mod:`rnnkit.bundle`)."""
+        self._check_fitted()
+        bundle = Bundle(
+            self.data_config(),
+            self.model_.config,
+            self.train_config(),
+            self.vocab_,
+            self.classes_.tolist(),
+            self.model_.state_dict(),
+            metrics if metrics is not None else self.metrics_,
+        )
+        return save_bundle(path, bundle)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextClassifier:
+        """A fitted classifier from a bundle folder written by ``save`` or ``rnnkit train``."""
+        bundle = load_bundle(path)
+        model_config, data, train = bundle.model, bundle.data, bundle.train
+        clf = cls(
+            cell=model_config.cell,
+            layers=model_config.num_layers,
+            bidirectional=model_config.bidirectional,
+            embed_dim=model_config.embed_dim,
+            hidden=model_config.hidden_size,
+            pooling=",".join(model_config.pooling),
+            dropout=model_config.dropout,
+            word_dropout=model_config.word_dropout,
+            freeze_embeddings=model_config.freeze_embeddings,
+            tokenizer=data.tokenizer,
+            min_freq=data.min_freq,
+            max_vocab=data.max_vocab,
+            max_len=data.max_len,
+            epochs=train.epochs,
+            batch_size=train.batch_size,
+            lr=train.lr,
+            weight_decay=train.weight_decay,
+            warmup=train.warmup,
+            schedule=train.schedule,
+            clip_norm=train.clip_norm,
+            patience=train.patience,
+            label_smoothing=train.label_smoothing,
+            valid_split=data.valid_split,
+            seed=train.seed,
+        )
+        model = SequenceClassifier(model_config)
+        try:
+            model.load_state_dict(bundle.state)
+        except RuntimeError as error:
+            from rnnkit.errors import BundleError
+
+            raise BundleError(
+                f"{Path(path) / 'model.safetensors'}: does not fit config.json "
+                f"({str(error).splitlines()[0]})"
+            ) from None
+        model.eval()
+        clf.model_, clf.vocab_, clf.classes_ = model, bundle.vocab, np.asarray(bundle.classes)
+        clf.embed_dim_, clf.metrics_, clf.history_ = (
+            model_config.embed_dim,
+            bundle.metrics,
+            History(),
+        )
+        return clf
+
+
+def _check_texts(X: Any, name: str) -> list[str]:
+    if isinstance(X, str):
+        raise ConfigError(f"{name} must be a sequence of texts, got a single string")
+    texts = list(X)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ConfigError(f"{name}[{bad}] is {type(texts[bad]).__name__}, expected str")
+    if not texts:
+        raise ConfigError(f"{name} is empty")
+    return texts
+
+
+def _natural_sorted(labels: set[str]) -> list[str]:
+    """Numeric order when every label is an integer, else alphabetical."""
+    if all(label.lstrip("-").isdigit() for label in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)
+
+
+def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None:
+    """Copy pretrained rows into the embedding; other rows get random values of their scale."""
+    with torch.no_grad():
+        weight = model.embedding.weight
+        found = torch.from_numpy(np.stack(list(rows.values())))
+        weight.normal_(0.0, float(found.std()))
+        weight[torch.tensor(list(rows))] = found
+        weight[0] = 0.0
+
+
+@torch.no_grad()
+def _probabilities(model: torch.nn.Module, batches: Batches, num_classes: int) -> np.ndarray:
+    model.eval()
+    probs = np.zeros((len(batches.lengths), num_classes), dtype=np.float32)
+    for batch in batches.epoch():
+        probs[batch.index] = torch.softmax(model(*batch.inputs), dim=-1).numpy()
+    return probs
+
+
+@torch.no_grad()
+def _evaluate(
+    model: torch.nn.Module, batches: Batches, names: Sequence[str]
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """``({"accuracy", "macro_f1", "loss"}, full report)`` of ``model`` on labelled batches."""
+    model.eval()
+    start = time.perf_counter()
+    predictions = np.zeros(len(batches.lengths), dtype=np.int64)
+    loss = 0.0
+    for batch in batches.epoch():
+        logits = model(*batch.inputs)
+        loss += float(F.cross_entropy(logits, batch.target, reduction="sum"))
+        predictions[batch.index] = logits.argmax(-1).numpy()
+    report = classification_report(batches.targets, predictions, names)
+    report["loss"] = loss / len(predictions)
+    report["seconds"] = time.perf_counter() - start
+    summary = {key: report[key] for key in ("accuracy", "macro_f1", "loss")}
+    return summary, report
