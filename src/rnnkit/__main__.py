@@ -1,0 +1,5 @@
+"""``python -m rnnkit``: the command line."""
+
+from rnnkit.cli import main
+
+raise SystemExit(main())

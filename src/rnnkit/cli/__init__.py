@@ -1,0 +1,57 @@
+"""The ``rnnkit`` command line. The library logs; this module prints.
+
+User errors (bad data, options or files) print one line, ``rnnkit: error: ...``, on standard
+error and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rnnkit import __version__
+from rnnkit.cli import datasets, evaluate, predict, train
+from rnnkit.errors import RnnkitError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Recurrent neural networks for text: train, evaluate and use classifiers.",
+        epilog="Run 'rnnkit COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (train, evaluate, predict, datasets):
+        module.add_parser(commands)
+    return parser
+
+
+def _configure_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rnnkit: %(message)s"))
+    logger = logging.getLogger("rnnkit")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "quiet", False))
+    try:
+        return int(args.run(args))
+    except RnnkitError as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 2
+    except FloatingPointError as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. rnnkit predict ... | head
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,111 @@
+"""Pieces the commands share: data options, resolving DATA, and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.data.datasets import DATASETS, Splits, load_dataset
+from rnnkit.data.examples import FORMATS, ReadOptions
+from rnnkit.errors import ConfigError
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading data files")
+    group.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="file format; auto guesses from the name and first line and says "
+        "what it chose (default: auto)",
+    )
+    group.add_argument(
+        "--text-col",
+        default="text",
+        metavar="NAMES",
+        help="CSV/TSV/JSONL column(s) holding the text; several, separated by "
+        "commas, are joined with a space, e.g. title,description "
+        "(default: text)",
+    )
+    group.add_argument(
+        "--label-col",
+        default="label",
+        metavar="NAME",
+        help="CSV/TSV/JSONL column holding the label (default: label)",
+    )
+    group.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of the files, e.g. latin-1 (default: utf-8)",
+    )
+    group.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="leave out malformed rows (wrong column count, missing label, "
+        "empty text) and report how many, instead of stopping at the first",
+    )
+    group.add_argument(
+        "--fine-labels",
+        action="store_true",
+        help="TREC files: use fine labels such as NUM:date instead of NUM",
+    )
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with one subfolder per named dataset (default: "
+        "$RNNKIT_DATA_DIR, then the cache, then a download)",
+    )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read and tokenize the data again instead of using the cache",
+    )
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    return ReadOptions(
+        format=args.format,
+        text_cols=tuple(c.strip() for c in args.text_col.split(",") if c.strip()),
+        label_col=args.label_col,
+        encoding=args.encoding,
+        skip_bad_rows=args.skip_bad_rows,
+        fine_labels=args.fine_labels,
+    )
+
+
+def is_dataset(data: str) -> bool:
+    return data in DATASETS and not Path(data.split("#", 1)[0]).exists()
+
+
+def check_data(data: str) -> None:
+    if not is_dataset(data) and not Path(data.split("#", 1)[0]).exists():
+        raise ConfigError(
+            f"{data}: no such file or folder, and not a dataset name "
+            f"(datasets: {', '.join(DATASETS)}; see rnnkit datasets)"
+        )
+
+
+def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
+    return load_dataset(name, args.data_dir, tokenizer, cache=not args.no_cache)
+
+
+def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
+    check_data(path)
+    corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
+    for note in corpus.notes:
+        print(f"rnnkit: {note}", file=sys.stderr)
+    return corpus
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def rounded(metrics: dict[str, Any] | None) -> dict[str, float] | None:
+    if metrics is None:
+        return None
+    return {key: round(float(metrics[key]), 6) for key in ("accuracy", "macro_f1")}

@@ -1,0 +1,83 @@
+"""``rnnkit predict``: label texts with a model bundle, one JSON object per text."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from rnnkit.classifier import TextClassifier
+from rnnkit.cli.common import print_json
+from rnnkit.data.readers import decode, read_bytes
+from rnnkit.errors import ConfigError
+
+CHUNK = 4096  # texts predicted together, so a long input streams in bounded memory
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "predict",
+        help="label texts, one JSON object per text",
+        description="Label texts with a model bundle. Prints one JSON object per text: "
+        '{"label": ..., "score": ..., "probs": {label: probability, ...}}, in input '
+        'order; an empty line gives {"error": "empty text"}. Texts come from the '
+        "command line, from --input FILE (one per line), or from standard input.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit train --out)")
+    parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to label")
+    parser.add_argument(
+        "--input", metavar="FILE", help="file with one text per line ('-' for standard input)"
+    )
+    parser.add_argument("--encoding", default="utf-8", help="encoding of --input (default: utf-8)")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        metavar="K",
+        help="list only the K most likely labels in probs (default: all)",
+    )
+    parser.set_defaults(run=run)
+
+
+def _input_lines(args: argparse.Namespace) -> Iterable[str]:
+    if args.texts and args.input:
+        raise ConfigError("give texts on the command line or --input, not both")
+    if args.texts:
+        return list(args.texts)
+    if args.input and args.input != "-":
+        from pathlib import Path
+
+        return decode(read_bytes(Path(args.input)), args.encoding, args.input).splitlines()
+    return (line.rstrip("\r\n") for line in sys.stdin)
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        yield chunk
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top_k is not None and args.top_k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    clf = TextClassifier.load(args.model)
+    labels = clf.classes_.tolist()
+    for chunk in _chunks(_input_lines(args)):
+        texts = [text for text in chunk if text.strip()]
+        probabilities = iter(clf.predict_proba(texts) if texts else [])
+        for text in chunk:
+            if not text.strip():
+                print_json({"error": "empty text"})
+                continue
+            probs = next(probabilities)
+            order = probs.argsort()[::-1][: args.top_k]
+            print_json(
+                {
+                    "label": labels[order[0]],
+                    "score": round(float(probs[order[0]]), 6),
+                    "probs": {str(labels[i]): round(float(probs[i]), 6) for i in order},
+                }
+            )
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,291 @@
+"""``rnnkit train``: train a classifier on a file or a named dataset and write a model bundle."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from typing import Any
+
+from rnnkit.classifier import TextClassifier
+from rnnkit.cli.common import (
+    add_data_options,
+    check_data,
+    is_dataset,
+    load_file,
+    load_named,
+    print_json,
+    rounded,
+)
+from rnnkit.data.corpus import Corpus
+from rnnkit.models.config import CELLS
+from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
+
+DEFAULTS: dict[str, Any] = {
+    name: p.default
+    for name, p in inspect.signature(TextClassifier.__init__).parameters.items()
+    if name != "self"
+}
+
+DESCRIPTION = """\
+Train a recurrent text classifier and write a model bundle to --out.
+
+DATA is a labelled file (CSV, TSV, JSON Lines, fastText, "label text" lines, TREC questions),
+a folder with one subfolder per class (or such a folder in a .tar.gz: ARCHIVE#FOLDER), or the
+name of a dataset (see rnnkit datasets). A dataset brings its own validation and test splits;
+for a file, --valid-split of it is held out for validation unless --valid is given.
+"""
+
+EXAMPLES = """\
+examples:
+  rnnkit train sst2 --data-dir ../shared/data --out models/sst2
+  rnnkit train reviews.csv --text-col title,body --label-col stars --test test.csv --out m/
+  rnnkit train imdb --epochs 3 --json --quiet --out models/imdb
+"""
+
+
+def _option(group: argparse._ArgumentGroup, flag: str, name: str, help: str, **kw: Any) -> None:
+    default = DEFAULTS[name]
+    shown = "none" if default is None else default
+    group.add_argument(flag, dest=name, default=default, help=f"{help} (default: {shown})", **kw)
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a classifier and write a model bundle",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="a labelled file or folder, or a dataset name")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder to write the model bundle to (replaced atomically)",
+    )
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
+    _option(
+        split,
+        "--valid-split",
+        "valid_split",
+        "fraction of DATA held out for validation when there is no --valid (stratified, seeded)",
+        type=float,
+        metavar="F",
+    )
+    parser.add_argument(
+        "--test", metavar="PATH", help="test file, scored after training (a dataset brings its own)"
+    )
+    add_data_options(parser)
+
+    model = parser.add_argument_group("model")
+    _option(model, "--cell", "cell", "recurrent cell", choices=CELLS)
+    _option(model, "--layers", "layers", "stacked recurrent layers", type=int, metavar="N")
+    model.add_argument(
+        "--bidirectional",
+        dest="bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS["bidirectional"],
+        help="read each text in both directions (default: yes)",
+    )
+    _option(
+        model,
+        "--embed-dim",
+        "embed_dim",
+        "embedding size (with --vectors: theirs, else 128)",
+        type=int,
+        metavar="N",
+    )
+    _option(model, "--hidden", "hidden", "hidden size of each direction", type=int, metavar="N")
+    _option(
+        model,
+        "--pooling",
+        "pooling",
+        "how states become one vector: one or more of last, "
+        "mean, max, attention, separated by commas",
+        metavar="LIST",
+    )
+    _option(
+        model,
+        "--dropout",
+        "dropout",
+        "dropout on embeddings, between layers and before the output layer",
+        type=float,
+        metavar="P",
+    )
+    _option(
+        model,
+        "--word-dropout",
+        "word_dropout",
+        "in training, replace this fraction of tokens by the unknown token",
+        type=float,
+        metavar="P",
+    )
+    _option(
+        model,
+        "--vectors",
+        "vectors",
+        "pretrained word vectors, GloVe or word2vec text "
+        "format; the coverage of the vocabulary is reported",
+        metavar="FILE",
+    )
+    model.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="keep the (pretrained) embeddings fixed during training",
+    )
+
+    text = parser.add_argument_group("text")
+    _option(text, "--tokenizer", "tokenizer", "word or char", choices=("word", "char"))
+    _option(
+        text,
+        "--min-freq",
+        "min_freq",
+        "keep tokens seen at least this often in training",
+        type=int,
+        metavar="N",
+    )
+    _option(
+        text,
+        "--max-vocab",
+        "max_vocab",
+        "largest vocabulary, counting padding and unknown",
+        type=int,
+        metavar="N",
+    )
+    _option(
+        text,
+        "--max-len",
+        "max_len",
+        "truncate texts to their first N tokens",
+        type=int,
+        metavar="N",
+    )
+
+    training = parser.add_argument_group("training")
+    _option(
+        training,
+        "--epochs",
+        "epochs",
+        "passes over the training data; none: enough for "
+        f"about {STEP_BUDGET} steps, from {MIN_EPOCHS} to {MAX_EPOCHS} epochs",
+        type=int,
+        metavar="N",
+    )
+    _option(
+        training,
+        "--batch-size",
+        "batch_size",
+        "texts per batch (bucketed by length)",
+        type=int,
+        metavar="N",
+    )
+    _option(training, "--lr", "lr", "peak learning rate of AdamW", type=float, metavar="X")
+    _option(
+        training, "--weight-decay", "weight_decay", "AdamW weight decay", type=float, metavar="X"
+    )
+    _option(
+        training,
+        "--warmup",
+        "warmup",
+        "fraction of steps warming the learning rate up",
+        type=float,
+        metavar="F",
+    )
+    _option(
+        training, "--schedule", "schedule", "learning-rate decay after warm-up", choices=SCHEDULES
+    )
+    _option(
+        training,
+        "--clip-norm",
+        "clip_norm",
+        "clip the gradient norm to this (0: off)",
+        type=float,
+        metavar="X",
+    )
+    _option(
+        training,
+        "--patience",
+        "patience",
+        "stop after N epochs without a better "
+        "validation accuracy, keeping the best weights (0: never)",
+        type=int,
+        metavar="N",
+    )
+    _option(
+        training,
+        "--label-smoothing",
+        "label_smoothing",
+        "label smoothing of the loss",
+        type=float,
+        metavar="X",
+    )
+    _option(
+        training,
+        "--seed",
+        "seed",
+        "random seed (weights, batches, validation split)",
+        type=int,
+        metavar="N",
+    )
+    _option(
+        training,
+        "--threads",
+        "threads",
+        "CPU threads for torch (default: all cores)",
+        type=int,
+        metavar="N",
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the metrics.json object as the last line on stdout",
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    params = {name: getattr(args, name) for name in DEFAULTS if name != "verbose"}
+    clf = TextClassifier(**params, verbose=not args.quiet)
+    check_data(args.data)
+    classes = None
+    valid: Corpus | None
+    test: Corpus | None
+    if is_dataset(args.data):
+        splits = load_named(args, args.data, clf.tokenizer)
+        train, valid, test, classes = splits.train, splits.valid, splits.test, splits.classes
+        if args.valid:
+            valid = load_file(args, args.valid, clf.tokenizer)
+        if args.test:
+            test = load_file(args, args.test, clf.tokenizer)
+    else:
+        train = load_file(args, args.data, clf.tokenizer)
+        valid = load_file(args, args.valid, clf.tokenizer) if args.valid else None
+        test = load_file(args, args.test, clf.tokenizer) if args.test else None
+    clf.fit_corpus(train, valid, classes=classes)
+    test_report = clf.evaluate_corpus(test) if test is not None else None
+    metrics = {
+        "data": args.data,
+        "valid": rounded(clf.metrics_["valid"]),
+        "test": rounded(test_report),
+        "train_seconds": round(clf.metrics_["train_seconds"], 3),
+        "train_tokens_per_second": round(clf.metrics_["train_tokens_per_second"], 1),
+        "epochs_run": clf.metrics_["epochs_run"],
+        "best_epoch": clf.metrics_["best_epoch"],
+    }
+    path = clf.save(args.out, metrics)
+    for split in ("valid", "test"):
+        if metrics[split]:
+            scores = metrics[split]
+            print(f"{split}: accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}")
+    print(
+        f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
+        f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
+    )
+    if args.json:
+        print_json(metrics)
+    return 0
