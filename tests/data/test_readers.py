@@ -284,3 +284,11 @@ def test_auto_format_says_what_it_chose(tmp_path: Path) -> None:
         f"{tmp_path / 'stsa.binary.dev'}: reading as label-text (the first "
         "line starts with a short label and a space); set --format to override"
     ]
+
+
+def test_only_lf_and_crlf_end_lines(tmp_path: Path) -> None:
+    """Latin-1 byte 0x85 is NEL, a line break to str.splitlines, but text inside MR's lines."""
+    path = tmp_path / "mr.txt"
+    path.write_bytes(b"1 it's a mess \x85 and a bore\r\n0 fine\n")
+    data = read(path, ReadOptions(format="label-text", encoding="latin-1"))
+    assert data.texts == ["it's a mess \x85 and a bore", "fine"]

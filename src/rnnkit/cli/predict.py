@@ -10,7 +10,7 @@ from typing import Any
 
 from rnnkit.classifier import TextClassifier
 from rnnkit.cli.common import print_json
-from rnnkit.data.readers import decode, read_bytes
+from rnnkit.data.readers import decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError
 
 CHUNK = 4096  # texts predicted together, so a long input streams in bounded memory
@@ -48,7 +48,8 @@ def _input_lines(args: argparse.Namespace) -> Iterable[str]:
     if args.input and args.input != "-":
         from pathlib import Path
 
-        return decode(read_bytes(Path(args.input)), args.encoding, args.input).splitlines()
+        lines = split_lines(decode(read_bytes(Path(args.input)), args.encoding, args.input))
+        return lines[:-1] if lines and lines[-1] == "" else lines
     return (line.rstrip("\r\n") for line in sys.stdin)
 
 

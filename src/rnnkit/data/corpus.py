@@ -28,7 +28,9 @@ from rnnkit.text.vocab import UNK, Vocabulary
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+# Part of every cache key: bump it whenever a reader or tokenizer changes what it produces, so
+# that no run reuses tokens made by older code.
+CACHE_FORMAT = 2
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rnnkit.data.corpus import Corpus, cache_dir, cached, file_signature
 from rnnkit.data.examples import LabeledTexts, ReadOptions
-from rnnkit.data.readers import read
+from rnnkit.data.readers import read, split_lines
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, DataError
 
@@ -92,7 +92,7 @@ def _read_mr(folder: Path) -> dict[str, LabeledTexts]:
     for label in ("neg", "pos"):
         path = folder / f"rt-polarity.{label}"
         raw = path.read_bytes().decode("latin-1")
-        lines = [line.strip() for line in raw.splitlines() if line.strip()]
+        lines = [line.strip() for line in split_lines(raw) if line.strip()]
         texts += lines
         labels += [label] * len(lines)
     everything = LabeledTexts(texts, labels, str(folder))
@@ -135,6 +135,31 @@ _TREC = "https://cogcomp.seas.upenn.edu/Data/QA/QC/"
 _MR = "https://raw.githubusercontent.com/yoonkim/CNN_sentence/master/"
 _AG = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/"
 
+
+def _sst_info(
+    name: str,
+    title: str,
+    prefix: str,
+    classes: tuple[str, ...],
+    sizes: tuple[int, int, int],
+    files: dict[str, tuple[str, int]],
+) -> DatasetInfo:
+    """SST comes as PREFIX.train, .dev and .test files of ``label sentence`` lines."""
+    remote = tuple(
+        RemoteFile(f"{prefix}.{split}", f"{_SST}{prefix}.{split}", f"sha256:{digest}", size)
+        for split, (digest, size) in files.items()
+    )
+    return DatasetInfo(
+        name,
+        title,
+        "https://nlp.stanford.edu/sentiment/",
+        classes,
+        sizes,
+        remote,
+        _read_sst(prefix, classes),
+    )
+
+
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
@@ -154,61 +179,44 @@ DATASETS: dict[str, DatasetInfo] = {
             _read_imdb,
             "one review per file in aclImdb/{train,test}/{neg,pos}/ inside the archive",
         ),
-        DatasetInfo(
+        _sst_info(
             "sst2",
             "Stanford Sentiment Treebank, binary, sentences (Socher et al., 2013)",
-            "https://nlp.stanford.edu/sentiment/",
+            "stsa.binary",
             SST2_CLASSES,
             (6_920, 872, 1_821),
-            tuple(
-                RemoteFile(f"stsa.binary.{s}", f"{_SST}stsa.binary.{s}", f"sha256:{h}", n)
-                for s, h, n in (
-                    (
-                        "train",
-                        "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
-                        738_844,
-                    ),
-                    (
-                        "dev",
-                        "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
-                        94_400,
-                    ),
-                    (
-                        "test",
-                        "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
-                        193_562,
-                    ),
-                )
-            ),
-            _read_sst("stsa.binary", SST2_CLASSES),
+            {
+                "train": (
+                    "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+                    738_844,
+                ),
+                "dev": ("02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1", 94_400),
+                "test": (
+                    "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
+                    193_562,
+                ),
+            },
         ),
-        DatasetInfo(
+        _sst_info(
             "sst5",
             "Stanford Sentiment Treebank, fine-grained, sentences (Socher et al., 2013)",
-            "https://nlp.stanford.edu/sentiment/",
+            "stsa.fine",
             SST5_CLASSES,
             (8_544, 1_101, 2_210),
-            tuple(
-                RemoteFile(f"stsa.fine.{s}", f"{_SST}stsa.fine.{s}", f"sha256:{h}", n)
-                for s, h, n in (
-                    (
-                        "train",
-                        "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
-                        902_818,
-                    ),
-                    (
-                        "dev",
-                        "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
-                        117_239,
-                    ),
-                    (
-                        "test",
-                        "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73",
-                        233_634,
-                    ),
-                )
-            ),
-            _read_sst("stsa.fine", SST5_CLASSES),
+            {
+                "train": (
+                    "9b52b5f686ed438d4d0274c385369251b3d579b578fddd340ba8a9bae2ca4bee",
+                    902_818,
+                ),
+                "dev": (
+                    "b2f76c62b960f9fda5c6d751edb125abab4f878eb94a8754239b7f4af647f4c3",
+                    117_239,
+                ),
+                "test": (
+                    "0e2ebb450c231f7b3d67fc932066e7bb26ae7bad8c88488f45ed44ef02eb3c73",
+                    233_634,
+                ),
+            },
         ),
         DatasetInfo(
             "trec",

@@ -88,9 +88,15 @@ class Collector:
         return LabeledTexts(self.texts, self.labels, self.source, self.skipped, format)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines ended by LF or CRLF only. ``str.splitlines`` would also split at characters such as
+    NEL (U+0085), which Latin-1 files like MR's hold inside sentences."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _lines(text: str) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if line.strip():
             yield number, line
 
@@ -212,7 +218,7 @@ def detect_format(path: Path, encoding: str = "utf-8") -> tuple[str, str]:
             return format, f"the file name ends in {suffix}"
     with open(path, "rb") as stream:
         head = stream.read(65536).decode(encoding, errors="replace")
-    first = next((line for line in head.splitlines() if line.strip()), "")
+    first = next((line for line in split_lines(head) if line.strip()), "")
     if first.startswith("__label__"):
         return "fasttext", "the first line starts with __label__"
     if first.lstrip().startswith("{"):

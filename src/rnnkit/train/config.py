@@ -24,7 +24,7 @@ class TrainConfig:
     epochs: int | None = None  # None: auto_epochs(batches per epoch)
     batch_size: int = 64
     lr: float = 5e-3
-    weight_decay: float = 0.01
+    weight_decay: float = 0.1
     warmup: float = 0.1  # fraction of all steps spent warming up linearly from 0
     schedule: str = "linear"  # decay after warm-up: linear or cosine to 0, or constant
     clip_norm: float = 1.0  # maximum gradient norm (0: no clipping)

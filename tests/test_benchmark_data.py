@@ -1,0 +1,88 @@
+"""The readers on the real benchmark datasets, and (slow) default training runs on them.
+
+The data folder is ``$RNNKIT_DATA_DIR``, else ``../shared/data`` beside the repository; the tests
+skip, saying so, when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnkit.data.datasets import DATASETS, load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("RNNKIT_DATA_DIR") or ROOT.parent / "shared" / "data")
+
+
+def needs(name: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not (DATA_DIR / name).is_dir(),
+        reason=f"benchmark data {DATA_DIR / name} not found; set RNNKIT_DATA_DIR to the folder "
+        "holding imdb/, sst2/, sst5/, trec/ and mr/",
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=needs(n)) for n in ("sst2", "sst5", "trec", "mr", "imdb")]
+)
+def test_named_dataset_sizes_match_the_registry(name: str) -> None:
+    splits = load_dataset(name, DATA_DIR)
+    train, valid, test = DATASETS[name].sizes
+    rows = len(splits.train) + len(splits.valid) + (0 if test else len(splits.test))
+    assert rows == train + (valid or 0)  # without a test split, "train" counts every row
+    if valid:
+        assert len(splits.valid) == valid
+    if test:
+        assert len(splits.test) == test
+    assert sorted(set(splits.train.labels)) == sorted(DATASETS[name].classes)
+    assert set(splits.test.labels) <= set(DATASETS[name].classes)
+
+
+def train_with_defaults(name: str, tmp_path: Path) -> tuple[dict[str, float], float]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnkit",
+            "train",
+            name,
+            "--data-dir",
+            str(DATA_DIR),
+            "--out",
+            str(tmp_path / name),
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)
+    return json.loads(result.stdout.splitlines()[-1]), seconds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "accuracy", "minutes"),
+    [
+        pytest.param("sst2", 0.82, 5, marks=needs("sst2")),
+        pytest.param("trec", 0.88, 5, marks=needs("trec")),
+        pytest.param("imdb", 0.88, 20, marks=needs("imdb")),
+    ],
+)
+def test_defaults_reach_the_target_accuracy_in_time(
+    name: str, accuracy: float, minutes: int, tmp_path: Path
+) -> None:
+    metrics, seconds = train_with_defaults(name, tmp_path)
+    assert metrics["test"]["accuracy"] >= accuracy, metrics
+    assert seconds < minutes * 60, f"{name} took {seconds:.0f} s"
