@@ -275,3 +275,33 @@ def test_skip_bad_rows_reports_how_many(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "skipped 2 bad rows" in result.stderr
+
+
+def test_max_steps_precision_and_time_to_first_step(tmp_path: Path) -> None:
+    from rnnkit.train.precision import bf16_supported
+
+    data = write_csv(tmp_path / "d.csv", 200)
+    precision = "bf16" if bf16_supported() else "fp32"
+    result = rnnkit(
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "m"),
+        "--max-steps",
+        "3",
+        "--precision",
+        precision,
+        "--json",
+        "--quiet",
+        "--threads",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.splitlines()[-1])
+    assert metrics["epochs_run"] == 1
+    assert 0 < metrics["seconds_to_first_step"] < metrics["train_seconds"] + 60
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["training"]["precision"] == precision
+    assert config["training"]["max_steps"] == 3
+    predicted = rnnkit("predict", str(tmp_path / "m"), "--precision", "fp32", "good film")
+    assert predicted.returncode == 0, predicted.stderr

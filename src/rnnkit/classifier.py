@@ -34,6 +34,7 @@ from rnnkit.models.vectors import load_vectors
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.metrics import classification_report
+from rnnkit.train.precision import autocast
 from rnnkit.train.trainer import History, Trainer
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ class TextClassifier:
         label_smoothing: float = TrainConfig.label_smoothing,
         valid_split: float = DataConfig.valid_split,
         seed: int = TrainConfig.seed,
+        precision: str = TrainConfig.precision,
+        max_steps: int | None = TrainConfig.max_steps,
         threads: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -107,6 +110,8 @@ class TextClassifier:
         self.label_smoothing = label_smoothing
         self.valid_split = valid_split
         self.seed = seed
+        self.precision = precision
+        self.max_steps = max_steps
         self.threads = threads
         self.verbose = verbose
 
@@ -171,6 +176,8 @@ class TextClassifier:
             patience=self.patience,
             label_smoothing=self.label_smoothing,
             seed=self.seed,
+            precision=self.precision,
+            max_steps=self.max_steps,
         )
 
     def model_config(self, vocab_size: int, num_classes: int, embed_dim: int) -> ModelConfig:
@@ -231,7 +238,7 @@ class TextClassifier:
         evaluate = None
         if valid is not None:
             valid_batches = self._batches(valid, vocab, names, data.max_len)
-            evaluate = lambda m: _evaluate(m, valid_batches, names)[0]  # noqa: E731
+            evaluate = lambda m: _evaluate(m, valid_batches, names, self.precision)[0]  # noqa: E731
         log.info(
             "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
             len(train),
@@ -298,7 +305,7 @@ class TextClassifier:
     def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
         self._check_fitted()
         batches = self._batches(corpus, self.vocab_, None, self.max_len)
-        return _probabilities(self.model_, batches, len(self.classes_))
+        return torch.softmax(_logits(self.model_, batches, self.precision), -1).numpy()
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most likely class of each text, as a value of ``classes_``."""
@@ -315,7 +322,7 @@ class TextClassifier:
         self._check_fitted()
         names = [str(c) for c in self.classes_]
         batches = self._batches(corpus, self.vocab_, names, self.max_len)
-        return _evaluate(self.model_, batches, names)[1]
+        return _evaluate(self.model_, batches, names, self.precision)[1]
 
     # -- files -----------------------------------------------------------------------------
 
@@ -363,6 +370,8 @@ class TextClassifier:
             label_smoothing=train.label_smoothing,
             valid_split=data.valid_split,
             seed=train.seed,
+            precision=train.precision,
+            max_steps=train.max_steps,
         )
         model = SequenceClassifier(model_config)
         try:
@@ -414,29 +423,29 @@ def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None
 
 
 @torch.no_grad()
-def _probabilities(model: torch.nn.Module, batches: Batches, num_classes: int) -> np.ndarray:
+def _logits(model: torch.nn.Module, batches: Batches, precision: str) -> torch.Tensor:
+    """Float32 logits (n, C) of every text, in corpus order; batches run sorted by length."""
     model.eval()
-    probs = np.zeros((len(batches.lengths), num_classes), dtype=np.float32)
+    result: torch.Tensor | None = None
     for batch in batches.epoch():
-        probs[batch.index] = torch.softmax(model(*batch.inputs), dim=-1).numpy()
-    return probs
+        with autocast(precision):
+            logits = model(*batch.inputs).float()
+        if result is None:
+            result = logits.new_empty(len(batches.lengths), logits.shape[1])
+        result[torch.from_numpy(batch.index)] = logits
+    assert result is not None  # a corpus holds at least one text
+    return result
 
 
-@torch.no_grad()
 def _evaluate(
-    model: torch.nn.Module, batches: Batches, names: Sequence[str]
+    model: torch.nn.Module, batches: Batches, names: Sequence[str], precision: str
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """``({"accuracy", "macro_f1", "loss"}, full report)`` of ``model`` on labelled batches."""
-    model.eval()
     start = time.perf_counter()
-    predictions = np.zeros(len(batches.lengths), dtype=np.int64)
-    loss = 0.0
-    for batch in batches.epoch():
-        logits = model(*batch.inputs)
-        loss += float(F.cross_entropy(logits, batch.target, reduction="sum"))
-        predictions[batch.index] = logits.argmax(-1).numpy()
-    report = classification_report(batches.targets, predictions, names)
-    report["loss"] = loss / len(predictions)
+    logits = _logits(model, batches, precision)
+    targets = torch.from_numpy(batches.targets)
+    report = classification_report(batches.targets, logits.argmax(1).numpy(), names)
+    report["loss"] = float(F.cross_entropy(logits, targets))
     report["seconds"] = time.perf_counter() - start
     summary = {key: report[key] for key in ("accuracy", "macro_f1", "loss")}
     return summary, report

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.precision import bf16_supported
 from rnnkit.train.trainer import Trainer, lr_factor
 
 
@@ -112,3 +113,28 @@ def test_train_config_errors_name_the_option() -> None:
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="unknown --schedule 'step'"):
         TrainConfig(schedule="step")
+
+
+def test_max_steps_stops_training_and_first_step_is_timed() -> None:
+    model, data = nn.Linear(2, 2), Blobs()
+    history = Trainer(TrainConfig(epochs=5, max_steps=10)).fit(model, data)
+    assert history.steps == 10
+    assert len(history.epochs) == 2  # 8 batches an epoch
+    assert history.first_step_at is not None
+
+
+@pytest.mark.skipif(not bf16_supported(), reason="this CPU has no native bfloat16")
+def test_bf16_autocast_trains_with_float32_weights() -> None:
+    torch.manual_seed(0)
+    model, data = nn.Linear(2, 2), Blobs()
+    Trainer(TrainConfig(epochs=20, lr=0.1, precision="bf16")).fit(model, data)
+    assert model.weight.dtype == torch.float32
+    assert accuracy(model, data) > 0.95
+
+
+def test_bf16_without_cpu_support_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    with pytest.raises(ConfigError, match="--precision bf16 needs a CPU with native bfloat16"):
+        TrainConfig(precision="bf16")
+    with pytest.raises(ConfigError, match="unknown --precision 'fp16'"):
+        TrainConfig(precision="fp16")

@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from rnnkit.classifier import TextClassifier
 from rnnkit.data.corpus import Corpus, load_corpus
 from rnnkit.data.datasets import DATASETS, Splits, load_dataset
 from rnnkit.data.examples import FORMATS, ReadOptions
 from rnnkit.errors import ConfigError
+from rnnkit.train.precision import PRECISIONS, check_precision
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -109,3 +113,27 @@ def rounded(metrics: dict[str, Any] | None) -> dict[str, float] | None:
     if metrics is None:
         return None
     return {key: round(float(metrics[key]), 6) for key in ("accuracy", "macro_f1")}
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="fp32, or bf16 autocast on CPUs with native bf16 (default: as the model was trained)",
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
+    )
+
+
+def load_model(args: argparse.Namespace) -> TextClassifier:
+    """The bundle at ``args.model``, with ``--precision`` and ``--threads`` applied."""
+    clf = TextClassifier.load(args.model)
+    if args.precision:
+        check_precision(args.precision)
+        clf.precision = args.precision
+    if args.threads:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    return clf

@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnnkit.classifier import TextClassifier
 from rnnkit.cli.common import (
     add_data_options,
+    add_precision_option,
     check_data,
     is_dataset,
     load_file,
+    load_model,
     load_named,
     print_json,
 )
@@ -38,11 +39,12 @@ def add_parser(commands: Any) -> None:
         help="also draw the confusion matrix to a PNG (needs matplotlib: "
         "pip install 'rnnkit[plot]')",
     )
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    clf = TextClassifier.load(args.model)
+    clf = load_model(args)
     check_data(args.data)
     if is_dataset(args.data):
         corpus = load_named(args, args.data, clf.tokenizer).test

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rnnkit.classifier import TextClassifier
-from rnnkit.cli.common import print_json
+from rnnkit.cli.common import add_precision_option, load_model, print_json
 from rnnkit.data.readers import decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError
 
@@ -37,6 +36,7 @@ def add_parser(commands: Any) -> None:
         metavar="K",
         help="list only the K most likely labels in probs (default: all)",
     )
+    add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -62,7 +62,7 @@ def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
 def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    clf = TextClassifier.load(args.model)
+    clf = load_model(args)
     labels = clf.classes_.tolist()
     for chunk in _chunks(_input_lines(args)):
         texts = [text for text in chunk if text.strip()]

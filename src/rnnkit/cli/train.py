@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import time
 from typing import Any
 
 from rnnkit.classifier import TextClassifier
@@ -19,6 +20,7 @@ from rnnkit.cli.common import (
 from rnnkit.data.corpus import Corpus
 from rnnkit.models.config import CELLS
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
+from rnnkit.train.precision import PRECISIONS
 
 DEFAULTS: dict[str, Any] = {
     name: p.default
@@ -238,6 +240,22 @@ def add_parser(commands: Any) -> None:
         metavar="N",
     )
 
+    _option(
+        training,
+        "--precision",
+        "precision",
+        "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
+        choices=PRECISIONS,
+    )
+    _option(
+        training,
+        "--max-steps",
+        "max_steps",
+        "stop after this many optimizer steps (for quick checks)",
+        type=int,
+        metavar="N",
+    )
+
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json",
@@ -249,6 +267,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
     params = {name: getattr(args, name) for name in DEFAULTS if name != "verbose"}
     clf = TextClassifier(**params, verbose=not args.quiet)
     check_data(args.data)
@@ -276,6 +295,9 @@ def run(args: argparse.Namespace) -> int:
         "train_tokens_per_second": round(clf.metrics_["train_tokens_per_second"], 1),
         "epochs_run": clf.metrics_["epochs_run"],
         "best_epoch": clf.metrics_["best_epoch"],
+        "seconds_to_first_step": round(clf.history_.first_step_at - start, 3)
+        if clf.history_.first_step_at is not None
+        else None,
     }
     path = clf.save(args.out, metrics)
     for split in ("valid", "test"):

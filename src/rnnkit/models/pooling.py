@@ -9,7 +9,8 @@ from rnnkit.nn.masking import length_mask
 
 
 class Pooling(nn.Module):
-    """Concatenation of the chosen poolings of ``outputs`` (T, B, F), each (B, F):
+    """Concatenation of the chosen poolings of ``outputs`` (T, B, F), zero at padding as the
+    ``rnnkit.nn`` layers return them, each pooling (B, F):
 
     - ``last``: the final state of each direction at the sequence's own end (``h_n``);
     - ``mean``: the mean over real steps;
@@ -32,11 +33,14 @@ class Pooling(nn.Module):
         for method in self.methods:
             if method == "last":  # last layer's directions: (D, B, H) -> (B, D * H)
                 pooled.append(torch.cat(list(h_n[-self.num_directions :]), dim=-1))
-            elif method == "mean":
-                total = outputs.masked_fill(~real, 0.0).sum(0)
-                pooled.append(total / lengths.unsqueeze(-1).to(outputs.dtype))
+            elif method == "mean":  # the encoder's outputs are zero at padding
+                pooled.append(outputs.sum(0) / lengths.unsqueeze(-1).to(outputs.dtype))
             elif method == "max":
-                pooled.append(outputs.masked_fill(~real, float("-inf")).amax(0))
+                masked = torch.where(real, outputs, float("-inf"))
+                # Same values. Measured on this project's CPU: training at (400, 64, 512), max
+                # with its index-based backward took 0.57x amax's time; without gradients at
+                # (400, 256, 512), amax took 0.08x max's.
+                pooled.append(masked.max(0).values if masked.requires_grad else masked.amax(0))
             else:  # attention
                 scores = self.query(torch.tanh(self.attention(outputs)))  # (T, B, 1)
                 weights = torch.softmax(scores.masked_fill(~real, float("-inf")), dim=0)

@@ -73,40 +73,42 @@ def _padding_column(mode: str, weight_ih: Tensor) -> Tensor:
     return column
 
 
-def unroll(
+def layer(
     mode: str,
     x: Tensor,
-    state: State,
+    states: Sequence[State],
     padding: Padding,
-    weights: Sequence[Tensor],
+    weights: Sequence[Sequence[Tensor]],
     *,
-    reverse: bool,
     training: bool,
-) -> tuple[Tensor, State]:
-    """Run one layer in one direction over ``x`` (T, B, I) from ``state`` (each (B, H)).
+) -> tuple[Tensor, list[State]]:
+    """Run one layer over ``x`` (T, B, I), zero at padding, in each direction ``d`` from
+    ``states[d]`` (each (B, H)) with ``weights[d]``.
 
-    ``x`` must be zero at padding. Returns the outputs (T, B, H), zero at padding,
-    and the state at each sequence's own end.
+    Returns the outputs (T, B, D * H), zero at padding, and each direction's state at each
+    sequence's own end.
     """
-    if reverse:
-        x = reverse_padded(x, padding.reverse)
-    weights = list(weights)
-    if mode in ("LSTM", "RNN_RELU"):
-        is_padding = (~padding.valid).unsqueeze(-1).to(x.dtype)  # (T, B, 1)
-        x = torch.cat([x, is_padding], dim=-1)
-        weights[0] = torch.cat([weights[0], _padding_column(mode, weights[0])], dim=1)
-    out, final = kernel(
-        mode,
-        x,
-        tuple(s.unsqueeze(0) for s in state),
-        weights,
-        num_layers=1,
-        dropout=0.0,
-        training=training,
-        bidirectional=False,
-    )
-    h_n = last_step(out, padding.lengths)  # (B, H)
-    out = out.masked_fill(~padding.valid.unsqueeze(-1), 0.0)
-    if reverse:
-        out = reverse_padded(out, padding.reverse)
-    return out, (h_n, *(s.squeeze(0) for s in final[1:]))
+    valid = padding.valid.unsqueeze(-1)  # (T, B, 1)
+    if mode in ("LSTM", "RNN_RELU"):  # the feature is the same in both directions: add it once
+        x = torch.cat([x, (~valid).to(x.dtype)], dim=-1)  # (T, B, I + 1)
+    outputs, finals = [], []
+    for direction, (state, direction_weights) in enumerate(zip(states, weights, strict=True)):
+        reverse = direction == 1
+        flat = list(direction_weights)
+        if mode in ("LSTM", "RNN_RELU"):
+            flat[0] = torch.cat([flat[0], _padding_column(mode, flat[0])], dim=1)
+        out, final = kernel(
+            mode,
+            reverse_padded(x, padding.reverse) if reverse else x,
+            tuple(s.unsqueeze(0) for s in state),
+            flat,
+            num_layers=1,
+            dropout=0.0,
+            training=training,
+            bidirectional=False,
+        )
+        h_n = last_step(out, padding.lengths)  # (B, H)
+        out = torch.where(valid, out, 0.0)  # one pass; masked_fill would clone first
+        outputs.append(reverse_padded(out, padding.reverse) if reverse else out)
+        finals.append((h_n, *(s.squeeze(0) for s in final[1:])))
+    return torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0], finals

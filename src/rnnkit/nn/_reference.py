@@ -71,3 +71,20 @@ def unroll(
             )
             outputs[t] = torch.where(real, state[0], 0.0)
     return torch.stack(outputs), state
+
+
+def layer(
+    mode: str,
+    x: Tensor,
+    states: Sequence[State],
+    padding: Padding | None,
+    weights: Sequence[Sequence[Tensor]],
+) -> tuple[Tensor, list[State]]:
+    """One layer, each direction ``d`` from ``states[d]`` with ``weights[d]``; the second
+    direction runs backwards. Returns the outputs (T, B, D * H) and the final states."""
+    outputs, finals = [], []
+    for direction, (state, direction_weights) in enumerate(zip(states, weights, strict=True)):
+        out, final = unroll(mode, x, state, padding, direction_weights, reverse=direction == 1)
+        outputs.append(out)
+        finals.append(final)
+    return torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0], finals

@@ -156,7 +156,7 @@ class RecurrentBase(nn.Module):
             x = x[:longest]  # outputs past the longest sequence are zero anyway
             if shortest < longest:
                 padding = Padding.of(checked, longest)
-                x = x.masked_fill(~padding.valid.unsqueeze(-1), 0.0)
+                x = torch.where(padding.valid.unsqueeze(-1), x, 0.0)
         use_fused = self.impl != "reference"
         if use_fused and padding is None:
             output, state = _fused.kernel(
@@ -182,32 +182,21 @@ class RecurrentBase(nn.Module):
     def _stack(
         self, x: Tensor, state: State, padding: Padding | None, *, fused: bool
     ) -> tuple[Tensor, State]:
-        """Layers one after another, each direction separately: (T, B, I) -> (T, B, D * H)."""
+        """Layers one after another: (T, B, I) -> (T, B, D * H), and the final states."""
+        directions = self.num_directions
         finals: list[State] = []
         for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                layer_state = tuple(s[k] for s in state)
-                weights = self.layer_weights(layer, direction)
-                if fused:
-                    assert padding is not None
-                    out, final = _fused.unroll(
-                        self.mode,
-                        x,
-                        layer_state,
-                        padding,
-                        weights,
-                        reverse=direction == 1,
-                        training=self.training,
-                    )
-                else:
-                    out, final = _reference.unroll(
-                        self.mode, x, layer_state, padding, weights, reverse=direction == 1
-                    )
-                outputs.append(out)
-                finals.append(final)
-            x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            first = layer * directions
+            states = [tuple(s[first + d] for s in state) for d in range(directions)]
+            weights = [self.layer_weights(layer, d) for d in range(directions)]
+            if fused:
+                assert padding is not None  # without padding, _run calls the kernel directly
+                x, layer_finals = _fused.layer(
+                    self.mode, x, states, padding, weights, training=self.training
+                )
+            else:
+                x, layer_finals = _reference.layer(self.mode, x, states, padding, weights)
+            finals += layer_finals
             if self.dropout > 0 and self.training and layer + 1 < self.num_layers:
                 x = F.dropout(x, self.dropout, training=True)
         return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))

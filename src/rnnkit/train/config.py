@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnkit.errors import ConfigError
+from rnnkit.train.precision import check_precision
 
 SCHEDULES = ("linear", "cosine", "constant")
 STEP_BUDGET = 1500  # optimizer steps that epochs=None aims at
@@ -31,6 +32,8 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation score before stopping (0: never)
     label_smoothing: float = 0.0
     seed: int = 0
+    precision: str = "fp32"  # fp32, or bf16: autocast on CPUs with native bfloat16
+    max_steps: int | None = None  # stop after this many optimizer steps (None: no limit)
 
     def __post_init__(self) -> None:
         checks = [
@@ -42,12 +45,14 @@ class TrainConfig:
             ("--clip-norm", self.clip_norm >= 0, "zero or positive"),
             ("--patience", self.patience >= 0, "zero or positive"),
             ("--label-smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("--max-steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
         ]
         for option, ok, expected in checks:
             if not ok:
                 raise ConfigError(
                     f"{option} must be {expected}, got {getattr(self, _field(option))}"
                 )
+        check_precision(self.precision)
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"unknown --schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}"

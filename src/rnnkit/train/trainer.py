@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.train.config import TrainConfig, auto_epochs
+from rnnkit.train.precision import autocast
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class History:
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
     planned_epochs: int = 0
+    steps: int = 0
+    first_step_at: float | None = None  # time.perf_counter() when the first step finished
     best_epoch: int = 0
     best_score: float | None = None
     stopped_early: bool = False
@@ -90,9 +93,12 @@ class Trainer:
         better, ties broken by a lower ``loss``) and end with the best epoch's weights."""
         config = self.config
         parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = _adamw(parameters, config)
         epochs = config.epochs or auto_epochs(len(batches))
         total_steps = epochs * len(batches)
+        if config.max_steps:
+            total_steps = min(total_steps, config.max_steps)
+            epochs = min(epochs, -(-total_steps // len(batches)))
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, total_steps, config)
         )
@@ -156,8 +162,13 @@ class Trainer:
             dynamic_ncols=True,
         )
         for step, batch in enumerate(bar):
-            logits = model(*batch.inputs)
-            loss = F.cross_entropy(logits, batch.target, label_smoothing=config.label_smoothing)
+            if config.max_steps and history.steps >= config.max_steps:
+                break
+            with autocast(config.precision):
+                logits = model(*batch.inputs)
+            loss = F.cross_entropy(
+                logits.float(), batch.target, label_smoothing=config.label_smoothing
+            )
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
@@ -169,6 +180,9 @@ class Trainer:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
             scheduler.step()
+            history.steps += 1
+            if history.first_step_at is None:
+                history.first_step_at = time.perf_counter()
             size = batch.target.shape[0]
             loss_sum += loss.item() * size
             seen += size
@@ -185,6 +199,17 @@ class Trainer:
             "seconds": seconds,
             "tokens_per_second": tokens / seconds if seconds else 0.0,
         }
+
+
+def _adamw(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with its fused kernel where this torch has one for these tensors (one pass over each
+    parameter instead of several: a third of the time for a 50,000-word embedding)."""
+    try:
+        return torch.optim.AdamW(
+            parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True
+        )
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
