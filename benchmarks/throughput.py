@@ -265,11 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     with tempfile.TemporaryDirectory() as folder:
         rate = cli_predict_rate(untrained(vocab, 128, 128), texts, Path(folder))
+        tokens_per_doc = float(np.minimum(sample.lengths, 400).mean())
+        cli_mfu = rate * tokens_per_doc * flops_per_token(128, 128, training=False) / 1e9 / peak32
         lines += [
             "",
             f"`rnnkit predict --input FILE` with the default-size model on the same "
             f"{len(texts):,} reviews, the whole command (start-up, tokenizing, JSON "
-            f"output): {rate:,.0f} documents / s.",
+            f"output): {rate:,.0f} documents / s, MFU {cli_mfu:.0%}.",
             "",
         ]
         cold, warm = seconds_to_first_step(args.data_dir, Path(folder))
