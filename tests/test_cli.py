@@ -305,3 +305,83 @@ def test_max_steps_precision_and_time_to_first_step(tmp_path: Path) -> None:
     assert config["training"]["max_steps"] == 3
     predicted = rnnkit("predict", str(tmp_path / "m"), "--precision", "fp32", "good film")
     assert predicted.returncode == 0, predicted.stderr
+
+
+def test_config_file_options_are_defaults_the_command_line_overrides(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", 120)
+    config = tmp_path / "recipe.json"
+    config.write_text(
+        json.dumps(
+            {
+                "hidden": 12,
+                "--embed-dim": 10,
+                "pooling": ["last", "attention"],
+                "locked-dropout": True,
+                "weight_dropout": 0.25,
+                "embed_dropout": 0.1,
+                "layers": 2,
+                "epochs": 1,
+                "batch_size": 16,
+            }
+        )
+    )
+    result = rnnkit(
+        "train", str(data), "--config", str(config), "--hidden", "6", "--out", str(tmp_path / "m")
+    )
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / "m" / "config.json").read_text())["model"]
+    assert model["hidden_size"] == 6  # the command line wins
+    assert model["embed_dim"] == 10
+    assert model["num_layers"] == 2
+    assert model["pooling"] == ["last", "attention"]
+    assert model["locked_dropout"] is True
+    assert model["weight_dropout"] == 0.25
+    assert model["embed_dropout"] == 0.1
+
+
+def test_config_file_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
+    data, out = str(write_csv(tmp_path / "d.csv", 40)), str(tmp_path / "m")
+    config = tmp_path / "c.json"
+    for text, message in (
+        ('{"hiden": 8}', "'hiden' is not an option of this command; did you mean --hidden?"),
+        ('{"hidden": "big"}', "'hidden' must be an integer, got 'big'"),
+        ('{"cell": "lstmm"}', "'cell' must be one of lstm, gru, rnn, got 'lstmm'"),
+        ('{"locked_dropout": 1}', "'locked_dropout' must be true or false, got 1"),
+        ('{"lr": 0.01,}', "line 1, column 13: not valid JSON"),
+        ("[1, 2]", "expected a JSON object of options"),
+    ):
+        config.write_text(text)
+        assert_user_error(rnnkit("train", data, "--config", str(config), "--out", out), message)
+    assert_user_error(
+        rnnkit("train", data, "--config", str(tmp_path / "none.json"), "--out", out),
+        "none.json: no such file",
+    )
+    assert not Path(out).exists()
+
+
+def test_lr_find_prints_the_curve_and_a_suggestion(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", 200)
+    result = rnnkit(
+        "lr-find",
+        str(data),
+        "--steps",
+        "30",
+        "--hidden",
+        "8",
+        "--embed-dim",
+        "8",
+        "--batch-size",
+        "16",
+        "--plot",
+        str(tmp_path / "lr.png"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("learning rate   loss     smoothed")
+    assert "suggested --lr" in result.stdout
+    curve = json.loads(result.stdout.splitlines()[-1])
+    assert curve["lr"][0] == pytest.approx(1e-5)
+    assert len(curve["loss"]) <= 30
+    assert curve["suggested_lr"] > 1e-5
+    assert (tmp_path / "lr.png").stat().st_size > 0
+    assert not (tmp_path / "m").exists()

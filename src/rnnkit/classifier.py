@@ -33,6 +33,7 @@ from rnnkit.models.config import ModelConfig
 from rnnkit.models.vectors import load_vectors
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.lr_find import RangeTest, lr_range_test
 from rnnkit.train.metrics import classification_report
 from rnnkit.train.precision import autocast
 from rnnkit.train.trainer import History, Trainer
@@ -63,6 +64,9 @@ class TextClassifier:
         pooling: str = ",".join(ModelConfig.pooling),
         dropout: float = ModelConfig.dropout,
         word_dropout: float = ModelConfig.word_dropout,
+        embed_dropout: float = ModelConfig.embed_dropout,
+        locked_dropout: bool = ModelConfig.locked_dropout,
+        weight_dropout: float = ModelConfig.weight_dropout,
         vectors: str | None = None,
         freeze_embeddings: bool = ModelConfig.freeze_embeddings,
         tokenizer: str = DataConfig.tokenizer,
@@ -93,6 +97,9 @@ class TextClassifier:
         self.pooling = pooling
         self.dropout = dropout
         self.word_dropout = word_dropout
+        self.embed_dropout = embed_dropout
+        self.locked_dropout = locked_dropout
+        self.weight_dropout = weight_dropout
         self.vectors = vectors
         self.freeze_embeddings = freeze_embeddings
         self.tokenizer = tokenizer
@@ -192,6 +199,9 @@ class TextClassifier:
             bidirectional=self.bidirectional,
             dropout=self.dropout,
             word_dropout=self.word_dropout,
+            embed_dropout=self.embed_dropout,
+            locked_dropout=self.locked_dropout,
+            weight_dropout=self.weight_dropout,
             pooling=pooling,
             freeze_embeddings=self.freeze_embeddings,
         )
@@ -207,20 +217,13 @@ class TextClassifier:
         corpus = Corpus.from_texts(texts, [str(v) for v in labels], self.tokenizer, "X")
         return self.fit_corpus(corpus, classes=list(classes))
 
-    def fit_corpus(
-        self, train: Corpus, valid: Corpus | None = None, *, classes: Sequence[Any] | None = None
-    ) -> TextClassifier:
-        """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
-        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0)."""
+    def _prepare(
+        self, train: Corpus, names: list[str]
+    ) -> tuple[Vocabulary, SequenceClassifier, Batches]:
+        """The vocabulary of ``train``, a fresh seeded model and shuffled training batches."""
         data, train_config = self.data_config(), self.train_config()
         if self.threads:
             torch.set_num_threads(self.threads)
-        if classes is None:
-            classes = _natural_sorted(set(train.labels))
-        names = [str(c) for c in classes]
-        if valid is None and data.valid_split > 0:
-            kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
-            train, valid = train.subset(kept), train.subset(held)
         vocab = Vocabulary.build(
             train.token_counts(), min_freq=data.min_freq, max_size=data.max_vocab
         )
@@ -235,6 +238,37 @@ class TextClassifier:
             shuffle=True,
             seed=train_config.seed,
         )
+        return vocab, model, batches
+
+    def lr_find(
+        self,
+        train: Corpus,
+        *,
+        min_lr: float = 1e-5,
+        max_lr: float = 1.0,
+        steps: int = 100,
+    ) -> RangeTest:
+        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
+        this classifier's settings; leaves the classifier unfitted."""
+        names = _natural_sorted(set(train.labels))
+        _, model, batches = self._prepare(train, names)
+        return lr_range_test(
+            model, batches, self.train_config(), min_lr=min_lr, max_lr=max_lr, steps=steps
+        )
+
+    def fit_corpus(
+        self, train: Corpus, valid: Corpus | None = None, *, classes: Sequence[Any] | None = None
+    ) -> TextClassifier:
+        """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
+        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0)."""
+        data, train_config = self.data_config(), self.train_config()
+        if classes is None:
+            classes = _natural_sorted(set(train.labels))
+        names = [str(c) for c in classes]
+        if valid is None and data.valid_split > 0:
+            kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
+            train, valid = train.subset(kept), train.subset(held)
+        vocab, model, batches = self._prepare(train, names)
         evaluate = None
         if valid is not None:
             valid_batches = self._batches(valid, vocab, names, data.max_len)
@@ -354,6 +388,9 @@ class TextClassifier:
             pooling=",".join(model_config.pooling),
             dropout=model_config.dropout,
             word_dropout=model_config.word_dropout,
+            embed_dropout=model_config.embed_dropout,
+            locked_dropout=model_config.locked_dropout,
+            weight_dropout=model_config.weight_dropout,
             freeze_embeddings=model_config.freeze_embeddings,
             tokenizer=data.tokenizer,
             min_freq=data.min_freq,

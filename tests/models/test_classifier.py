@@ -106,3 +106,51 @@ def test_vectors_file_errors_name_the_line(tmp_path: Path) -> None:
         "found 2",
     ):
         load_vectors(bad, Vocabulary.build({"good": 1}))
+
+
+def _encoder_input(model: SequenceClassifier, tokens: torch.Tensor) -> torch.Tensor:
+    seen: list[torch.Tensor] = []
+    handle = model.encoder.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    model(tokens, torch.full((tokens.shape[1],), tokens.shape[0]))
+    handle.remove()
+    return seen[0]
+
+
+def test_embed_dropout_drops_whole_word_types_in_a_batch() -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(12, 2, embed_dim=5, hidden_size=3, dropout=0.0, embed_dropout=0.5)
+    model = SequenceClassifier(config).train()
+    tokens = torch.randint(2, 12, (30, 4))
+    x = _encoder_input(model, tokens)
+    plain = model.embedding(tokens)
+    dropped = (x == 0).all(-1)
+    assert dropped.any()
+    assert not dropped.all()
+    for word in tokens.unique():
+        where = tokens == word
+        assert dropped[where].all() or not dropped[where].any()  # every occurrence, or none
+    torch.testing.assert_close(x[~dropped], 2.0 * plain[~dropped])  # kept, scaled by 1 / (1 - p)
+    model.eval()
+    torch.testing.assert_close(_encoder_input(model, tokens), plain)
+
+
+def test_locked_dropout_on_embeddings_keeps_one_mask_per_text() -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(12, 2, embed_dim=64, hidden_size=3, dropout=0.5, locked_dropout=True)
+    model = SequenceClassifier(config).train()
+    tokens = torch.full((9, 3), 4)  # one word everywhere: the mask alone varies
+    x = _encoder_input(model, tokens)
+    assert torch.equal(x, x[:1].expand_as(x))
+    assert (x == 0).any()
+
+
+def test_regularization_options_reach_the_encoder() -> None:
+    config = ModelConfig(12, 2, num_layers=2, dropout=0.3, locked_dropout=True, weight_dropout=0.2)
+    encoder = SequenceClassifier(config).encoder
+    assert encoder.variational
+    assert encoder.weight_dropout == 0.2
+    assert encoder.dropout == 0.3
+    with pytest.raises(ConfigError, match=r"--weight-dropout must be in \[0, 1\), got 1.0"):
+        ModelConfig(10, 2, weight_dropout=1.0)
+    with pytest.raises(ConfigError, match=r"--embed-dropout must be in \[0, 1\), got -0.1"):
+        ModelConfig(10, 2, embed_dropout=-0.1)

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from rnnkit import __version__
-from rnnkit.cli import datasets, evaluate, predict, train
+from rnnkit.cli import datasets, evaluate, lr_find, predict, train
 from rnnkit.errors import RnnkitError
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, evaluate, predict, datasets):
+    for module in (train, lr_find, evaluate, predict, datasets):
         module.add_parser(commands)
     return parser
 
@@ -40,6 +40,13 @@ def _configure_logging(quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "config", None):  # its options become defaults; parse the line again
+        try:
+            args.configure(args.config)
+        except RnnkitError as error:
+            print(f"rnnkit: error: {error}", file=sys.stderr)
+            return 2
+        args, extra = parser.parse_known_args(argv)
     if extra and args.command == "predict" and not any(e.startswith("-") for e in extra):
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
     elif extra:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from rnnkit.cli.common import (
     print_json,
     rounded,
 )
+from rnnkit.cli.config_file import apply_config
 from rnnkit.data.corpus import Corpus
 from rnnkit.models.config import CELLS
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
@@ -31,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
 DESCRIPTION = """\
 Train a recurrent text classifier and write a model bundle to --out.
 
+Options can also come from --config FILE, a JSON object such as {"hidden": 256, "lr": 0.003}
+(the recipes/ folder holds tuned ones); options on the command line override it.
+
 DATA is a labelled file (CSV, TSV, JSON Lines, fastText, "label text" lines, TREC questions),
 a folder with one subfolder per class (or such a folder in a .tar.gz: ARCHIVE#FOLDER), or the
 name of a dataset (see rnnkit datasets). A dataset brings its own validation and test splits;
@@ -42,6 +47,7 @@ examples:
   rnnkit train sst2 --data-dir ../shared/data --out models/sst2
   rnnkit train reviews.csv --text-col title,body --label-col stars --test test.csv --out m/
   rnnkit train imdb --epochs 3 --json --quiet --out models/imdb
+  rnnkit train trec --config recipes/trec.json --seed 1 --out models/trec
 """
 
 
@@ -51,36 +57,8 @@ def _option(group: argparse._ArgumentGroup, flag: str, name: str, help: str, **k
     group.add_argument(flag, dest=name, default=default, help=f"{help} (default: {shown})", **kw)
 
 
-def add_parser(commands: Any) -> None:
-    parser = commands.add_parser(
-        "train",
-        help="train a classifier and write a model bundle",
-        description=DESCRIPTION,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("data", metavar="DATA", help="a labelled file or folder, or a dataset name")
-    parser.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="folder to write the model bundle to (replaced atomically)",
-    )
-    split = parser.add_mutually_exclusive_group()
-    split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
-    _option(
-        split,
-        "--valid-split",
-        "valid_split",
-        "fraction of DATA held out for validation when there is no --valid (stratified, seeded)",
-        type=float,
-        metavar="F",
-    )
-    parser.add_argument(
-        "--test", metavar="PATH", help="test file, scored after training (a dataset brings its own)"
-    )
-    add_data_options(parser)
-
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The model, text and training options, shared by ``train`` and ``lr-find``."""
     model = parser.add_argument_group("model")
     _option(model, "--cell", "cell", "recurrent cell", choices=CELLS)
     _option(model, "--layers", "layers", "stacked recurrent layers", type=int, metavar="N")
@@ -121,6 +99,30 @@ def add_parser(commands: Any) -> None:
         "--word-dropout",
         "word_dropout",
         "in training, replace this fraction of tokens by the unknown token",
+        type=float,
+        metavar="P",
+    )
+    _option(
+        model,
+        "--embed-dropout",
+        "embed_dropout",
+        "in training, zero all occurrences of this fraction of the word types in each batch",
+        type=float,
+        metavar="P",
+    )
+    model.add_argument(
+        "--locked-dropout",
+        dest="locked_dropout",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS["locked_dropout"],
+        help="--dropout on embeddings and between layers keeps one mask per text for all its "
+        "steps (variational dropout) (default: yes)",
+    )
+    _option(
+        model,
+        "--weight-dropout",
+        "weight_dropout",
+        "DropConnect on the hidden-to-hidden matrices (as in AWD-LSTM)",
         type=float,
         metavar="P",
     )
@@ -256,6 +258,45 @@ def add_parser(commands: Any) -> None:
         metavar="N",
     )
 
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a classifier and write a model bundle",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="a labelled file or folder, or a dataset name")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder to write the model bundle to (replaced atomically)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON object of options for this command, e.g. a recipe; options given on the "
+        "command line override it",
+    )
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
+    _option(
+        split,
+        "--valid-split",
+        "valid_split",
+        "fraction of DATA held out for validation when there is no --valid (stratified, seeded)",
+        type=float,
+        metavar="F",
+    )
+    parser.add_argument(
+        "--test", metavar="PATH", help="test file, scored after training (a dataset brings its own)"
+    )
+    add_data_options(parser)
+
+    add_model_options(parser)
+
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json",
@@ -263,28 +304,38 @@ def add_parser(commands: Any) -> None:
         help="print the metrics.json object as the last line on stdout",
     )
     output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))
+
+
+def load_training_data(
+    args: argparse.Namespace, tokenizer: str
+) -> tuple[Corpus, Corpus | None, Corpus | None, list[str] | None]:
+    """Training, validation and test data and the class names from DATA, --valid, --test."""
+    check_data(args.data)
+    if is_dataset(args.data):
+        splits = load_named(args, args.data, tokenizer)
+        valid: Corpus | None = splits.valid
+        test: Corpus | None = splits.test
+        if getattr(args, "valid", None):
+            valid = load_file(args, args.valid, tokenizer)
+        if getattr(args, "test", None):
+            test = load_file(args, args.test, tokenizer)
+        return splits.train, valid, test, list(splits.classes)
+    train = load_file(args, args.data, tokenizer)
+    valid = load_file(args, args.valid, tokenizer) if getattr(args, "valid", None) else None
+    test = load_file(args, args.test, tokenizer) if getattr(args, "test", None) else None
+    return train, valid, test, None
+
+
+def classifier_from(args: argparse.Namespace) -> TextClassifier:
+    params = {name: getattr(args, name, DEFAULTS[name]) for name in DEFAULTS if name != "verbose"}
+    return TextClassifier(**params, verbose=not args.quiet)
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    params = {name: getattr(args, name) for name in DEFAULTS if name != "verbose"}
-    clf = TextClassifier(**params, verbose=not args.quiet)
-    check_data(args.data)
-    classes = None
-    valid: Corpus | None
-    test: Corpus | None
-    if is_dataset(args.data):
-        splits = load_named(args, args.data, clf.tokenizer)
-        train, valid, test, classes = splits.train, splits.valid, splits.test, splits.classes
-        if args.valid:
-            valid = load_file(args, args.valid, clf.tokenizer)
-        if args.test:
-            test = load_file(args, args.test, clf.tokenizer)
-    else:
-        train = load_file(args, args.data, clf.tokenizer)
-        valid = load_file(args, args.valid, clf.tokenizer) if args.valid else None
-        test = load_file(args, args.test, clf.tokenizer) if args.test else None
+    clf = classifier_from(args)
+    train, valid, test, classes = load_training_data(args, clf.tokenizer)
     clf.fit_corpus(train, valid, classes=classes)
     test_report = clf.evaluate_corpus(test) if test is not None else None
     metrics = {

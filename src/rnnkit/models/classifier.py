@@ -11,6 +11,7 @@ from torch import Tensor, nn
 import rnnkit.nn
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.pooling import Pooling
+from rnnkit.nn.dropout import locked_dropout
 from rnnkit.text.vocab import Vocabulary
 
 _ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
@@ -21,7 +22,16 @@ _ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
 
 
 class SequenceClassifier(nn.Module):
-    """``forward(tokens (T, B), lengths (B,)) -> logits (B, C)``; token id 0 is padding."""
+    """``forward(tokens (T, B), lengths (B,)) -> logits (B, C)``; token id 0 is padding.
+
+    In training, before the encoder: ``word_dropout`` replaces token occurrences by the
+    unknown token; ``embed_dropout`` zeroes every occurrence of a fraction of the word types in
+    the batch and scales the rest by 1 / (1 - p) (AWD-LSTM's embedding dropout); ``dropout``
+    then acts on the embedded tokens, with one mask per text for all its steps if
+    ``locked_dropout``. The encoder applies ``dropout`` between layers (locked likewise) and
+    ``weight_dropout`` to its hidden-to-hidden matrices; ``dropout`` acts again on the pooled
+    features.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -35,6 +45,9 @@ class SequenceClassifier(nn.Module):
         }
         if config.num_layers > 1:
             options["dropout"] = config.dropout
+            options["variational"] = config.locked_dropout
+        if config.weight_dropout > 0:
+            options["weight_dropout"] = config.weight_dropout
         self.encoder = _ENCODERS[config.cell](config.embed_dim, config.hidden_size, **options)
         self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
         self.dropout = nn.Dropout(config.dropout)
@@ -44,7 +57,15 @@ class SequenceClassifier(nn.Module):
         if self.training and self.config.word_dropout > 0:
             dropped = torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout
             tokens = tokens.masked_fill(dropped & (tokens != 0), Vocabulary.unk_id)
-        x = self.dropout(self.embedding(tokens))  # (T, B, E)
+        x = self.embedding(tokens)  # (T, B, E)
+        if self.training and self.config.embed_dropout > 0:
+            keep = torch.empty(self.config.vocab_size, 1, dtype=x.dtype, device=x.device)
+            keep.bernoulli_(1.0 - self.config.embed_dropout).div_(1.0 - self.config.embed_dropout)
+            x = x * keep[tokens]  # the same for every occurrence of a word in this batch
+        if self.config.locked_dropout:
+            x = locked_dropout(x, self.config.dropout, training=self.training)
+        else:
+            x = self.dropout(x)
         outputs, state = self.encoder(x, lengths=lengths)  # (T, B, D * H)
         h_n = state[0] if isinstance(state, tuple) else state  # (L * D, B, H)
         features = self.pooling(outputs, h_n, lengths)  # (B, P * D * H)

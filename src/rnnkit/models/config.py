@@ -21,9 +21,12 @@ class ModelConfig:
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.4  # on the embeddings, between recurrent layers, and on the pooled features
+    dropout: float = 0.5  # on the embeddings, between recurrent layers, and on the pooled features
     word_dropout: float = 0.0  # in training, replace this fraction of tokens by the unknown token
-    pooling: tuple[str, ...] = ("max", "mean")  # concatenated
+    embed_dropout: float = 0.1  # in training, zero this fraction of word types in each batch
+    locked_dropout: bool = True  # dropout on embeddings and between layers: one mask per text
+    weight_dropout: float = 0.3  # DropConnect on the hidden-to-hidden matrices
+    pooling: tuple[str, ...] = ("last", "max", "mean")  # concatenated
     freeze_embeddings: bool = False
 
     def __post_init__(self) -> None:
@@ -44,7 +47,12 @@ class ModelConfig:
         ):
             if value < 1:
                 raise ConfigError(f"{option} must be at least 1, got {value}")
-        for option, rate in (("--dropout", self.dropout), ("--word-dropout", self.word_dropout)):
+        for option, rate in (
+            ("--dropout", self.dropout),
+            ("--word-dropout", self.word_dropout),
+            ("--embed-dropout", self.embed_dropout),
+            ("--weight-dropout", self.weight_dropout),
+        ):
             if not 0.0 <= rate < 1.0:
                 raise ConfigError(f"{option} must be in [0, 1), got {rate}")
 

@@ -13,6 +13,14 @@ both directions), plus two things torch's padded layers lack:
   ``"fused"`` runs PyTorch's fused kernels on the padded tensor (no packing) and
   restores the exact semantics around them, ``"auto"`` (default) picks ``"fused"``.
 
+and two regularizers for training (Gal and Ghahramani, 2016; Merity et al., 2018), drawn the
+same way on both paths so that they stay comparable under one seed:
+
+- ``variational=True``: the ``dropout`` between layers keeps one mask per sequence for all
+  time steps ("locked" dropout) instead of a new mask at every step;
+- ``weight_dropout``: DropConnect on each hidden-to-hidden matrix ``weight_hh``, one mask per
+  forward call, so the fused kernel runs on the dropped matrix unchanged.
+
 Shapes (``batch_first=False``; with ``batch_first=True`` swap T and B in input and
 output): input (T, B, I) or unbatched (T, I); ``lengths`` (B,); ``hx`` and ``h_n``
 (L * D, B, H) with L = ``num_layers`` and D = 2 if ``bidirectional`` else 1;
@@ -31,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn import _fused, _reference
+from rnnkit.nn.dropout import dropout_between_layers
 from rnnkit.nn.masking import Padding
 
 Impl = Literal["auto", "reference", "fused"]
@@ -57,6 +66,8 @@ class RecurrentBase(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         impl: Impl = "auto",
+        variational: bool = False,
+        weight_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -67,12 +78,13 @@ class RecurrentBase(nn.Module):
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name}: {option} must be a positive integer, got {value!r}")
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not (0.0 <= dropout <= 1.0)
-        ):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        for option, rate in (("dropout", dropout), ("weight_dropout", weight_dropout)):
+            if (
+                isinstance(rate, bool)
+                or not isinstance(rate, (int, float))
+                or not (0.0 <= rate <= 1.0)
+            ):
+                raise ValueError(f"{name}: {option} must be a number in [0, 1], got {rate!r}")
         if impl not in _IMPLS:
             raise ValueError(f"{name}: impl must be one of {_IMPLS}, got {impl!r}")
         if dropout > 0 and num_layers == 1:
@@ -90,6 +102,8 @@ class RecurrentBase(nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.impl: Impl = impl
+        self.variational = variational
+        self.weight_dropout = float(weight_dropout)
         self._weight_names: list[list[str]] = []  # per (layer, direction), in torch's order
         rows = self.num_gates * hidden_size
         for layer in range(num_layers):
@@ -117,15 +131,20 @@ class RecurrentBase(nn.Module):
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
 
-    def layer_weights(self, layer: int, direction: int) -> list[Tensor]:
-        """``[weight_ih, weight_hh(, bias_ih, bias_hh)]`` of one layer and direction."""
-        names = self._weight_names[layer * self.num_directions + direction]
-        return [getattr(self, name) for name in names]
-
     @property
     def flat_weights(self) -> list[Tensor]:
         """All parameters in ``torch.nn``'s ``_flat_weights`` order."""
         return [getattr(self, name) for names in self._weight_names for name in names]
+
+    def _forward_weights(self) -> list[list[Tensor]]:
+        """Each (layer, direction)'s weights for this forward pass: in training with
+        ``weight_dropout``, ``weight_hh`` with a DropConnect mask drawn once for all time steps
+        (as in AWD-LSTM), so both paths and the fused kernel see the same dropped matrix."""
+        weights = [[getattr(self, name) for name in names] for names in self._weight_names]
+        if self.training and self.weight_dropout > 0:
+            for group in weights:
+                group[1] = F.dropout(group[1], self.weight_dropout, training=True)
+        return weights
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -136,6 +155,8 @@ class RecurrentBase(nn.Module):
             "dropout": 0.0,
             "bidirectional": False,
             "impl": "auto",
+            "variational": False,
+            "weight_dropout": 0.0,
         }
         for option, default in defaults.items():
             if getattr(self, option) != default:
@@ -158,19 +179,24 @@ class RecurrentBase(nn.Module):
                 padding = Padding.of(checked, longest)
                 x = torch.where(padding.valid.unsqueeze(-1), x, 0.0)
         use_fused = self.impl != "reference"
-        if use_fused and padding is None:
+        weights = self._forward_weights()
+        locked = self.variational and self.dropout > 0 and self.training and self.num_layers > 1
+        if use_fused and padding is None and not locked:  # torch's kernel is exact here
             output, state = _fused.kernel(
                 self.mode,
                 x,
                 state,
-                self.flat_weights,
+                [w for group in weights for w in group],
                 num_layers=self.num_layers,
                 dropout=self.dropout,
                 training=self.training,
                 bidirectional=self.bidirectional,
             )
         else:
-            output, state = self._stack(x, state, padding, fused=use_fused)
+            if padding is None and use_fused:  # locked dropout: layer by layer, all full length
+                full = torch.full((x.shape[1],), x.shape[0], dtype=torch.long, device=x.device)
+                padding = Padding.of(full, x.shape[0])
+            output, state = self._stack(x, state, padding, weights, fused=use_fused)
         if output.shape[0] < total_len:
             output = F.pad(output, (0, 0, 0, 0, 0, total_len - output.shape[0]))
         if unbatched:
@@ -180,7 +206,13 @@ class RecurrentBase(nn.Module):
         return output, state
 
     def _stack(
-        self, x: Tensor, state: State, padding: Padding | None, *, fused: bool
+        self,
+        x: Tensor,
+        state: State,
+        padding: Padding | None,
+        weights: list[list[Tensor]],
+        *,
+        fused: bool,
     ) -> tuple[Tensor, State]:
         """Layers one after another: (T, B, I) -> (T, B, D * H), and the final states."""
         directions = self.num_directions
@@ -188,17 +220,19 @@ class RecurrentBase(nn.Module):
         for layer in range(self.num_layers):
             first = layer * directions
             states = [tuple(s[first + d] for s in state) for d in range(directions)]
-            weights = [self.layer_weights(layer, d) for d in range(directions)]
+            layer_weights = weights[first : first + directions]
             if fused:
-                assert padding is not None  # without padding, _run calls the kernel directly
+                assert padding is not None  # _run makes one where the kernel is not called
                 x, layer_finals = _fused.layer(
-                    self.mode, x, states, padding, weights, training=self.training
+                    self.mode, x, states, padding, layer_weights, training=self.training
                 )
             else:
-                x, layer_finals = _reference.layer(self.mode, x, states, padding, weights)
+                x, layer_finals = _reference.layer(self.mode, x, states, padding, layer_weights)
             finals += layer_finals
             if self.dropout > 0 and self.training and layer + 1 < self.num_layers:
-                x = F.dropout(x, self.dropout, training=True)
+                x = dropout_between_layers(
+                    x, self.dropout, variational=self.variational, training=True
+                )
         return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
 
     # -- input checks ----------------------------------------------------------------------
@@ -313,6 +347,8 @@ class RNN(RecurrentBase):
         dropout: float = 0.0,
         bidirectional: bool = False,
         impl: Impl = "auto",
+        variational: bool = False,
+        weight_dropout: float = 0.0,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -327,6 +363,8 @@ class RNN(RecurrentBase):
             dropout=dropout,
             bidirectional=bidirectional,
             impl=impl,
+            variational=variational,
+            weight_dropout=weight_dropout,
         )
 
     def extra_repr(self) -> str:

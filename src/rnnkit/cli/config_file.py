@@ -1,0 +1,96 @@
+"""``--config FILE``: a JSON object of a command's options, as defaults that the command line
+overrides.
+
+Keys are option names with or without their dashes, in either spelling (``"embed-dim"``,
+``"--embed-dim"`` or ``"embed_dim"``); values are JSON numbers, strings, booleans or null, and a
+list where the option takes several comma-separated values (``"pooling": ["max", "mean"]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from rnnkit.errors import ConfigError
+
+NOT_IN_FILES = frozenset({"help", "config", "data", "out"})
+
+
+def configurable(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """The options of ``parser`` a config file may set, by destination."""
+    return {
+        action.dest: action
+        for action in parser._actions
+        if action.option_strings and action.dest not in NOT_IN_FILES
+    }
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--config {path}: cannot read it ({error})") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"--config {path}, line {error.lineno}, column {error.colno}: not valid JSON "
+            f"({error.msg})"
+        ) from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path}: expected a JSON object of options, got {values!r}")
+    return values
+
+
+def apply_config(parser: argparse.ArgumentParser, path: str | Path) -> dict[str, Any]:
+    """Make the options in ``path`` the defaults of ``parser``; returns them, checked."""
+    actions = configurable(parser)
+    defaults = {}
+    for key, value in read_config(path).items():
+        dest = str(key).lstrip("-").replace("-", "_")
+        if dest not in actions:
+            close = difflib.get_close_matches(dest, actions, n=1)
+            hint = f"; did you mean {_flag(actions[close[0]])}?" if close else ""
+            raise ConfigError(f"--config {path}: {key!r} is not an option of this command{hint}")
+        defaults[dest] = _checked(actions[dest], value, f"--config {path}: {key!r}")
+    parser.set_defaults(**defaults)
+    return defaults
+
+
+def _flag(action: argparse.Action) -> str:
+    return max(action.option_strings, key=len)
+
+
+def _checked(action: argparse.Action, value: Any, where: str) -> Any:
+    """``value`` as the command line would have given it to ``action``."""
+    takes_no_value = action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction)
+    if takes_no_value:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if value is None:
+        if action.default is not None:
+            raise ConfigError(f"{where} cannot be null")
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    kind: Any = action.type if action.type in (int, float) else str
+    ok = {
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        name = {int: "an integer", float: "a number", str: "a string"}[kind]
+        raise ConfigError(f"{where} must be {name}, got {value!r}")
+    value = kind(value)
+    if action.choices is not None and value not in action.choices:
+        choices = ", ".join(map(str, action.choices))
+        raise ConfigError(f"{where} must be one of {choices}, got {value!r}")
+    return value

@@ -1,0 +1,91 @@
+"""``rnnkit lr-find``: the learning-rate range test on a data set, to choose ``--lr``."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import Any
+
+from rnnkit.cli.common import add_data_options, print_json
+from rnnkit.cli.config_file import apply_config
+from rnnkit.cli.train import add_model_options, classifier_from, load_training_data
+from rnnkit.train.lr_find import describe, plot_range_test
+
+DESCRIPTION = """\
+Train a fresh model for a few steps while the learning rate grows geometrically from --min-lr
+to --max-lr, and print the training loss at each. The loss falls once the rate is large enough
+and explodes once it is too large; the suggested --lr is a tenth of the rate with the lowest
+smoothed loss. Every model and training option of rnnkit train applies (--config too), so the
+test runs the model you mean to train. Nothing is written unless --plot is given.
+"""
+
+EXAMPLES = """\
+examples:
+  rnnkit lr-find sst2 --data-dir ../shared/data --plot lr.png
+  rnnkit lr-find reviews.csv --hidden 256 --batch-size 32 --steps 200
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: loss against learning rate",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="a labelled file or folder, or a dataset name")
+    parser.add_argument(
+        "--config", metavar="FILE", help="JSON object of options (as for rnnkit train)"
+    )
+    test = parser.add_argument_group("range test")
+    test.add_argument(
+        "--min-lr", type=float, default=1e-5, metavar="X", help="first rate (default: 1e-05)"
+    )
+    test.add_argument(
+        "--max-lr", type=float, default=1.0, metavar="X", help="last rate (default: 1.0)"
+    )
+    test.add_argument(
+        "--steps", type=int, default=100, metavar="N", help="training steps (default: 100)"
+    )
+    test.add_argument(
+        "--plot", metavar="FILE", help="draw loss against learning rate to this image file"
+    )
+    add_data_options(parser)
+    add_model_options(parser)
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the rates, losses and suggestion as a JSON object as the last line",
+    )
+    output.add_argument("--quiet", action="store_true", help="no log lines")
+    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))
+
+
+def run(args: argparse.Namespace) -> int:
+    clf = classifier_from(args)
+    clf.verbose = False
+    train, _, _, _ = load_training_data(args, clf.tokenizer)
+    result = clf.lr_find(train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
+    for line in describe(result, every=max(1, len(result.lrs) // 20)):
+        print(line)
+    ending = "the loss diverged there" if result.diverged else "no divergence within --max-lr"
+    print(
+        f"{len(result.lrs)} steps, {ending}; lowest smoothed loss at {result.best_lr:.3g}; "
+        f"suggested --lr {result.suggested_lr:.3g}"
+    )
+    if args.plot:
+        plot_range_test(result, args.plot)
+        print(f"wrote {args.plot}")
+    if args.json:
+        print_json(
+            {
+                "lr": result.lrs,
+                "loss": result.losses,
+                "smoothed_loss": result.smoothed,
+                "diverged": result.diverged,
+                "suggested_lr": result.suggested_lr,
+            }
+        )
+    return 0

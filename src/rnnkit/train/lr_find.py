@@ -1,0 +1,132 @@
+"""The learning-rate range test (Smith, 2017): train briefly while the learning rate grows
+geometrically from ``min_lr`` to ``max_lr``, and watch the loss.
+
+    lr_k = min_lr * (max_lr / min_lr) ** (k / (steps - 1)),   k = 0 .. steps - 1
+
+The loss falls once the rate is large enough to learn and explodes once it is too large. The
+suggestion is the rate a tenth of the one with the lowest smoothed loss: still on the falling
+side of the curve, with margin. Like :class:`rnnkit.train.trainer.Trainer`, this knows nothing
+about text; the model's weights are changed, so it works on a fresh model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit.errors import ConfigError
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.precision import autocast
+from rnnkit.train.trainer import BatchSource, _adamw
+
+log = logging.getLogger(__name__)
+
+SMOOTHING = 0.9  # exponential moving average of the loss, debiased
+DIVERGED = 4.0  # stop once the smoothed loss exceeds this multiple of the lowest
+
+
+@dataclass
+class RangeTest:
+    """Learning rates tried, the raw and smoothed loss at each, and the suggestion."""
+
+    lrs: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
+    diverged: bool = False
+
+    @property
+    def best_lr(self) -> float:
+        """The rate with the lowest smoothed loss."""
+        return self.lrs[min(range(len(self.smoothed)), key=self.smoothed.__getitem__)]
+
+    @property
+    def suggested_lr(self) -> float:
+        return self.best_lr / 10.0
+
+
+def lr_range_test(
+    model: nn.Module,
+    batches: BatchSource,
+    config: TrainConfig,
+    *,
+    min_lr: float = 1e-5,
+    max_lr: float = 1.0,
+    steps: int = 100,
+) -> RangeTest:
+    """Run the range test with ``config``'s optimizer settings (AdamW, weight decay, clipping,
+    precision); batches come from as many epochs of ``batches`` as ``steps`` needs."""
+    if not 0 < min_lr < max_lr:
+        raise ConfigError(f"--min-lr must be positive and below --max-lr, got {min_lr}, {max_lr}")
+    if steps < 2:
+        raise ConfigError(f"--steps must be at least 2, got {steps}")
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = _adamw(parameters, config)
+    result, average, epoch = RangeTest(), 0.0, 0
+    model.train()
+    while len(result.lrs) < steps:
+        for batch in batches.epoch(epoch):
+            k = len(result.lrs)
+            if k == steps:
+                break
+            lr = min_lr * (max_lr / min_lr) ** (k / (steps - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(config.precision):
+                logits = model(*batch.inputs)
+            loss = F.cross_entropy(
+                logits.float(), batch.target, label_smoothing=config.label_smoothing
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            if config.clip_norm:
+                nn.utils.clip_grad_norm_(parameters, config.clip_norm)
+            optimizer.step()
+            value = loss.item()
+            average = SMOOTHING * average + (1 - SMOOTHING) * value
+            smoothed = average / (1 - SMOOTHING ** (k + 1))
+            result.lrs.append(lr)
+            result.losses.append(value)
+            result.smoothed.append(smoothed)
+            if not math.isfinite(value) or smoothed > DIVERGED * min(result.smoothed):
+                result.diverged = True
+                log.info("the loss diverged at learning rate %.3g; stopping", lr)
+                return result
+        epoch += 1
+    return result
+
+
+def plot_range_test(result: RangeTest, path: str) -> None:
+    """Loss against learning rate (log scale) with the suggestion marked, to an image file."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ConfigError(
+            "--plot needs matplotlib: pip install matplotlib (or rnnkit[plot])"
+        ) from None
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot(result.lrs, result.losses, alpha=0.3, label="loss")
+    axes.plot(result.lrs, result.smoothed, label="smoothed loss")
+    axes.axvline(result.suggested_lr, color="k", linestyle="--", label="suggested")
+    axes.set_xscale("log")
+    axes.set_xlabel("learning rate")
+    axes.set_ylabel("training loss")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def describe(result: RangeTest, every: int = 10) -> list[str]:
+    """A short table of the test, every ``every``-th step and the last."""
+    lines = ["learning rate   loss     smoothed"]
+    shown = sorted(set(range(0, len(result.lrs), every)) | {len(result.lrs) - 1})
+    for k in shown:
+        lines.append(f"{result.lrs[k]:13.3g}   {result.losses[k]:7.4f}  {result.smoothed[k]:7.4f}")
+    return lines

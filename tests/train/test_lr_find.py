@@ -1,0 +1,54 @@
+"""The learning-rate range test on a synthetic problem."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.errors import ConfigError
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.lr_find import describe, lr_range_test, plot_range_test
+from tests.train.test_trainer import Blobs
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+
+
+def test_rates_grow_geometrically_over_epochs_and_the_loss_falls_then_explodes() -> None:
+    result = lr_range_test(
+        _model(), Blobs(), TrainConfig(clip_norm=0), min_lr=1e-4, max_lr=100.0, steps=60
+    )
+    assert result.lrs[0] == pytest.approx(1e-4)
+    ratios = [b / a for a, b in zip(result.lrs, result.lrs[1:], strict=False)]
+    assert ratios == pytest.approx([10 ** (6 / 59)] * len(ratios))  # Blobs has 8 batches an epoch
+    assert result.diverged
+    assert len(result.lrs) < 60
+    assert min(result.smoothed) < result.smoothed[0] - 0.1  # it learned on the way
+    assert 1e-4 < result.suggested_lr < result.best_lr < result.lrs[-1]
+    assert result.suggested_lr == pytest.approx(result.best_lr / 10)
+
+
+def test_without_divergence_it_runs_every_step_up_to_max_lr() -> None:
+    result = lr_range_test(_model(), Blobs(), TrainConfig(), min_lr=1e-5, max_lr=1e-3, steps=20)
+    assert len(result.lrs) == 20
+    assert not result.diverged
+    assert result.lrs[-1] == pytest.approx(1e-3)
+    assert all(math.isfinite(v) for v in result.losses)
+    assert describe(result, every=5)[0].startswith("learning rate")
+    assert len(describe(result, every=5)) == 1 + 5  # steps 0, 5, 10, 15 and the last
+
+
+def test_plot_and_option_errors(tmp_path: Path) -> None:
+    result = lr_range_test(_model(), Blobs(), TrainConfig(), steps=10)
+    plot_range_test(result, str(tmp_path / "lr.png"))
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ConfigError, match="--min-lr must be positive and below --max-lr"):
+        lr_range_test(_model(), Blobs(), TrainConfig(), min_lr=1.0, max_lr=0.1)
+    with pytest.raises(ConfigError, match="--steps must be at least 2"):
+        lr_range_test(_model(), Blobs(), TrainConfig(), steps=1)
