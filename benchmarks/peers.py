@@ -1,7 +1,7 @@
 """rnnkit against the tools people would otherwise use, on the same data in one run.
 
     pip install -e ".[bench]"
-    python benchmarks/peers.py --data-dir ../shared/data [--datasets imdb,sst2,trec]
+    python benchmarks/peers.py --data-dir ../shared/data [--datasets imdb,sst2,trec,sst5,mr]
 
 For each dataset, each peer runs in its own process (so its peak memory is its own):
 
@@ -12,6 +12,8 @@ For each dataset, each peer runs in its own process (so its peak memory is its o
 2. ``notebook-rnnkit-size``: the same pipeline at rnnkit's default size (embedding 128,
    bidirectional, hidden 128), so throughput compares at equal model;
 3. ``rnnkit``: ``TextClassifier()`` with its defaults, ``fit(texts, labels)`` and ``predict``;
+   ``rnnkit-recipe``: the same with ``TextClassifier.from_config("recipes/DATASET.json")``,
+   where the repository has a recipe for the dataset;
 4. ``fasttext``: fastText supervised, word bigrams, 5 epochs, on the same word tokens;
 5. ``tfidf-lr``: scikit-learn's TF-IDF of word 1-2 grams with logistic regression.
 
@@ -40,8 +42,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line, write_section
 
-PEERS = ("notebook", "notebook-rnnkit-size", "rnnkit", "fasttext", "tfidf-lr")
+PEERS = ("notebook", "notebook-rnnkit-size", "rnnkit", "rnnkit-recipe", "fasttext", "tfidf-lr")
 TARGET_SPEEDUP = 10.0
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+# Test accuracy and training minutes a recipe must reach (issue 5), and how close the defaults
+# must come to it, in points.
+RECIPE_TARGETS = {
+    "imdb": (0.910, 20),
+    "sst2": (0.850, 5),
+    "trec": (0.930, 5),
+    "sst5": (0.450, 5),
+    "mr": (0.800, 5),
+}
+DEFAULTS_WITHIN = 1.5
 
 
 def load_texts(name: str, data_dir: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -130,14 +143,15 @@ def run_notebook(
     }
 
 
-def run_rnnkit(data: dict[str, Any], budget: float) -> dict[str, Any]:
+def run_rnnkit(data: dict[str, Any], budget: float, recipe: Path | None = None) -> dict[str, Any]:
     import numpy as np
 
     from rnnkit import TextClassifier
 
     (texts, labels), (test_texts, test_labels) = data["train"], data["test"]
     start = time.perf_counter()
-    clf = TextClassifier().fit(texts, labels)
+    clf = TextClassifier.from_config(recipe) if recipe else TextClassifier()
+    clf.fit(texts, labels)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     predicted = clf.predict(test_texts)
@@ -226,6 +240,8 @@ def worker(peer: str, dataset: str, data_dir: str, budget: float) -> dict[str, A
         result = run_notebook(data, budget, embed=128, hidden=128, bidirectional=True)
     elif peer == "rnnkit":
         result = run_rnnkit(data, budget)
+    elif peer == "rnnkit-recipe":
+        result = run_rnnkit(data, budget, RECIPES / f"{dataset}.json")
     elif peer == "fasttext":
         result = run_fasttext(data, budget)
     else:
@@ -263,10 +279,31 @@ def measure(peer: str, dataset: str, data_dir: str, budget: float) -> dict[str, 
     return result
 
 
+def recipe_verdicts(dataset: str, results: dict[str, dict[str, Any]]) -> list[str]:
+    """The accuracy targets of a dataset's recipe, and the defaults' distance from it."""
+    if dataset not in RECIPE_TARGETS or "rnnkit-recipe" not in results:
+        return []
+    target, minutes = RECIPE_TARGETS[dataset]
+    recipe = results["rnnkit-recipe"]
+    ok = recipe["accuracy"] >= target and recipe["train_seconds"] <= minutes * 60
+    lines = [
+        f"- {dataset}: the recipe reaches {recipe['accuracy']:.4f} in "
+        f"{recipe['train_seconds'] / 60:.1f} min (target at least {target:.3f} in at most "
+        f"{minutes} min): {'met' if ok else 'MISSED'}"
+    ]
+    if "rnnkit" in results:
+        gap = 100 * (recipe["accuracy"] - results["rnnkit"]["accuracy"])
+        lines.append(
+            f"- {dataset}: the defaults are {gap:+.2f} points from the recipe (target within "
+            f"{DEFAULTS_WITHIN:g}): {'met' if gap <= DEFAULTS_WITHIN else 'MISSED'}"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("RNNKIT_DATA_DIR"))
-    parser.add_argument("--datasets", default="imdb,sst2,trec")
+    parser.add_argument("--datasets", default="imdb,sst2,trec,sst5,mr")
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument(
         "--budget-minutes",
@@ -302,9 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             "predict docs / s | peak MB |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        rates = {}
+        rates, results = {}, {}
         for peer in args.peers.split(","):
-            r = measure(peer, dataset, args.data_dir, budget)
+            if peer == "rnnkit-recipe" and not (RECIPES / f"{dataset}.json").exists():
+                continue
+            r = results[peer] = measure(peer, dataset, args.data_dir, budget)
             rates[peer] = r["train_tokens"] / r.get("loop_seconds", r["train_seconds"])
             row = (
                 f"| {peer} | {r['accuracy']:.4f} | {r['epochs']:.2f} | "
@@ -320,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"the notebook pipeline at the same model size (target at least "
                 f"{TARGET_SPEEDUP:g}x): {'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}"
             )
+        verdicts += recipe_verdicts(dataset, results)
         lines.append("")
     lines += ["Targets:", "", *verdicts]
     print("\n".join(verdicts))

@@ -31,6 +31,7 @@ from rnnkit.errors import ConfigError, NotFittedError
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.vectors import load_vectors
+from rnnkit.options import option_name, read_config
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test
@@ -159,6 +160,25 @@ class TextClassifier:
         }
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
         return f"TextClassifier({', '.join(changed)})"
+
+    @classmethod
+    def from_config(cls, path: str | Path, **overrides: Any) -> TextClassifier:
+        """A classifier with the options of a JSON file, as ``rnnkit train --config`` reads it
+        (a recipe such as ``recipes/imdb.json``), then ``overrides``."""
+        import difflib
+
+        params: dict[str, Any] = {}
+        names = cls._param_names()
+        for key, value in read_config(path).items():
+            name = option_name(key)
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{path}: {key!r} is not a TextClassifier parameter{hint}")
+            if isinstance(value, list):
+                value = ",".join(map(str, value))
+            params[name] = value
+        return cls(**{**params, **overrides})
 
     # -- configuration ---------------------------------------------------------------------
 

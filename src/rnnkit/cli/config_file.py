@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ConfigError
+from rnnkit.options import option_name, read_config
 
 NOT_IN_FILES = frozenset({"help", "config", "data", "out"})
 
@@ -28,32 +28,12 @@ def configurable(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     }
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"--config {path}: cannot read it ({error})") from None
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"--config {path}, line {error.lineno}, column {error.colno}: not valid JSON "
-            f"({error.msg})"
-        ) from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"--config {path}: expected a JSON object of options, got {values!r}")
-    return values
-
-
 def apply_config(parser: argparse.ArgumentParser, path: str | Path) -> dict[str, Any]:
     """Make the options in ``path`` the defaults of ``parser``; returns them, checked."""
     actions = configurable(parser)
     defaults = {}
     for key, value in read_config(path).items():
-        dest = str(key).lstrip("-").replace("-", "_")
+        dest = option_name(key)
         if dest not in actions:
             close = difflib.get_close_matches(dest, actions, n=1)
             hint = f"; did you mean {_flag(actions[close[0]])}?" if close else ""
