@@ -345,7 +345,7 @@ def test_config_file_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
     for text, message in (
         ('{"hiden": 8}', "'hiden' is not an option of this command; did you mean --hidden?"),
         ('{"hidden": "big"}', "'hidden' must be an integer, got 'big'"),
-        ('{"cell": "lstmm"}', "'cell' must be one of lstm, gru, rnn, got 'lstmm'"),
+        ('{"cell": "lstmm"}', "'cell' must be one of lstm, gru, rnn, bag, got 'lstmm'"),
         ('{"locked_dropout": 1}', "'locked_dropout' must be true or false, got 1"),
         ('{"lr": 0.01,}', "line 1, column 13: not valid JSON"),
         ("[1, 2]", "expected a JSON object of options"),
