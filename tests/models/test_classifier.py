@@ -73,7 +73,9 @@ def test_frozen_embeddings_get_no_gradient() -> None:
 
 
 def test_model_config_errors_name_the_option() -> None:
-    with pytest.raises(ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn, bag"):
+    with pytest.raises(
+        ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn, bag"
+    ):
         ModelConfig(10, 2, cell="lstmm")
     with pytest.raises(ConfigError, match="unknown --pooling avg: choose one or more of last"):
         ModelConfig(10, 2, pooling=("max", "avg"))

@@ -55,6 +55,9 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--test-size", type=int, default=1000, metavar="N", help="(default: 1000)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="(default: 0)")
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
+    )
     parser.add_argument("--plot", metavar="DIR", help="write the learning curve (PNG) here")
     parser.add_argument("--json", action="store_true", help="the result as JSON, last line")
     parser.add_argument("--quiet", action="store_true", help="no log lines")
@@ -74,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     extra: dict[str, Any] = {}
     if args.task == "negation":
         config = DemoConfig(

@@ -37,7 +37,7 @@ class DemoConfig:
     negation_train: int = 2000
     negation_test: int = 500
     negation_epochs: int = 12
-    short: int = 20
+    short: int = 10
     long: int = 100
     adding_train: int = 10_000
     adding_test: int = 1000
