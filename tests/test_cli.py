@@ -345,7 +345,7 @@ def test_config_file_errors_name_the_file_and_the_key(tmp_path: Path) -> None:
     for text, message in (
         ('{"hiden": 8}', "'hiden' is not an option of this command; did you mean --hidden?"),
         ('{"hidden": "big"}', "'hidden' must be an integer, got 'big'"),
-        ('{"cell": "lstmm"}', "'cell' must be one of lstm, gru, rnn, got 'lstmm'"),
+        ('{"cell": "lstmm"}', "'cell' must be one of lstm, gru, rnn, bag, got 'lstmm'"),
         ('{"locked_dropout": 1}', "'locked_dropout' must be true or false, got 1"),
         ('{"lr": 0.01,}', "line 1, column 13: not valid JSON"),
         ("[1, 2]", "expected a JSON object of options"),
@@ -385,3 +385,20 @@ def test_lr_find_prints_the_curve_and_a_suggestion(tmp_path: Path) -> None:
     assert curve["suggested_lr"] > 1e-5
     assert (tmp_path / "lr.png").stat().st_size > 0
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.json")),
+    ids=lambda p: p.stem,
+)
+def test_every_recipe_is_a_valid_train_config(recipe: Path) -> None:
+    from rnnkit.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "sst2", "--out", "m", "--config", str(recipe)])
+    args.configure(args.config)  # checks every key and value against the train options
+    configured = parser.parse_args(["train", "sst2", "--out", "m", "--config", str(recipe)])
+    for key, value in json.loads(recipe.read_text()).items():
+        expected = ",".join(value) if isinstance(value, list) else value
+        assert getattr(configured, key) == expected, key

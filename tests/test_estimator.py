@@ -118,3 +118,25 @@ def test_pretrained_vectors_set_the_embedding_and_stay_frozen(tmp_path: Path) ->
     assert weight[0].abs().sum() == 0  # padding stays zero
     with pytest.raises(ConfigError, match=r"--embed-dim 16 differs from the dimension 3"):
         TextClassifier(**{**params, "embed_dim": 16}, vectors=str(vectors)).fit(texts, labels)
+
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_recipe_builds_a_classifier_and_a_valid_configuration(recipe: Path) -> None:
+    clf = TextClassifier.from_config(recipe, seed=5)
+    assert clf.seed == 5  # overrides win
+    clf.train_config()  # raises ConfigError on an option out of range
+    clf.data_config()
+    clf.model_config(100, 2, clf.embed_dim or 128)
+
+
+def test_from_config_reads_options_in_either_spelling_and_names_bad_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"--hidden": 12, "embed-dim": 10, "pooling": ["last", "max"]}')
+    clf = TextClassifier.from_config(path)
+    assert (clf.hidden, clf.embed_dim, clf.pooling) == (12, 10, "last,max")
+    path.write_text('{"hiden": 12}')
+    with pytest.raises(ConfigError, match="'hiden' is not a TextClassifier parameter; did you"):
+        TextClassifier.from_config(path)

@@ -73,7 +73,9 @@ def test_frozen_embeddings_get_no_gradient() -> None:
 
 
 def test_model_config_errors_name_the_option() -> None:
-    with pytest.raises(ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn"):
+    with pytest.raises(
+        ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn, bag"
+    ):
         ModelConfig(10, 2, cell="lstmm")
     with pytest.raises(ConfigError, match="unknown --pooling avg: choose one or more of last"):
         ModelConfig(10, 2, pooling=("max", "avg"))
@@ -154,3 +156,17 @@ def test_regularization_options_reach_the_encoder() -> None:
         ModelConfig(10, 2, weight_dropout=1.0)
     with pytest.raises(ConfigError, match=r"--embed-dropout must be in \[0, 1\), got -0.1"):
         ModelConfig(10, 2, embed_dropout=-0.1)
+
+
+def test_bag_model_is_blind_to_order_and_padding() -> None:
+    torch.manual_seed(0)
+    model = SequenceClassifier(ModelConfig(20, 3, cell="bag", embed_dim=6)).double().eval()
+    assert model.encoder is None
+    tokens = torch.tensor([[3, 7], [5, 2], [9, 0]])  # (T, B): lengths 3 and 2
+    shuffled = torch.tensor([[9, 2], [3, 7], [5, 0]])
+    lengths = torch.tensor([3, 2])
+    logits = model(tokens, lengths)
+    torch.testing.assert_close(model(shuffled, lengths)[0], logits[0])
+    expected = model.classifier(model.embedding(tokens[:3, 0]).mean(0))
+    torch.testing.assert_close(logits[0], expected)
+    torch.testing.assert_close(model(tokens[:2, 1:], torch.tensor([2]))[0], logits[1])

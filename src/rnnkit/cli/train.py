@@ -60,7 +60,13 @@ def _option(group: argparse._ArgumentGroup, flag: str, name: str, help: str, **k
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The model, text and training options, shared by ``train`` and ``lr-find``."""
     model = parser.add_argument_group("model")
-    _option(model, "--cell", "cell", "recurrent cell", choices=CELLS)
+    _option(
+        model,
+        "--cell",
+        "cell",
+        "recurrent cell, or bag: the mean of the embeddings, an order-blind baseline",
+        choices=CELLS,
+    )
     _option(model, "--layers", "layers", "stacked recurrent layers", type=int, metavar="N")
     model.add_argument(
         "--bidirectional",

@@ -24,6 +24,9 @@ _ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
 class SequenceClassifier(nn.Module):
     """``forward(tokens (T, B), lengths (B,)) -> logits (B, C)``; token id 0 is padding.
 
+    With ``cell="bag"`` there is no encoder: the features are the mean of the embedded tokens,
+    a model that cannot see word order (the baseline of ``rnnkit demo``).
+
     In training, before the encoder: ``word_dropout`` replaces token occurrences by the
     unknown token; ``embed_dropout`` zeroes every occurrence of a fraction of the word types in
     the batch and scales the rest by 1 / (1 - p) (AWD-LSTM's embedding dropout); ``dropout``
@@ -48,8 +51,13 @@ class SequenceClassifier(nn.Module):
             options["variational"] = config.locked_dropout
         if config.weight_dropout > 0:
             options["weight_dropout"] = config.weight_dropout
-        self.encoder = _ENCODERS[config.cell](config.embed_dim, config.hidden_size, **options)
-        self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
+        self.encoder: rnnkit.nn.RecurrentBase | None = None
+        if config.cell == "bag":  # order-blind baseline: the mean of the embedded tokens
+            self.pooling = Pooling(("mean",), config.embed_dim, 1)
+        else:
+            encoder = _ENCODERS[config.cell]
+            self.encoder = encoder(config.embed_dim, config.hidden_size, **options)
+            self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
 
@@ -66,7 +74,10 @@ class SequenceClassifier(nn.Module):
             x = locked_dropout(x, self.config.dropout, training=self.training)
         else:
             x = self.dropout(x)
-        outputs, state = self.encoder(x, lengths=lengths)  # (T, B, D * H)
-        h_n = state[0] if isinstance(state, tuple) else state  # (L * D, B, H)
-        features = self.pooling(outputs, h_n, lengths)  # (B, P * D * H)
+        if self.encoder is None:  # bag: embeddings are zero at padding, as mean pooling needs
+            features = self.pooling(x, x[:0], lengths)  # (B, E)
+        else:
+            outputs, state = self.encoder(x, lengths=lengths)  # (T, B, D * H)
+            h_n = state[0] if isinstance(state, tuple) else state  # (L * D, B, H)
+            features = self.pooling(outputs, h_n, lengths)  # (B, P * D * H)
         return self.classifier(self.dropout(features))  # type: ignore[no-any-return]

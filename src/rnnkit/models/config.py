@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rnnkit.errors import ConfigError
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "bag")
 POOLINGS = ("last", "mean", "max", "attention")
 
 
@@ -16,7 +16,7 @@ class ModelConfig:
 
     vocab_size: int
     num_classes: int
-    cell: str = "lstm"  # lstm, gru or rnn (tanh)
+    cell: str = "lstm"  # lstm, gru, rnn (tanh), or bag: the mean of the embeddings, no order
     embed_dim: int = 128
     hidden_size: int = 128
     num_layers: int = 1

@@ -1,0 +1,170 @@
+"""Train a recurrent model on a synthetic sequence task and measure what it learned.
+
+``SequenceModel`` is the smallest model for these tasks: one unidirectional ``rnnkit.nn`` layer
+and a linear read-out of its last state (or of every state, for per-step tasks).
+``train_task`` trains it with Adam and gradient clipping on fresh batches and scores it on a
+held-out set; ``hidden_gradient_norms`` measures ``||dL/dh_t||`` at every step, the quantity
+whose decay across time is the vanishing-gradient problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import rnnkit.nn
+from rnnkit.errors import ConfigError
+from rnnkit.nn._reference import STEPS
+from rnnkit.tasks.sequences import SOLVED_MSE, SequenceTask
+
+log = logging.getLogger(__name__)
+
+CELLS = ("rnn", "lstm", "gru")
+SOLVED_ACCURACY = 0.99  # parity and copy memory (recall steps)
+COPY_RECALL = 10
+
+
+class SequenceModel(nn.Module):
+    """``forward(x (T, B, F)) -> (B, C)`` from the last state, or (T, B, C) with ``per_step``."""
+
+    def __init__(
+        self, cell: str, input_size: int, hidden_size: int, outputs: int, *, per_step: bool
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ConfigError(f"unknown --cell {cell!r}: choose one of {', '.join(CELLS)}")
+        layers = {"rnn": rnnkit.nn.RNN, "lstm": rnnkit.nn.LSTM, "gru": rnnkit.nn.GRU}
+        self.cell = cell
+        self.per_step = per_step
+        self.recurrent = layers[cell](input_size, hidden_size)
+        self.readout = nn.Linear(hidden_size, outputs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        states, _ = self.recurrent(x)  # (T, B, H)
+        return self.readout(states if self.per_step else states[-1])  # type: ignore[no-any-return]
+
+
+@dataclass
+class LabRun:
+    """One model trained on one task: the test score and whether it solved the task, the
+    training curve (step, training loss) and the time taken."""
+
+    task: str
+    model: str
+    metric: str  # mse (lower is better) or accuracy
+    score: float
+    solved: bool
+    seconds: float
+    curve: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _loss(task: SequenceTask, output: Tensor, target: Tensor) -> Tensor:
+    if task.kind == "regression":
+        return F.mse_loss(output.squeeze(-1), target)
+    if task.kind == "per_step":  # output (T, B, C), target (B, T)
+        return F.cross_entropy(output.permute(1, 2, 0), target)
+    return F.cross_entropy(output, target)
+
+
+def _score(task: SequenceTask, output: Tensor, target: Tensor) -> tuple[str, float, bool]:
+    if task.kind == "regression":
+        mse = float(F.mse_loss(output.squeeze(-1), target))
+        return "mse", mse, mse < SOLVED_MSE
+    if task.kind == "per_step":  # accuracy on the recall steps only
+        predicted = output.argmax(-1).T[:, -COPY_RECALL:]
+        accuracy = float((predicted == target[:, -COPY_RECALL:]).float().mean())
+    else:
+        accuracy = float((output.argmax(-1) == target).float().mean())
+    return "accuracy", accuracy, accuracy >= SOLVED_ACCURACY
+
+
+def _tensors(task: SequenceTask) -> tuple[Tensor, Tensor]:
+    """Inputs time-major (T, N, F) and targets."""
+    return torch.from_numpy(task.inputs).transpose(0, 1), torch.from_numpy(task.targets)
+
+
+def train_task(
+    train: SequenceTask,
+    test: SequenceTask,
+    *,
+    cell: str,
+    hidden_size: int = 64,
+    steps: int = 1000,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    clip_norm: float = 1.0,
+    seed: int = 0,
+    eval_every: int = 50,
+) -> tuple[LabRun, SequenceModel]:
+    """Train a fresh ``SequenceModel`` on batches drawn from ``train``; score on ``test``.
+
+    Stops early once the test score counts as solved at an evaluation."""
+    torch.manual_seed(seed)
+    outputs = 1 if train.kind == "regression" else train.num_classes
+    model = SequenceModel(
+        cell, train.input_size, hidden_size, outputs, per_step=train.kind == "per_step"
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    x_train, y_train = _tensors(train)
+    x_test, y_test = _tensors(test)
+    generator = torch.Generator().manual_seed(seed)
+    run = LabRun(test.name, cell, "", float("nan"), False, 0.0)
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        model.train()
+        rows = torch.randint(0, x_train.shape[1], (batch_size,), generator=generator)
+        loss = _loss(train, model(x_train[:, rows]), y_train[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if clip_norm:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        if step % eval_every == 0 or step == steps:
+            run.curve.append((step, loss.item()))
+            model.eval()
+            with torch.no_grad():
+                run.metric, run.score, run.solved = _score(test, model(x_test), y_test)
+            log.info(
+                "%s %s step %d: loss %.4f, test %s %.4f",
+                test.name,
+                cell,
+                step,
+                loss.item(),
+                run.metric,
+                run.score,
+            )
+            if run.solved:
+                break
+    run.seconds = time.perf_counter() - start
+    model.eval()
+    return run, model
+
+
+def hidden_gradient_norms(model: SequenceModel, task: SequenceTask) -> np.ndarray:
+    """``||dL/dh_t||`` for every step ``t`` (mean over the sequences of ``task``): the layer is
+    unrolled step by step with its own weights (the readable path) and each ``h_t`` keeps its
+    gradient. Returns shape (T,)."""
+    layer = model.recurrent
+    weights = [getattr(layer, name) for name in layer._weight_names[0]]
+    step = STEPS[layer.mode]
+    x, target = _tensors(task)
+    batch = x.shape[1]
+    h = x.new_zeros(batch, layer.hidden_size)
+    state: tuple[Tensor, ...] = (h, h.clone()) if layer.mode == "LSTM" else (h,)
+    hidden: list[Tensor] = []
+    for t in range(x.shape[0]):
+        state = step(x[t], state, weights)
+        state[0].retain_grad()
+        hidden.append(state[0])
+    output = model.readout(torch.stack(hidden) if model.per_step else hidden[-1])
+    loss = _loss(task, output, target)
+    loss.backward()  # type: ignore[no-untyped-call]
+    norms = [h_t.grad.norm(dim=-1).mean().item() for h_t in hidden]  # type: ignore[union-attr]
+    model.zero_grad(set_to_none=True)
+    return np.asarray(norms)
