@@ -107,17 +107,7 @@ def run(args: argparse.Namespace) -> int:
         runs = [lab_run]
         norms = hidden_gradient_norms(model, make(64, args.length, seed=args.seed + 2))
         extra["gradient_first_over_last"] = float(norms[0] / norms[-1])
-    rows = [
-        {
-            "task": r.task,
-            "model": r.model,
-            "metric": r.metric,
-            "score": round(r.score, 4),
-            "solved": r.solved,
-            "seconds": round(r.seconds, 1),
-        }
-        for r in runs
-    ]
+    rows = [run.row() for run in runs]
     print_table(rows)
     if "gradient_first_over_last" in extra:
         print(f"||dL/dh_1|| / ||dL/dh_T|| = {extra['gradient_first_over_last']:.3g}")

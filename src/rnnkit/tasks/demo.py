@@ -67,17 +67,7 @@ class DemoResult:
     plots: list[str] = field(default_factory=list)
 
     def table(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "task": run.task,
-                "model": run.model,
-                "metric": run.metric,
-                "score": round(run.score, 4),
-                "solved": run.solved,
-                "seconds": round(run.seconds, 1),
-            }
-            for run in self.runs
-        ]
+        return [run.row() for run in self.runs]
 
 
 def negation_runs(

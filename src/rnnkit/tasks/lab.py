@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,6 +63,17 @@ class LabRun:
     solved: bool
     seconds: float
     curve: list[tuple[int, float]] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """The run as a row of the demo's table (and its JSON)."""
+        return {
+            "task": self.task,
+            "model": self.model,
+            "metric": self.metric,
+            "score": round(self.score, 4),
+            "solved": self.solved,
+            "seconds": round(self.seconds, 1),
+        }
 
 
 def _loss(task: SequenceTask, output: Tensor, target: Tensor) -> Tensor:
