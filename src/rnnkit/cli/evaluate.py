@@ -17,6 +17,7 @@ from rnnkit.cli.common import (
     print_json,
 )
 from rnnkit.errors import ConfigError
+from rnnkit.plotting import pyplot
 
 
 def add_parser(commands: Any) -> None:
@@ -80,13 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plot_confusion(report: dict[str, Any], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigError("--confusion-png needs matplotlib: pip install 'rnnkit[plot]'") from None
+    plt = pyplot("--confusion-png")
     labels, matrix = report["labels"], report["confusion"]
     size = 1.2 + 0.6 * len(labels)
     figure, axes = plt.subplots(figsize=(size + 1, size))

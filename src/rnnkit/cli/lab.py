@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
         make = {"adding": adding, "copy": copy_memory, "parity": parity}[args.task]
         train = make(args.train_size, args.length, seed=args.seed)
         test = make(args.test_size, args.length, seed=args.seed + 1)
-        torch.manual_seed(args.seed)
         lab_run, model = train_task(
             train,
             test,

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.classifier import TextClassifier
+from rnnkit.plotting import pyplot
 from rnnkit.tasks.lab import LabRun, hidden_gradient_norms, train_task
 from rnnkit.tasks.sequences import adding
 from rnnkit.tasks.text import negation
@@ -135,24 +136,9 @@ def run_demo(config: DemoConfig, out: Path | None = None) -> DemoResult:
     return result
 
 
-def _pyplot() -> Any:
-    from rnnkit.errors import ConfigError
-
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigError(
-            "plots need matplotlib: pip install matplotlib (or rnnkit[plot])"
-        ) from None
-    return plt
-
-
 def plot_learning_curves(runs: list[LabRun], path: Path) -> Path:
     """One panel per task: training loss against step for each model."""
-    plt = _pyplot()
+    plt = pyplot("plots")
     tasks = list(dict.fromkeys(run.task for run in runs))
     figure, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for axis, task in zip(axes[0], tasks, strict=True):
@@ -173,7 +159,7 @@ def plot_learning_curves(runs: list[LabRun], path: Path) -> Path:
 
 def plot_gradient_norms(norms: dict[str, list[float]], length: int, path: Path) -> Path:
     """``||dL/dh_t||`` against ``t`` on a log scale: the vanishing-gradient picture."""
-    plt = _pyplot()
+    plt = pyplot("plots")
     figure, axis = plt.subplots(figsize=(6, 3.8))
     for cell, values in norms.items():
         axis.plot(np.arange(1, len(values) + 1), values, label=cell)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.errors import ConfigError
+from rnnkit.plotting import pyplot
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.precision import autocast
 from rnnkit.train.trainer import BatchSource, _adamw
@@ -101,15 +102,7 @@ def lr_range_test(
 
 def plot_range_test(result: RangeTest, path: str) -> None:
     """Loss against learning rate (log scale) with the suggestion marked, to an image file."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigError(
-            "--plot needs matplotlib: pip install matplotlib (or rnnkit[plot])"
-        ) from None
+    plt = pyplot("--plot")
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(result.lrs, result.losses, alpha=0.3, label="loss")
     axes.plot(result.lrs, result.smoothed, label="smoothed loss")
