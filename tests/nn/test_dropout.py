@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from rnnkit.nn.dropout import dropout_between_layers, locked_dropout
+from rnnkit.nn.dropout import dropout_between_layers, dropout_mask, locked_dropout
 from tests.nn.twins import MODES, make_pair, random_lengths, run_torch
 
 T, B, I, H = 7, 5, 3, 4
@@ -39,7 +38,9 @@ def _dropped_weights(
     module: torch.nn.Module, p: float, names: list[str]
 ) -> dict[str, torch.Tensor]:
     return {
-        name: F.dropout(param, p, training=True) if name.startswith("weight_hh") else param
+        name: param * dropout_mask(param.shape, p, dtype=param.dtype, device=param.device)
+        if name.startswith("weight_hh")
+        else param
         for name, param in ((n, getattr(module, n)) for n in names)
     }
 
@@ -117,7 +118,7 @@ def test_locked_dropout_between_layers_equals_torch_layers_with_that_mask(
         single.load_state_dict(state)
         layers.append(single)
     torch.manual_seed(3)
-    mask = torch.empty(1, B, 2 * H, dtype=torch.float64).bernoulli_(1 - p).div_(1 - p)
+    mask = dropout_mask((1, B, 2 * H), p, dtype=torch.float64, device=torch.device("cpu"))
     hidden, _ = run_torch(layers[0], x, None, lengths, batch_first=False)
     expected, _ = run_torch(layers[1], hidden * mask, None, lengths, batch_first=False)
     torch.testing.assert_close(output, expected)
@@ -164,3 +165,13 @@ def test_weight_dropout_is_checked() -> None:
 
     with pytest.raises(ValueError, match="weight_dropout"):
         LSTM(3, 4, weight_dropout=1.5)
+
+
+def test_dropout_mask_zeroes_a_fraction_p_and_scales_the_rest() -> None:
+    torch.manual_seed(0)
+    mask = dropout_mask((200, 500), 0.3, dtype=torch.float32, device=torch.device("cpu"))
+    values = mask.unique()
+    assert values[0] == 0 and len(values) == 2
+    assert values[1].item() == pytest.approx(1 / 0.7)
+    assert abs((mask == 0).float().mean().item() - 0.3) < 0.01
+    assert abs(mask.mean().item() - 1.0) < 0.02

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 import rnnkit.nn
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.pooling import Pooling
-from rnnkit.nn.dropout import locked_dropout
+from rnnkit.nn.dropout import dropout_mask, locked_dropout
 from rnnkit.text.vocab import Vocabulary
 
 _ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
@@ -67,8 +67,12 @@ class SequenceClassifier(nn.Module):
             tokens = tokens.masked_fill(dropped & (tokens != 0), Vocabulary.unk_id)
         x = self.embedding(tokens)  # (T, B, E)
         if self.training and self.config.embed_dropout > 0:
-            keep = torch.empty(self.config.vocab_size, 1, dtype=x.dtype, device=x.device)
-            keep.bernoulli_(1.0 - self.config.embed_dropout).div_(1.0 - self.config.embed_dropout)
+            keep = dropout_mask(
+                (self.config.vocab_size, 1),
+                self.config.embed_dropout,
+                dtype=x.dtype,
+                device=x.device,
+            )
             x = x * keep[tokens]  # the same for every occurrence of a word in this batch
         if self.config.locked_dropout:
             x = locked_dropout(x, self.config.dropout, training=self.training)

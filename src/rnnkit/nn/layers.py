@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn import _fused, _reference
-from rnnkit.nn.dropout import dropout_between_layers
+from rnnkit.nn.dropout import dropout_between_layers, dropout_mask
 from rnnkit.nn.masking import Padding
 
 Impl = Literal["auto", "reference", "fused"]
@@ -143,7 +143,10 @@ class RecurrentBase(nn.Module):
         weights = [[getattr(self, name) for name in names] for names in self._weight_names]
         if self.training and self.weight_dropout > 0:
             for group in weights:
-                group[1] = F.dropout(group[1], self.weight_dropout, training=True)
+                w = group[1]
+                group[1] = w * dropout_mask(
+                    w.shape, self.weight_dropout, dtype=w.dtype, device=w.device
+                )
         return weights
 
     def extra_repr(self) -> str:
