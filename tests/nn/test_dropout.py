@@ -171,7 +171,8 @@ def test_dropout_mask_zeroes_a_fraction_p_and_scales_the_rest() -> None:
     torch.manual_seed(0)
     mask = dropout_mask((200, 500), 0.3, dtype=torch.float32, device=torch.device("cpu"))
     values = mask.unique()
-    assert values[0] == 0 and len(values) == 2
+    assert values[0] == 0
+    assert len(values) == 2
     assert values[1].item() == pytest.approx(1 / 0.7)
     assert abs((mask == 0).float().mean().item() - 0.3) < 0.01
     assert abs(mask.mean().item() - 1.0) < 0.02

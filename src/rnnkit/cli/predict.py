@@ -36,6 +36,17 @@ def add_parser(commands: Any) -> None:
         metavar="K",
         help="list only the K most likely labels in probs (default: all)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch, or onnx: ONNX Runtime on the graph written by rnnkit export (default: torch)",
+    )
+    parser.add_argument(
+        "--onnx",
+        metavar="FILE",
+        help="ONNX file for --backend onnx (default: MODEL/model.onnx)",
+    )
     add_precision_option(parser)
     parser.set_defaults(run=run)
 
@@ -62,7 +73,16 @@ def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
 def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    clf = load_model(args)
+    clf: Any = load_model(args)
+    if args.backend == "onnx":
+        from rnnkit.cli.export import default_path
+        from rnnkit.export.runtime import OnnxPredictor
+
+        clf = OnnxPredictor(
+            clf, args.onnx or default_path(args.model, None), threads=args.threads or 0
+        )
+    elif args.onnx:
+        raise ConfigError("--onnx FILE goes with --backend onnx")
     labels = clf.classes_.tolist()
     for chunk in _chunks(_input_lines(args)):
         texts = [text for text in chunk if text.strip()]

@@ -1,0 +1,61 @@
+"""``rnnkit export``: write a model bundle as an ONNX graph, optionally with int8 weights."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rnnkit.classifier import TextClassifier
+from rnnkit.errors import ConfigError
+
+DEFAULT_NAME = "model.onnx"
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a model as ONNX (for ONNX Runtime and other runtimes)",
+        description="Write a model bundle's network as an ONNX graph with dynamic batch and "
+        "time axes. Inputs: tokens (batch, time) int64 word ids padded with 0, lengths "
+        "(batch,) int64; outputs: probs and logits (batch, classes). Each sequence stops at "
+        "its own length, exactly as in PyTorch. The tokenizer and vocabulary stay in the "
+        "bundle: rnnkit predict MODEL --backend onnx uses both. Needs the onnx extra: "
+        "pip install 'rnnkit[onnx]'.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit train --out)")
+    parser.add_argument(
+        "--format", choices=("onnx",), default="onnx", help="export format (default: onnx)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"file to write (default: MODEL/{DEFAULT_NAME}, or MODEL/model.int8.onnx with "
+        "--quantize int8)",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=("int8",),
+        help="int8 dynamic quantization of the LSTM and linear weights (ONNX Runtime's "
+        "quantizer; GRU and RNN layers stay float32)",
+    )
+    parser.set_defaults(run=run)
+
+
+def default_path(model: str | Path, quantize: str | None) -> Path:
+    return Path(model) / ("model.int8.onnx" if quantize else DEFAULT_NAME)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnnkit.export.onnx import export_onnx
+
+    clf = TextClassifier.load(args.model)
+    out = Path(args.out) if args.out else default_path(args.model, args.quantize)
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out}: is a folder; give a file name such as {out / DEFAULT_NAME}"
+        )
+    labels = [str(c) for c in clf.classes_]
+    export_onnx(clf.model_, labels, out, quantize=args.quantize)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
