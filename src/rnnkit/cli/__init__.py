@@ -11,7 +11,17 @@ import logging
 import sys
 
 from rnnkit import __version__
-from rnnkit.cli import datasets, demo, evaluate, export, lab, lr_find, predict, train
+from rnnkit.cli import (
+    datasets,
+    demo,
+    evaluate,
+    export,
+    lab,
+    lr_find,
+    predict,
+    serve,
+    train,
+)
 from rnnkit.errors import RnnkitError
 
 
@@ -23,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, lr_find, evaluate, predict, export, datasets, demo, lab):
+    for module in (train, lr_find, evaluate, predict, serve, export, datasets, demo, lab):
         module.add_parser(commands)
     return parser
 

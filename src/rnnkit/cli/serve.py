@@ -1,0 +1,125 @@
+"""``rnnkit serve``: an HTTP prediction server for a model bundle."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rnnkit.errors import ConfigError
+from rnnkit.serve.config import ServeConfig
+
+
+def add_parser(commands: Any) -> None:
+    defaults = ServeConfig(model="")
+    parser = commands.add_parser(
+        "serve",
+        help="serve a model over HTTP (POST /predict)",
+        description="Serve a model bundle over HTTP with FastAPI and uvicorn (the serve extra: "
+        "pip install 'rnnkit[serve]'). POST /predict with "
+        '{"texts": ["...", ...], "top_k": k} answers {"predictions": [{"label", "score", '
+        '"probs"}, ...], "model": ...}; GET /health; GET /info (labels, configuration, '
+        "metrics); the OpenAPI schema at /openapi.json and pages at /docs. Concurrent "
+        "requests are batched together. Listens on loopback unless --host says otherwise.",
+        epilog="Example: rnnkit serve model --port 8000 & curl -s localhost:8000/predict "
+        "-H 'content-type: application/json' -d '{\"texts\": [\"a fine film\"]}'",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit train --out)")
+    parser.add_argument(
+        "--host",
+        default=defaults.host,
+        help=f"address to listen on; 0.0.0.0 for all interfaces (default: {defaults.host})",
+    )
+    parser.add_argument("--port", type=int, default=defaults.port, help="default: %(default)s")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="server processes, each with its own copy of the model and its share of the "
+        "cores (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=defaults.max_batch,
+        metavar="N",
+        help="most texts in one request, and in one batch of the model (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=defaults.max_chars,
+        metavar="N",
+        help="most characters in one text (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require this key in the X-API-Key header (or Authorization: Bearer KEY) for "
+        "/predict and /info; also read from $RNNKIT_API_KEY",
+    )
+    parser.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=defaults.batch_wait_ms,
+        metavar="MS",
+        help="how long a batch waits for more requests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-batching",
+        action="store_true",
+        help="run each request on its own instead of batching concurrent ones",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="torch threads per worker (default: the cores divided among the workers)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from rnnkit.serve.app import serve
+    except ImportError as error:
+        raise ConfigError(
+            f"rnnkit serve needs FastAPI and uvicorn ({error}): pip install 'rnnkit[serve]'"
+        ) from None
+
+    config = ServeConfig(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_batch=args.max_batch,
+        max_chars=args.max_chars,
+        api_key=args.api_key or os.environ.get("RNNKIT_API_KEY") or None,
+        batching=not args.no_batching,
+        batch_wait_ms=args.batch_wait_ms,
+        threads=args.threads,
+        access_log=args.access_log,
+    )
+    from rnnkit.classifier import TextClassifier
+
+    TextClassifier.load(config.model)  # a bad bundle fails here, with its message
+    if config.public:
+        print(
+            f"rnnkit: warning: listening on all interfaces ({config.host}): anyone who can "
+            "reach this machine can use the model"
+            + ("" if config.api_key else "; set --api-key to require a key"),
+            file=sys.stderr,
+        )
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    print(
+        f"rnnkit: serving {config.model} on http://{shown}:{config.port} "
+        f"(POST /predict, docs at /docs); Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+    serve(config)
+    return 0

@@ -1,0 +1,247 @@
+"""The HTTP prediction server: a FastAPI application around one model bundle.
+
+    POST /predict   {"texts": [...], "top_k": k}  ->  {"predictions": [...], "model": ...}
+    GET  /health    liveness, and how many batches and texts the model has run
+    GET  /info      labels, configuration, metrics and bundle format version
+    GET  /docs, /openapi.json
+
+Every bad request gets a 4xx with a ``detail`` message: invalid JSON (400), a missing or wrong
+API key (401), a body, text count or text over the limits (413), wrong types or empty texts
+(422). Nothing a client sends takes the server down.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from rnnkit.classifier import TextClassifier
+from rnnkit.serve.batcher import Batcher
+from rnnkit.serve.config import ServeConfig
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "RNNKIT_SERVE_CONFIG"  # how `rnnkit serve --workers N` hands the config to workers
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr] = Field(description="texts to label, at most --max-batch")
+    top_k: int | None = Field(
+        default=None, ge=1, description="list only the k most likely labels in probs"
+    )
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float
+    probs: dict[str, float]
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+    model: str
+
+
+class HttpError(Exception):
+    """A client error: ``status`` and a message that says what to change."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _info(model: Path) -> dict[str, Any]:
+    config = json.loads((model / "config.json").read_text())
+    metrics_path = model / "metrics.json"
+    return {
+        "model": model.name,
+        "format_version": config["format_version"],
+        "labels": config["labels"],
+        "configuration": {key: config[key] for key in ("model", "data", "training")},
+        "vocabulary_size": len(config["vocab"]["tokens"]),
+        "metrics": json.loads(metrics_path.read_text()) if metrics_path.is_file() else {},
+    }
+
+
+def create_app(config: ServeConfig) -> Any:
+    """The FastAPI application serving ``config.model``."""
+    clf = TextClassifier.load(config.model)
+    labels = [str(c) for c in clf.classes_]
+    info = _info(Path(config.model))
+    threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)
+    torch.set_num_threads(threads)
+    batcher = Batcher(
+        clf.predict_proba,
+        max_batch=config.max_batch,
+        wait=config.batch_wait_ms / 1000,
+        enabled=config.batching,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="rnnkit",
+        summary=f"Text classification with the rnnkit model {info['model']}",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(HttpError)
+    async def http_error(request: Request, error: HttpError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
+            return JSONResponse(
+                {
+                    "detail": f"request body of {int(length):,} bytes is over the limit of "
+                    f"{config.max_body_bytes:,} (--max-batch x --max-chars)"
+                },
+                413,
+            )
+        return await call_next(request)
+
+    def authorized(request: Request) -> None:
+        if config.api_key is None:
+            return
+        given = request.headers.get("x-api-key")
+        bearer = request.headers.get("authorization", "")
+        if given is None and bearer.lower().startswith("bearer "):
+            given = bearer[7:].strip()
+        if given is None:
+            raise HttpError(401, "missing API key: send the header X-API-Key: KEY")
+        if not hmac.compare_digest(given.encode(), config.api_key.encode()):
+            raise HttpError(401, "wrong API key")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "batches": batcher.batches, "texts": batcher.texts}
+
+    @app.get("/info", dependencies=[Depends(authorized)])
+    async def get_info() -> dict[str, Any]:
+        return {
+            **info,
+            "server": {
+                "max_batch": config.max_batch,
+                "max_chars": config.max_chars,
+                "batching": config.batching,
+            },
+        }
+
+    @app.post(
+        "/predict",
+        dependencies=[Depends(authorized)],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def predict(request: Request) -> PredictResponse:
+        body = _parse(await request.body())
+        texts = body.texts
+        if not texts:
+            raise HttpError(422, "texts: the list is empty; send at least one text")
+        if len(texts) > config.max_batch:
+            raise HttpError(
+                413,
+                f"texts: {len(texts)} texts is over the limit of {config.max_batch} "
+                "(--max-batch); split the request",
+            )
+        for i, text in enumerate(texts):
+            if len(text) > config.max_chars:
+                raise HttpError(
+                    413,
+                    f"texts[{i}]: {len(text):,} characters is over the limit of "
+                    f"{config.max_chars:,} (--max-chars)",
+                )
+            if not text.strip():
+                raise HttpError(422, f"texts[{i}]: empty text")
+        probs = await batcher.predict(texts)
+        return PredictResponse(
+            predictions=[_prediction(row, labels, body.top_k) for row in probs],
+            model=info["model"],
+        )
+
+    return app
+
+
+def _parse(raw: bytes) -> PredictRequest:
+    """The request body as a PredictRequest, whatever its content type says; errors are 4xx."""
+    from pydantic import ValidationError
+
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as error:
+        raise HttpError(400, f"the body is not UTF-8 ({error})") from None
+    except json.JSONDecodeError as error:
+        raise HttpError(400, f"invalid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise HttpError(
+            422, f'expected a JSON object such as {{"texts": ["..."]}}, got {data!r:.40}'
+        )
+    try:
+        return PredictRequest.model_validate(data)
+    except ValidationError as error:
+        messages = [f"{_where(p['loc'])}: {p['msg']}" for p in error.errors()]
+        raise HttpError(422, "; ".join(messages)) from None
+
+
+def _where(location: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a JSON path: ("texts", 2) -> texts[2]."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+    return text.lstrip(".") or "body"
+
+
+def _prediction(row: np.ndarray, labels: list[str], top_k: int | None) -> Prediction:
+    order = row.argsort()[::-1][:top_k]
+    return Prediction(
+        label=labels[order[0]],
+        score=float(row[order[0]]),
+        probs={labels[i]: float(row[i]) for i in order},
+    )
+
+
+def create_app_from_env() -> Any:
+    """uvicorn's factory in each worker process of ``rnnkit serve --workers N``."""
+    return create_app(ServeConfig.from_json(os.environ[CONFIG_ENV]))
+
+
+def serve(config: ServeConfig) -> None:
+    """Run the server in the foreground until interrupted."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "access_log": config.access_log,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 5,
+    }
+    if config.workers > 1:  # each worker imports the app through the factory
+        os.environ[CONFIG_ENV] = config.to_json()
+        uvicorn.run(
+            "rnnkit.serve.app:create_app_from_env", factory=True, workers=config.workers, **options
+        )
+    else:
+        uvicorn.run(create_app(config), **options)

@@ -1,0 +1,60 @@
+"""Server configuration: plain data, passed to uvicorn's worker processes as JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from rnnkit.errors import ConfigError
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where to listen, how much one request may ask, and how requests are batched."""
+
+    model: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_batch: int = 256  # texts in one request, and texts the batcher runs together
+    max_chars: int = 100_000  # characters in one text
+    api_key: str | None = None
+    batching: bool = True  # dynamic batching of concurrent requests
+    batch_wait_ms: float = 2.0  # how long a batch waits for more requests once one arrived
+    threads: int = 0  # torch threads per worker (0: the cores divided among the workers)
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("--port", 0 <= self.port <= 65535, "in [0, 65535]"),
+            ("--workers", self.workers >= 1, "at least 1"),
+            ("--max-batch", self.max_batch >= 1, "at least 1"),
+            ("--max-chars", self.max_chars >= 1, "at least 1"),
+            ("--batch-wait-ms", 0 <= self.batch_wait_ms <= 1000, "in [0, 1000]"),
+            ("--threads", self.threads >= 0, "zero or positive"),
+        ]
+        for option, ok, expected in checks:
+            if not ok:
+                field = option.lstrip("-").replace("-", "_")
+                raise ConfigError(f"{option} must be {expected}, got {getattr(self, field)}")
+        if self.api_key is not None and len(self.api_key) < 8:
+            raise ConfigError("--api-key must be at least 8 characters")
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body worth reading: max_batch texts of max_chars characters of
+        up to 4 UTF-8 bytes (JSON escapes aside), plus room for the envelope."""
+        return self.max_batch * (4 * self.max_chars + 16) + 4096
+
+    @property
+    def public(self) -> bool:
+        return self.host in ALL_INTERFACES
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        return cls(**json.loads(text))
