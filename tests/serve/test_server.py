@@ -90,7 +90,7 @@ BAD_REQUESTS = {
     "unknown field": ({"texts": ["ok"], "text": "x"}, 422, "text: Extra inputs"),
     "too many texts": ({"texts": ["ok"] * 9}, 413, "9 texts is over the limit of 8 (--max-batch)"),
     "text too long": ({"texts": ["ok", "a" * 201]}, 413, "texts[1]: 201 characters is over"),
-    "body too large": (b"x" * 20_000, 413, "request body of 20,000 bytes is over the limit"),
+    "body too large": (b"x" * 20_000, 413, "request body of 20,000 bytes is over the limit of"),
 }
 
 
