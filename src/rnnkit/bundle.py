@@ -4,6 +4,8 @@
     config.json         format version, data, model and training configuration, vocabulary,
                         label names, and the SHA-256 of model.safetensors
     metrics.json        validation and test scores, training time and speed
+    checkpoints/        rnnkit train's training checkpoints (last/, best/), kept when a new
+                        bundle is written over the folder (see rnnkit.train.checkpoint)
 
 A bundle is written to a temporary folder and renamed into place, so a crash never leaves a
 half-written bundle where a good one was. Loading checks the weights' checksum and names the file
@@ -12,11 +14,7 @@ at fault when one is missing or corrupted.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from torch import Tensor
 
 from rnnkit.data.config import DataConfig
 from rnnkit.errors import BundleError
+from rnnkit.files import sha256, write_folder
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
@@ -32,6 +31,7 @@ from rnnkit.train.config import TrainConfig
 FORMAT = "rnnkit-bundle"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
+CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
 
 
 @dataclass
@@ -45,22 +45,11 @@ class Bundle:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_bundle(path: str | Path, bundle: Bundle) -> Path:
     """Write ``bundle`` to the folder ``path`` atomically, replacing what is there."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
-    try:
+    def write(staging: Path) -> None:
         state = {name: t.detach().cpu().contiguous() for name, t in bundle.state.items()}
         save_file(state, staging / WEIGHTS, metadata={"format": FORMAT})
         config = {
@@ -71,21 +60,12 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
             "training": asdict(bundle.train),
             "labels": list(bundle.classes),
             "vocab": bundle.vocab.to_json(),
-            "checksums": {WEIGHTS: _sha256(staging / WEIGHTS)},
+            "checksums": {WEIGHTS: sha256(staging / WEIGHTS)},
         }
         (staging / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         (staging / METRICS).write_text(json.dumps(bundle.metrics, indent=1) + "\n")
-        if path.exists():
-            previous = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.rename(path, previous)
-            os.rename(staging, path)
-            shutil.rmtree(previous, ignore_errors=True)
-        else:
-            os.rename(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return path
+
+    return write_folder(Path(path), write, keep=(CHECKPOINTS,))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -120,7 +100,7 @@ def load_bundle(path: str | Path) -> Bundle:
     if not weights.is_file():
         raise BundleError(f"{weights}: missing")
     expected = config.get("checksums", {}).get(WEIGHTS)
-    if expected != _sha256(weights):
+    if expected != sha256(weights):
         raise BundleError(f"{weights}: corrupted (its SHA-256 does not match {CONFIG})")
     try:
         state = load_file(weights)

@@ -33,6 +33,7 @@ from rnnkit.models.config import ModelConfig
 from rnnkit.models.vectors import load_vectors
 from rnnkit.options import option_name, read_config
 from rnnkit.text.vocab import Vocabulary
+from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test
 from rnnkit.train.metrics import classification_report
@@ -277,10 +278,16 @@ class TextClassifier:
         )
 
     def fit_corpus(
-        self, train: Corpus, valid: Corpus | None = None, *, classes: Sequence[Any] | None = None
+        self,
+        train: Corpus,
+        valid: Corpus | None = None,
+        *,
+        classes: Sequence[Any] | None = None,
+        checkpoints: CheckpointPolicy | None = None,
     ) -> TextClassifier:
         """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
-        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0)."""
+        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0). With
+        ``checkpoints``, write training checkpoints (and resume from one if it says so)."""
         data, train_config = self.data_config(), self.train_config()
         if classes is None:
             classes = _natural_sorted(set(train.labels))
@@ -301,7 +308,8 @@ class TextClassifier:
             len(vocab),
             len(names),
         )
-        history = Trainer(train_config, progress=self.verbose).fit(model, batches, evaluate)
+        trainer = Trainer(train_config, progress=self.verbose, checkpoints=checkpoints)
+        history = trainer.fit(model, batches, evaluate)
         self.model_, self.vocab_, self.history_ = model, vocab, history
         self.classes_ = np.asarray(classes)
         self.embed_dim_ = model.config.embed_dim

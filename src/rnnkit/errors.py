@@ -21,3 +21,11 @@ class BundleError(RnnkitError):
 
 class NotFittedError(RnnkitError, AttributeError):
     """An estimator used before ``fit`` (or ``load``)."""
+
+
+class TrainingInterrupted(RnnkitError):
+    """Training stopped by Ctrl-C after writing a checkpoint; ``checkpoint`` is its folder."""
+
+    def __init__(self, message: str, checkpoint: str | None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint

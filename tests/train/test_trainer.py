@@ -102,8 +102,8 @@ def test_non_finite_loss_stops_with_step_and_learning_rate() -> None:
         model.weight.fill_(float("nan"))
     with pytest.raises(
         FloatingPointError,
-        match=r"the training loss became nan at epoch 1, "
-        r"step 1 \(learning rate .*\); lower --lr",
+        match=r"the training loss became nan at step 1 \(epoch 1, batch 1; "
+        r"learning rate .*\); lower --lr",
     ):
         Trainer(TrainConfig(epochs=1)).fit(model, data)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from rnnkit import __version__
 from rnnkit.cli import (
@@ -22,7 +23,7 @@ from rnnkit.cli import (
     serve,
     train,
 )
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, TrainingInterrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,9 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     _configure_logging(getattr(args, "quiet", False))
     try:
         return int(args.run(args))
+    except TrainingInterrupted as error:
+        print(f"rnnkit: {error}", file=sys.stderr)
+        if error.checkpoint and args.command == "train":
+            folder = Path(error.checkpoint).parent.parent
+            print(f"rnnkit: resume with: rnnkit train --resume {folder}", file=sys.stderr)
+        return 130
     except RnnkitError as error:
         print(f"rnnkit: error: {error}", file=sys.stderr)
         return 2

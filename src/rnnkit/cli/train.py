@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
+from rnnkit.bundle import CHECKPOINTS
 from rnnkit.classifier import TextClassifier
 from rnnkit.cli.common import (
     add_data_options,
@@ -20,7 +23,10 @@ from rnnkit.cli.common import (
 )
 from rnnkit.cli.config_file import apply_config
 from rnnkit.data.corpus import Corpus
+from rnnkit.errors import ConfigError
 from rnnkit.models.config import CELLS
+from rnnkit.train import distributed
+from rnnkit.train.checkpoint import LAST, CheckpointPolicy, read_meta
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
 from rnnkit.train.precision import PRECISIONS
 
@@ -273,12 +279,14 @@ def add_parser(commands: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", help="a labelled file or folder, or a dataset name")
+    parser.add_argument(
+        "data", metavar="DATA", nargs="?", help="a labelled file or folder, or a dataset name"
+    )
     parser.add_argument(
         "--out",
-        required=True,
         metavar="DIR",
-        help="folder to write the model bundle to (replaced atomically)",
+        help="folder to write the model bundle to (replaced atomically); training checkpoints "
+        "go to DIR/checkpoints",
     )
     parser.add_argument(
         "--config",
@@ -310,7 +318,35 @@ def add_parser(commands: Any) -> None:
         help="print the metrics.json object as the last line on stdout",
     )
     output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))
+
+    runs = parser.add_argument_group("checkpoints and data-parallel training")
+    runs.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write a checkpoint every N optimizer steps (always: after every epoch; "
+        "kept: DIR/checkpoints/last and best)",
+    )
+    runs.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run whose --out was DIR from its last checkpoint, with its data "
+        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} "
+        "may be given again",
+    )
+    runs.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N processes on this machine (runs torchrun "
+        "--standalone --nproc_per_node N); see docs/distributed.md for several machines",
+    )
+    parser.set_defaults(
+        run=run,
+        configure=functools.partial(apply_config, parser),
+        defaults={action.dest: action.default for action in parser._actions},
+    )
 
 
 def load_training_data(
@@ -339,10 +375,35 @@ def classifier_from(args: argparse.Namespace) -> TextClassifier:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc:
+        return launch(args)
     start = time.perf_counter()
+    saved = resumed(args) if args.resume else None
+    if saved is not None:
+        args = saved
+    elif args.data is None or args.out is None:
+        raise ConfigError("DATA and --out are required (or --resume DIR to continue a run)")
+    if args.checkpoint_every < 0:
+        raise ConfigError(
+            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
+        )
+    world = distributed.init_from_env() if distributed.launched() else distributed.World()
+    if world.distributed and not args.threads:
+        args.threads = distributed.default_threads()
+    if not world.is_main:  # rank 0 alone prints and writes
+        args.quiet = True
+        logging.getLogger("rnnkit").setLevel(logging.WARNING)
     clf = classifier_from(args)
     train, valid, test, classes = load_training_data(args, clf.tokenizer)
-    clf.fit_corpus(train, valid, classes=classes)
+    policy = CheckpointPolicy(
+        Path(args.out) / CHECKPOINTS,
+        every=args.checkpoint_every,
+        resume=bool(args.resume),
+        extra={"args": saved_options(args)},
+    )
+    clf.fit_corpus(train, valid, classes=classes, checkpoints=policy)
+    if not world.is_main:
+        return 0
     test_report = clf.evaluate_corpus(test) if test is not None else None
     metrics = {
         "data": args.data,
@@ -368,3 +429,74 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(metrics)
     return 0
+
+
+RESUMABLE = ("lr", "threads", "checkpoint_every", "quiet", "json")
+_PATHS = ("data", "valid", "test", "vectors", "data_dir", "config")
+
+
+def saved_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of this run as JSON data for its checkpoints; file paths made absolute so
+    that ``--resume`` works from another folder."""
+    options: dict[str, Any] = {}
+    for name, value in vars(args).items():
+        if name in ("run", "configure", "defaults", "resume", "nproc", "argv"):
+            continue
+        if name in _PATHS and isinstance(value, str) and Path(value.split("#", 1)[0]).exists():
+            value = str(Path(value).resolve()) if "#" not in value else value
+        options[name] = value
+    return options
+
+
+def resumed(args: argparse.Namespace) -> argparse.Namespace:
+    """The saved options of the run in ``args.resume``, with the few that may change."""
+    folder = Path(args.resume)
+    given = [
+        name
+        for name, default in args.defaults.items()
+        if name not in ("resume", "help", *RESUMABLE) and getattr(args, name, default) != default
+    ]
+    if given:
+        names = ", ".join("DATA" if n == "data" else "--" + n.replace("_", "-") for n in given)
+        raise ConfigError(
+            f"--resume continues the run in {folder} with its own data and options; leave out "
+            f"{names} (only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may "
+            "change)"
+        )
+    meta = read_meta(folder / CHECKPOINTS / LAST)
+    options = meta.get("extra", {}).get("args")
+    if not isinstance(options, dict):
+        raise ConfigError(f"{folder / CHECKPOINTS / LAST}: not written by rnnkit train")
+    options = {**options, "out": str(folder), "resume": str(folder), "nproc": None}
+    for name in RESUMABLE:
+        if getattr(args, name) != args.defaults.get(name):
+            options[name] = getattr(args, name)
+    return argparse.Namespace(**{**vars(args), **options})
+
+
+def launch(args: argparse.Namespace) -> int:
+    """``rnnkit train ... --nproc N``: the same command in N processes under torchrun."""
+    import subprocess
+    import sys
+
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
+    argv, skip = [], False
+    for item in args.argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            argv.append(item)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={args.nproc}",
+        "-m",
+        "rnnkit",
+        *argv,
+    ]
+    return subprocess.call(command)

@@ -107,3 +107,27 @@ class Batches:
             torch.from_numpy(self.targets[index].astype(np.int64, copy=False)),
             index,
         )
+
+    def shard(self, rank: int, size: int) -> ShardedBatches:
+        """Process ``rank`` of ``size``'s part of every batch (data-parallel training)."""
+        return ShardedBatches(self, rank, size)
+
+
+class ShardedBatches:
+    """One process's share of ``batches``: each batch, sorted by length as bucketing left it,
+    cut into ``size`` contiguous parts, so every process sees texts of similar length and the
+    parts together are the single-process batch. A batch of fewer than ``size`` texts (at most
+    the last of an epoch) is left out."""
+
+    def __init__(self, batches: Batches, rank: int, size: int) -> None:
+        if not 0 <= rank < size:
+            raise ValueError(f"rank {rank} is not in [0, {size})")
+        self.batches, self.rank, self.size = batches, rank, size
+
+    def __len__(self) -> int:
+        return sum(len(index) >= self.size for index in self.batches.order(0))
+
+    def epoch(self, epoch: int = 0) -> Iterator[Batch]:
+        for index in self.batches.order(epoch):
+            if len(index) >= self.size:
+                yield self.batches.collate(np.array_split(index, self.size)[self.rank])

@@ -8,18 +8,34 @@ every epoch and early stopping that restores the best weights.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.errors import TrainingInterrupted
+from rnnkit.train import distributed
+from rnnkit.train.checkpoint import (
+    META,
+    CheckpointPolicy,
+    TrainingState,
+    copy_checkpoint,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+)
 from rnnkit.train.config import TrainConfig, auto_epochs
+from rnnkit.train.distributed import World
 from rnnkit.train.precision import autocast
 
 log = logging.getLogger(__name__)
@@ -77,10 +93,47 @@ def lr_factor(step: int, total: int, config: TrainConfig) -> float:
     return max(0.0, 1.0 - progress)
 
 
+@dataclass
+class _Progress:
+    """The running epoch's totals (this process's share)."""
+
+    loss_sum: float = 0.0
+    seen: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Run:
+    """Everything ``fit`` carries from step to step, and what a checkpoint saves."""
+
+    history: History
+    epoch: int = 0  # the epoch running
+    batch: int = 0  # batches done in it
+    progress: _Progress = field(default_factory=_Progress)
+    best_state: dict[str, Tensor] | None = None
+    best_key: tuple[float, float] | None = None
+    waited: int = 0
+
+
 class Trainer:
-    def __init__(self, config: TrainConfig, *, progress: bool = False) -> None:
+    """``fit(model, batches, evaluate)``; with ``checkpoints``, writes checkpoints, resumes
+    from them, and turns Ctrl-C into a checkpoint and ``TrainingInterrupted``. Inside a
+    torch.distributed process group it trains data-parallel (see ``rnnkit.train.distributed``).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        progress: bool = False,
+        checkpoints: CheckpointPolicy | None = None,
+    ) -> None:
         self.config = config
         self.progress = progress
+        self.checkpoints = checkpoints
+        self.world = World()
+        self._stop_requested = False
 
     def fit(
         self,
@@ -92,6 +145,14 @@ class Trainer:
         """Train ``model`` in place; with ``evaluate``, stop early on ``monitor`` (higher is
         better, ties broken by a lower ``loss``) and end with the best epoch's weights."""
         config = self.config
+        self.world = world = distributed.current()
+        net: nn.Module = model
+        if world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(model)
+            batches = batches.shard(world.rank, world.size)  # type: ignore[attr-defined]
+            torch.manual_seed(config.seed * 7919 + world.rank)  # dropout differs by process
         parameters = [p for p in model.parameters() if p.requires_grad]
         optimizer = _adamw(parameters, config)
         epochs = config.epochs or auto_epochs(len(batches))
@@ -102,30 +163,16 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, total_steps, config)
         )
-        history = History(planned_epochs=epochs)
-        best_state: dict[str, Tensor] | None = None
-        best_key: tuple[float, float] | None = None
-        waited = 0
-        for epoch in range(epochs):
-            record = self._train_epoch(model, batches, epoch, epochs, optimizer, scheduler, history)
-            if evaluate is not None:
-                model.eval()
-                metrics = evaluate(model)
-                record["valid"] = metrics
-                key = (metrics[monitor], -metrics.get("loss", 0.0))
-                if best_key is None or key > best_key:
-                    best_key, best_state, waited = key, _copy_state(model), 0
-                    history.best_epoch, history.best_score = epoch + 1, metrics[monitor]
-                else:
-                    waited += 1
-            history.epochs.append(record)
-            log.info("%s", _describe(record, monitor))
-            if evaluate is not None and config.patience and waited >= config.patience:
-                history.stopped_early = True
-                log.info("stopping early: no better validation %s in %d epochs", monitor, waited)
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        run = _Run(History(planned_epochs=epochs))
+        if self.checkpoints is not None and self.checkpoints.resume:
+            self._restore(run, model, optimizer, scheduler)
+        with self._stop_on_interrupt():
+            while run.epoch < epochs and not run.history.stopped_early:
+                record = self._train_epoch(net, model, batches, epochs, optimizer, scheduler, run)
+                self._end_epoch(record, model, evaluate, monitor, run, optimizer, scheduler)
+        history = run.history
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
             log.info(
                 "restored the weights of epoch %d (best validation %s %.4f)",
                 history.best_epoch,
@@ -137,43 +184,86 @@ class Trainer:
         model.eval()
         return history
 
+    def _end_epoch(
+        self,
+        record: dict[str, Any],
+        model: nn.Module,
+        evaluate: Evaluate | None,
+        monitor: str,
+        run: _Run,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ) -> None:
+        """Validate, keep the best weights, decide on early stopping, write checkpoints."""
+        history, improved = run.history, False
+        if evaluate is not None:
+            model.eval()
+            metrics = evaluate(model)  # every process scores the whole set: same decisions
+            record["valid"] = metrics
+            key = (metrics[monitor], -metrics.get("loss", 0.0))
+            if run.best_key is None or key > run.best_key:
+                run.best_key, run.best_state, run.waited = key, _copy_state(model), 0
+                history.best_epoch, history.best_score = record["epoch"], metrics[monitor]
+                improved = True
+            else:
+                run.waited += 1
+        history.epochs.append(record)
+        log.info("%s", _describe(record, monitor))
+        if evaluate is not None and self.config.patience and run.waited >= self.config.patience:
+            history.stopped_early = True
+            log.info("stopping early: no better validation %s in %d epochs", monitor, run.waited)
+        run.epoch, run.batch, run.progress = run.epoch + 1, 0, _Progress()
+        if self.checkpoints is not None:
+            self._save(run, model, optimizer, scheduler, best=improved)
+
     def _train_epoch(
         self,
+        net: nn.Module,
         model: nn.Module,
         batches: BatchSource,
-        epoch: int,
         epochs: int,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
-        history: History,
+        run: _Run,
     ) -> dict[str, Any]:
         from tqdm import tqdm
 
-        config = self.config
-        model.train()
-        start, tokens, loss_sum, seen = time.perf_counter(), 0, 0.0, 0
+        config, world, history, progress = self.config, self.world, run.history, run.progress
+        epoch, skip = run.epoch, run.batch
+        net.train()
         bar = tqdm(
-            batches.epoch(epoch),
+            itertools.islice(batches.epoch(epoch), skip, None),
+            initial=skip,
             total=len(batches),
             desc=f"epoch {epoch + 1}/{epochs}",
-            disable=not self.progress,
+            disable=not (self.progress and world.is_main),
             leave=False,
             unit="batch",
             dynamic_ncols=True,
         )
-        for step, batch in enumerate(bar):
+        start = time.perf_counter() - progress.seconds
+        for step, batch in enumerate(bar, start=skip):
             if config.max_steps and history.steps >= config.max_steps:
                 break
             with autocast(config.precision):
-                logits = model(*batch.inputs)
-            loss = F.cross_entropy(
-                logits.float(), batch.target, label_smoothing=config.label_smoothing
+                logits = net(*batch.inputs)
+            size = batch.target.shape[0]
+            loss_sum = F.cross_entropy(
+                logits.float(),
+                batch.target,
+                label_smoothing=config.label_smoothing,
+                reduction="sum",
             )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                    f"(learning rate {scheduler.get_last_lr()[0]:.3g}); lower --lr"
-                )
+            # One collective per step: the global batch size, loss and stop request, so every
+            # process scales, checks and stops alike.
+            total, global_loss, stop = world.all_sum(
+                [size, loss_sum.item(), float(self._stop_requested)]
+            )
+            if not math.isfinite(global_loss):
+                raise FloatingPointError(self._diverged(global_loss, epoch, step, scheduler))
+            # DDP averages gradients over processes: scale so that they add up to the gradient
+            # of the mean loss over the whole (global) batch.
+            loss = loss_sum * (world.size / total)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if config.clip_norm:
@@ -183,22 +273,142 @@ class Trainer:
             history.steps += 1
             if history.first_step_at is None:
                 history.first_step_at = time.perf_counter()
-            size = batch.target.shape[0]
-            loss_sum += loss.item() * size
-            seen += size
-            tokens += batch.num_tokens
-            if self.progress and step % 10 == 0:
-                elapsed = time.perf_counter() - start
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", tok_s=f"{tokens / elapsed:,.0f}")
-        seconds = time.perf_counter() - start
+            progress.loss_sum += loss_sum.item()
+            progress.seen += size
+            progress.tokens += batch.num_tokens
+            progress.seconds = time.perf_counter() - start
+            run.batch = step + 1
+            if self.progress and step % 10 == 0 and world.is_main:
+                bar.set_postfix(
+                    loss=f"{progress.loss_sum / progress.seen:.4f}",
+                    tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
+                )
+            policy = self.checkpoints
+            if policy is not None and (
+                stop or (policy.every and history.steps % policy.every == 0)
+            ):
+                self._save(run, model, optimizer, scheduler)
+            if stop:
+                raise TrainingInterrupted(
+                    f"stopped by Ctrl-C at epoch {epoch + 1}, after batch {step + 1} (step "
+                    f"{history.steps}); checkpoint written to {policy.last if policy else '-'}",
+                    str(policy.last) if policy else None,
+                )
+        total_loss, seen, tokens = world.all_sum(
+            [progress.loss_sum, progress.seen, progress.tokens]
+        )
+        seconds = progress.seconds
         history.seconds += seconds
-        history.tokens += tokens
+        history.tokens += int(tokens)
         return {
             "epoch": epoch + 1,
-            "train_loss": loss_sum / max(seen, 1),
+            "train_loss": total_loss / max(seen, 1),
             "seconds": seconds,
             "tokens_per_second": tokens / seconds if seconds else 0.0,
         }
+
+    def _diverged(
+        self, loss: float, epoch: int, step: int, scheduler: torch.optim.lr_scheduler.LRScheduler
+    ) -> str:
+        message = (
+            f"the training loss became {loss} at step {scheduler.last_epoch + 1} (epoch "
+            f"{epoch + 1}, batch {step + 1}; learning rate {scheduler.get_last_lr()[0]:.3g}); "
+            "lower --lr"
+        )
+        policy = self.checkpoints
+        if policy is not None and (policy.last / META).is_file():
+            where = read_meta(policy.last)["position"]
+            message += (
+                f". The last good checkpoint, {policy.last} (epoch {where['epoch'] + 1}, "
+                f"{where['batch']} batches into it, step {where['steps']}), is intact"
+            )
+        return message
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def _save(
+        self,
+        run: _Run,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        *,
+        best: bool = False,
+    ) -> None:
+        policy = self.checkpoints
+        assert policy is not None
+        rng = torch.stack(self.world.gather(torch.get_rng_state()))  # (processes, state)
+        if not self.world.is_main:
+            return
+        history = asdict(run.history)
+        history["first_step_at"] = None  # a clock reading, meaningless in another process
+        state = TrainingState(
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+            rng=rng,
+            position={"epoch": run.epoch, "batch": run.batch, "steps": run.history.steps},
+            progress=asdict(run.progress),
+            history=history,
+            best={"key": list(run.best_key) if run.best_key else None, "waited": run.waited},
+            extra=policy.extra,
+        )
+        save_checkpoint(policy.last, state)
+        if best:
+            copy_checkpoint(policy.last, policy.best)
+        log.debug("checkpoint: %s", state.describe())
+
+    def _restore(
+        self,
+        run: _Run,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ) -> None:
+        policy = self.checkpoints
+        assert policy is not None
+        state = load_checkpoint(policy.last)
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        scheduler.load_state_dict({**state.scheduler, "lr_lambdas": [None]})
+        if scheduler.base_lrs != [self.config.lr]:  # resumed with a new --lr: scale from here
+            scale = self.config.lr / scheduler.base_lrs[0]
+            scheduler.base_lrs = [self.config.lr]
+            for group in optimizer.param_groups:
+                group["lr"] *= scale
+                group["initial_lr"] = self.config.lr
+        rng = state.rng if state.rng.dim() == 2 else state.rng[None]
+        torch.set_rng_state(rng[self.world.rank % len(rng)].clone())
+        run.history = History(**state.history)
+        run.epoch, run.batch = state.position["epoch"], state.position["batch"]
+        run.progress = _Progress(**state.progress)
+        key = state.best["key"]
+        run.best_key = (float(key[0]), float(key[1])) if key else None
+        run.waited = state.best["waited"]
+        if run.best_key is not None and (policy.best / META).is_file():
+            run.best_state = load_checkpoint(policy.best).model
+        log.info("resuming from %s: %s", policy.last, state.describe())
+
+    @contextlib.contextmanager
+    def _stop_on_interrupt(self) -> Iterator[None]:
+        """With checkpoints, the first Ctrl-C asks to stop after the running step (which then
+        writes a checkpoint); a second one interrupts at once."""
+        if self.checkpoints is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, previous)
+            log.warning("stopping after this step to write a checkpoint (Ctrl-C again: at once)")
+
+        signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            self._stop_requested = False
 
 
 def _adamw(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

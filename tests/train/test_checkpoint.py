@@ -1,0 +1,119 @@
+"""Checkpoints in the trainer: resuming replays the run exactly, a diverging loss leaves the
+last good checkpoint intact, and damaged files are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.train.checkpoint import (
+    CheckpointError,
+    CheckpointPolicy,
+    load_checkpoint,
+    read_meta,
+)
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.trainer import Trainer
+from tests.train.test_trainer import Blobs, accuracy
+
+CONFIG = TrainConfig(epochs=4, lr=0.05, patience=0)
+
+
+def noisy_model() -> nn.Module:
+    """A model whose training draws random numbers (dropout), so the RNG state matters."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2))
+
+
+def evaluate(data: Blobs) -> object:
+    return lambda model: {"accuracy": accuracy(model, data)}
+
+
+class StopAfter(Blobs):
+    """Blobs whose epoch ``epoch`` raises after ``batch`` batches: a run killed mid-epoch."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        super().__init__()
+        self.stop = (epoch, batch)
+
+    def epoch(self, epoch: int):  # type: ignore[no-untyped-def]
+        for i, batch in enumerate(super().epoch(epoch)):
+            if (epoch, i) == self.stop:
+                raise SystemExit("killed")
+            yield batch
+
+
+def test_a_run_resumed_mid_epoch_ends_with_the_same_weights(tmp_path: Path) -> None:
+    data = Blobs()
+    full = noisy_model()
+    Trainer(CONFIG).fit(full, data, evaluate(data))  # type: ignore[arg-type]
+
+    policy = CheckpointPolicy(tmp_path / "checkpoints", every=3)
+    killed = noisy_model()
+    with pytest.raises(SystemExit):
+        Trainer(CONFIG, checkpoints=policy).fit(killed, StopAfter(2, 7), evaluate(data))  # type: ignore[arg-type]
+    position = read_meta(policy.last)["position"]
+    assert position == {"epoch": 2, "batch": 5, "steps": 2 * 8 + 5}  # 2 steps before the kill
+
+    resumed = noisy_model()  # fresh weights: the checkpoint must bring everything back
+    policy.resume = True
+    history = Trainer(CONFIG, checkpoints=policy).fit(resumed, data, evaluate(data))  # type: ignore[arg-type]
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3, 4]
+    assert history.steps == 4 * 8
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_best_checkpoint_holds_the_best_epoch(tmp_path: Path) -> None:
+    data = Blobs()
+    policy = CheckpointPolicy(tmp_path / "c")
+    history = Trainer(CONFIG, checkpoints=policy).fit(noisy_model(), data, evaluate(data))  # type: ignore[arg-type]
+    best = read_meta(policy.best)
+    assert best["position"]["epoch"] == history.best_epoch
+    assert read_meta(policy.last)["position"]["epoch"] == 4
+    assert sorted(p.name for p in policy.folder.iterdir()) == ["best", "last"]  # no leftovers
+
+
+class Poisoned(Blobs):
+    """Blobs with a NaN input in batch ``at`` of the first epoch."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.x[at * self.batch] = float("nan")
+
+
+def test_a_diverging_loss_names_step_rate_and_the_intact_checkpoint(tmp_path: Path) -> None:
+    policy = CheckpointPolicy(tmp_path / "c", every=2)
+    with pytest.raises(FloatingPointError) as caught:
+        Trainer(CONFIG, checkpoints=policy).fit(noisy_model(), Poisoned(at=5))
+    message = str(caught.value)
+    assert "the training loss became nan at step 6 (epoch 1, batch 6; learning rate" in message
+    assert (
+        f"The last good checkpoint, {policy.last} (epoch 1, 4 batches into it, step 4)" in message
+    )
+    state = load_checkpoint(policy.last)
+    assert all(torch.isfinite(v).all() for v in state.model.values())
+
+
+def test_damaged_checkpoints_are_named(tmp_path: Path) -> None:
+    policy = CheckpointPolicy(tmp_path / "c")
+    Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())
+    state = policy.last / "state.safetensors"
+    data = state.read_bytes()
+    state.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"state.safetensors: corrupted \(its SHA-256"):
+        load_checkpoint(policy.last)
+    state.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit flipped
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load_checkpoint(policy.last)
+    state.write_bytes(data)
+    meta = policy.last / "checkpoint.json"
+    meta.write_text(meta.read_text()[:50])
+    with pytest.raises(CheckpointError, match=r"checkpoint.json: corrupted"):
+        load_checkpoint(policy.last)
+    meta.unlink()
+    with pytest.raises(CheckpointError, match="no checkpoint here"):
+        load_checkpoint(policy.last)
