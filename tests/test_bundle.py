@@ -105,7 +105,7 @@ def test_a_failed_save_leaves_the_previous_bundle_intact(
     def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(rnnkit.bundle, "_sha256", crash)
+    monkeypatch.setattr(rnnkit.bundle, "sha256", crash)
     with pytest.raises(OSError, match="disk full"):
         clf.save(path)
     assert {f.name: f.read_bytes() for f in path.iterdir()} == before
@@ -115,3 +115,14 @@ def test_a_failed_save_leaves_the_previous_bundle_intact(
 def test_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"nowhere: no such model folder"):
         TextClassifier.load(tmp_path / "nowhere")
+
+
+def test_a_new_bundle_keeps_the_checkpoints_in_its_folder(tmp_path: Path) -> None:
+    clf = TextClassifier(**{**TINY, "epochs": 1}).fit(*make_texts(60))
+    path = clf.save(tmp_path / "model")
+    (path / "checkpoints" / "last").mkdir(parents=True)
+    (path / "checkpoints" / "last" / "checkpoint.json").write_text("{}")
+    (path / "stray.txt").write_text("not kept")
+    clf.save(path)
+    assert (path / "checkpoints" / "last" / "checkpoint.json").read_text() == "{}"
+    assert not (path / "stray.txt").exists()
