@@ -100,8 +100,9 @@ def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
 def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
     check_data(path)
     corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
-    for note in corpus.notes:
-        print(f"rnnkit: {note}", file=sys.stderr)
+    if not getattr(args, "silent", False):  # silent: a data-parallel process other than rank 0
+        for note in corpus.notes:
+            print(f"rnnkit: {note}", file=sys.stderr)
     return corpus
 
 

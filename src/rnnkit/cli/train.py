@@ -391,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
     if world.distributed and not args.threads:
         args.threads = distributed.default_threads()
     if not world.is_main:  # rank 0 alone prints and writes
-        args.quiet = True
+        args.quiet = args.silent = True
         logging.getLogger("rnnkit").setLevel(logging.WARNING)
     clf = classifier_from(args)
     train, valid, test, classes = load_training_data(args, clf.tokenizer)
