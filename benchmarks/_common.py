@@ -77,6 +77,13 @@ def replace_section(path: Path, name: str, body: str, *, header: str = "") -> No
     path.write_text(text)
 
 
+def flops_per_token(embed: int, hidden: int, *, training: bool, directions: int = 2) -> int:
+    """Model FLOPs per real token of a one-layer LSTM: multiply-adds x 2 of its input and
+    recurrent GEMMs (4 gates), per direction; training counts the backward pass as twice the
+    forward."""
+    return (6 if training else 2) * 4 * hidden * (embed + hidden) * directions
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section ``name`` of benchmarks/RESULTS.md."""
     replace_section(RESULTS, name, body, header=_HEADER)

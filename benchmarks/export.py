@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved_medians, machine_line, write_section
-
 from rnnkit import TextClassifier
 from rnnkit.data.datasets import load_dataset
 from rnnkit.export.onnx import export_onnx
 from rnnkit.export.runtime import OnnxPredictor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import interleaved_medians, machine_line, write_section
 
 SAMPLE = 5000
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine_line, write_section
+from _common import RESULTS, flops_per_token, machine_line, matmul_peak_gflops, write_section
 
 PEERS = ("notebook", "notebook-rnnkit-size", "rnnkit", "rnnkit-recipe", "fasttext", "tfidf-lr")
 TARGET_SPEEDUP = 10.0
@@ -347,14 +347,20 @@ def parse_rows(section: str) -> dict[str, dict[str, dict[str, float]]]:
     return rows
 
 
-def verdicts_of(dataset: str, rows: dict[str, dict[str, float]]) -> list[str]:
+def verdicts_of(dataset: str, rows: dict[str, dict[str, float]], peak: float) -> list[str]:
+    """Targets met or missed; for the speed-up, the FLOP utilization it would take (model
+    FLOPs of rnnkit's default LSTM per training token, over the measured fp32 peak)."""
     verdicts = []
     if "rnnkit" in rows and "notebook-rnnkit-size" in rows:
-        speedup = rows["rnnkit"]["train_rate"] / rows["notebook-rnnkit-size"]["train_rate"]
+        ours, theirs = rows["rnnkit"]["train_rate"], rows["notebook-rnnkit-size"]["train_rate"]
+        speedup = ours / theirs
+        flops = flops_per_token(128, 128, training=True) / 1e9
         verdicts.append(
             f"- {dataset}: rnnkit trains {speedup:.1f}x the tokens per second of "
             f"the notebook pipeline at the same model size (target at least "
-            f"{TARGET_SPEEDUP:g}x): {'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}"
+            f"{TARGET_SPEEDUP:g}x): {'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}; "
+            f"rnnkit runs at {ours * flops / peak:.0%} of the fp32 peak, {TARGET_SPEEDUP:g}x "
+            f"would take {TARGET_SPEEDUP * theirs * flops / peak:.0%}"
         )
     return verdicts + recipe_verdicts(dataset, rows)
 
@@ -398,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             row = row_of(measure(peer, dataset, args.data_dir, budget))
             rows.setdefault(dataset, {})[peer] = row
             print(f"{dataset} {format_row(peer, row)}", flush=True)
+    peak = matmul_peak_gflops()  # fp32, this process's threads, after the peers ran
     lines = [
         "## Peers (`benchmarks/peers.py`)",
         "",
@@ -406,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Each peer in its own process; training stops after {args.budget_minutes:g} "
         "minutes if not done (epochs column). Train tokens / s: word tokens processed in all "
         "epochs over the training loop's time (see the script's docstring).",
+        "",
+        f"Matrix-multiply peak (fp32, measured after the peers): {peak:.0f} GFLOP/s.",
         "",
     ]
     if args.update:
@@ -425,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         lines += [format_row(peer, peers[peer]) for peer in PEERS if peer in peers]
         lines.append("")
-        verdicts += verdicts_of(dataset, peers)
+        verdicts += verdicts_of(dataset, peers, peak)
     lines += ["Targets:", "", *verdicts]
     print("\n".join(verdicts))
     if not args.no_write:

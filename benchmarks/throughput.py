@@ -47,15 +47,9 @@ from rnnkit.train.precision import bf16_supported
 from rnnkit.train.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_line, matmul_peak_gflops, write_section
+from _common import flops_per_token, machine_line, matmul_peak_gflops, write_section
 
-EMBED, HIDDEN, GATES, DIRECTIONS = 128, 256, 4, 2
-
-
-def flops_per_token(embed: int, hidden: int, *, training: bool) -> int:
-    """Multiply-adds x 2 of the LSTM's input and recurrent GEMMs, both directions; training
-    counts the backward pass as twice the forward."""
-    return (6 if training else 2) * GATES * hidden * (embed + hidden) * DIRECTIONS
+EMBED, HIDDEN = 128, 256
 
 
 class Steps:
