@@ -142,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         return 0
     health = results["batching"]["health"]
+    described = "rnnkit defaults trained on SST-2"
+    if args.model:
+        metrics = json.loads((Path(args.model) / "metrics.json").read_text())
+        described = f"a bundle trained on {metrics.get('data')} (`rnnkit train`)"
     lines = [
         "## Serving under load (`benchmarks/serve_load.py`)",
         "",
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`rnnkit serve` on loopback ({args.threads} torch thread{'s' * (args.threads > 1)}), "
         f"{args.requests:,} POST /predict requests of one SST-2 test sentence each from "
         f"{args.clients} concurrent clients on the same machine; model: "
-        f"{'`' + args.model + '`' if args.model else 'rnnkit defaults trained on SST-2'}.",
+        f"{described}.",
         "",
         "| mode | requests / s | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|",

@@ -251,9 +251,10 @@ def test_user_errors_exit_2_with_one_line(
     )
     assert_user_error(rnnkit("predict", str(tmp_path / "nomodel"), "hi"), "no such model folder")
     assert not Path(out).exists()  # nothing half-written
-    usage = rnnkit("train", str(folder / "train.csv"))
-    assert usage.returncode == 2
-    assert "the following arguments are required: --out" in usage.stderr
+    assert_user_error(
+        rnnkit("train", str(folder / "train.csv")),
+        "DATA and --out are required (or --resume DIR to continue a run)",
+    )
 
 
 def test_skip_bad_rows_reports_how_many(tmp_path: Path) -> None:
