@@ -1,13 +1,15 @@
 """Load test of ``rnnkit serve``: requests per second and latency, with and without batching.
 
-    python benchmarks/serve_load.py --data-dir ../shared/data [--model DIR]
+    python benchmarks/serve_load.py --data-dir ../shared/data [--datasets sst2,imdb]
 
-Starts the server as a subprocess on loopback (once with dynamic batching, once with
-``--no-batching``), then sends ``--requests`` POST /predict requests, one SST-2 test sentence
-each, from ``--clients`` concurrent clients (threads with keep-alive connections), and reports
-requests per second over the whole load, p50 and p99 latency, and errors (any status but 200).
-The model is ``--model``, or rnnkit's defaults trained on SST-2 for this run. Client and server
-share this machine's cores, as they would on one host.
+For each dataset, starts the server as a subprocess on loopback with rnnkit's default model
+trained on it (``--model-dir DIR`` to reuse bundles at DIR/DATASET), once with dynamic batching
+and once with ``--no-batching``, then sends ``--requests`` POST /predict requests of one test
+text each from ``--clients`` concurrent clients (threads with keep-alive connections), and
+reports requests per second over the whole load, p50 and p99 latency, errors (any status but
+200), and the texts per model call. SST-2 sentences are short (about 20 words), so the HTTP
+stack's cost per request dominates; IMDB reviews (about 230 words) make the model's cost
+dominate. Client and server share this machine's cores, as they would on one host.
 
 Target (issue 7): zero errors, and batching at least 3x the requests per second of
 one request at a time. Writes the ``serve-load`` section of ``benchmarks/RESULTS.md``.
@@ -35,13 +37,16 @@ from tests.serve.server import Server  # noqa: E402
 from _common import machine_line, write_section  # noqa: E402
 
 
-def train_model(data_dir: str, folder: Path) -> Path:
+def model_for(dataset: str, data_dir: str, model_dir: str | None, folder: Path) -> Path:
+    """``MODEL_DIR/DATASET`` if there is one, else rnnkit's defaults trained now."""
+    if model_dir and (Path(model_dir) / dataset).is_dir():
+        return Path(model_dir) / dataset
     from rnnkit import TextClassifier
     from rnnkit.data.datasets import load_dataset
 
-    splits = load_dataset("sst2", data_dir)
+    splits = load_dataset(dataset, data_dir)
     clf = TextClassifier().fit_corpus(splits.train, splits.valid)
-    return clf.save(folder / "sst2-model")
+    return clf.save(folder / dataset)
 
 
 def load(url: str, texts: list[str], requests: int, clients: int) -> dict[str, Any]:
@@ -97,7 +102,14 @@ def load(url: str, texts: list[str], requests: int, clients: int) -> dict[str, A
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("RNNKIT_DATA_DIR"))
-    parser.add_argument("--model", help="model bundle to serve (default: train one on SST-2)")
+    parser.add_argument(
+        "--datasets",
+        default="sst2,imdb",
+        help="whose test texts to send, one per request (default: sst2 sentences and imdb reviews)",
+    )
+    parser.add_argument(
+        "--model-dir", help="folder with a trained bundle per dataset name (default: train)"
+    )
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument(
@@ -112,60 +124,62 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--data-dir (or RNNKIT_DATA_DIR) is required")
     from rnnkit.data.datasets import dataset_info, locate
 
-    texts = dataset_info("sst2").read(locate("sst2", args.data_dir))["test"].texts
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    verdicts = []
     with tempfile.TemporaryDirectory() as folder:
-        model = Path(args.model) if args.model else train_model(args.data_dir, Path(folder))
-        results = {}
-        for mode, options in (("batching", []), ("one at a time", ["--no-batching"])):
-            server = Server(model, "--threads", str(args.threads), *options)
-            try:
-                load(server.url, texts, min(200, args.requests), args.clients)  # warm-up
-                results[mode] = load(server.url, texts, args.requests, args.clients)
-                results[mode]["health"] = server.request("GET", "/health")[1]
-            finally:
-                server.stop()
-            r = results[mode]
-            print(
-                f"{mode}: {r['requests']} requests in {r['seconds']:.1f} s, "
-                f"{r['rps']:,.0f} requests/s, p50 {r['p50_ms']:.1f} ms, "
-                f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']} {r['first_error']}",
-                flush=True,
-            )
-    ratio = results["batching"]["rps"] / results["one at a time"]["rps"]
-    errors = sum(r["errors"] for r in results.values())
-    verdicts = [
-        f"- batching serves {ratio:.1f}x the requests per second of one at a time "
-        f"(target 3x: {'met' if ratio >= 3 else 'MISSED'})",
-        f"- errors: {errors} (target 0: {'met' if errors == 0 else 'MISSED'})",
-    ]
+        for dataset in args.datasets.split(","):
+            texts = dataset_info(dataset).read(locate(dataset, args.data_dir))["test"].texts
+            model = model_for(dataset, args.data_dir, args.model_dir, Path(folder))
+            results[dataset] = {}
+            for mode, options in (("batching", []), ("one at a time", ["--no-batching"])):
+                server = Server(model, "--threads", str(args.threads), *options)
+                try:
+                    load(server.url, texts, min(200, args.requests), args.clients)  # warm-up
+                    r = load(server.url, texts, args.requests, args.clients)
+                    r["health"] = server.request("GET", "/health")[1]
+                finally:
+                    server.stop()
+                results[dataset][mode] = r
+                print(
+                    f"{dataset} {mode}: {r['requests']} requests in {r['seconds']:.1f} s, "
+                    f"{r['rps']:,.0f} requests/s, p50 {r['p50_ms']:.1f} ms, "
+                    f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']} {r['first_error']}",
+                    flush=True,
+                )
+            by_mode = results[dataset]
+            ratio = by_mode["batching"]["rps"] / by_mode["one at a time"]["rps"]
+            errors = sum(r["errors"] for r in by_mode.values())
+            verdicts += [
+                f"- {dataset}: batching serves {ratio:.1f}x the requests per second of one at a "
+                f"time (target 3x: {'met' if ratio >= 3 else 'MISSED'}); errors: {errors} "
+                f"(target 0: {'met' if errors == 0 else 'MISSED'})",
+            ]
     print("\n".join(verdicts))
     if args.no_write:
         return 0
-    health = results["batching"]["health"]
-    described = "rnnkit defaults trained on SST-2"
-    if args.model:
-        metrics = json.loads((Path(args.model) / "metrics.json").read_text())
-        described = f"a bundle trained on {metrics.get('data')} (`rnnkit train`)"
+    rows = []
+    for dataset, by_mode in results.items():
+        for mode, r in by_mode.items():
+            health = r["health"]
+            per_call = health["texts"] / max(1, health["batches"])
+            rows.append(
+                f"| {dataset} | {mode} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
+                f"{r['p99_ms']:.1f} | {r['errors']} | {per_call:.1f} |"
+            )
     lines = [
         "## Serving under load (`benchmarks/serve_load.py`)",
         "",
         f"Machine: {machine_line()}",
         "",
-        f"`rnnkit serve` on loopback ({args.threads} torch thread{'s' * (args.threads > 1)}), "
-        f"{args.requests:,} POST /predict requests of one SST-2 test sentence each from "
-        f"{args.clients} concurrent clients on the same machine; model: "
-        f"{described}.",
+        f"`rnnkit serve` on loopback ({args.threads} torch thread{'s' * (args.threads > 1)}) "
+        f"with rnnkit's default model trained on each dataset; {args.requests:,} POST /predict "
+        "requests of one test text each (SST-2: a sentence; IMDB: a review) from "
+        f"{args.clients} concurrent clients on the same machine. Texts per call: texts over "
+        "model calls, warm-up included.",
         "",
-        "| mode | requests / s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|",
-        *(
-            f"| {mode} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
-            for mode, r in results.items()
-        ),
-        "",
-        f"With batching the model ran {health['batches']:,} batches for {health['texts']:,} "
-        f"texts (warm-up included): {health['texts'] / max(1, health['batches']):.1f} texts "
-        "per call.",
+        "| texts | mode | requests / s | p50 ms | p99 ms | errors | texts per call |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        *rows,
         "",
         *verdicts,
     ]

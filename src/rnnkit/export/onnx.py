@@ -254,9 +254,13 @@ def quantize_int8(source: Path, target: Path) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError:
         raise ConfigError("--quantize needs onnxruntime: pip install 'rnnkit[onnx]'") from None
-    quantize_dynamic(
-        source,
-        target,
-        op_types_to_quantize=["LSTM", "MatMul"],
-        weight_type=QuantType.QInt8,
-    )
+    logging.disable(logging.WARNING)  # its advice to pre-process applies to vision models
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            op_types_to_quantize=["LSTM", "MatMul"],
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        logging.disable(logging.NOTSET)
