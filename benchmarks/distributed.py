@@ -100,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         "| setup | tokens / s | vs 1 process |",
         "|---|---:|---:|",
         *rows,
+        "",
+        f"What limits scaling here: the processes share this machine's {cores} cores, which one "
+        "process already keeps busy through its threads, so data parallelism adds no compute; "
+        "each step adds a gloo all-reduce of every gradient (the dense embedding gradient is "
+        "most of it) and a small all-reduce of the batch size and loss, and each process runs "
+        "its own Python and data pipeline. Processes pay off with cores (or machines) that one "
+        "process cannot use.",
     ]
     write_section("distributed", "\n".join(lines))
     return 0
