@@ -102,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
         "",
         f"What limits scaling here: the processes share this machine's {cores} cores, which one "
-        "process already keeps busy through its threads, so data parallelism adds no compute; "
-        "each step adds a gloo all-reduce of every gradient (the dense embedding gradient is "
-        "most of it) and a small all-reduce of the batch size and loss, and each process runs "
-        "its own Python and data pipeline. Processes pay off with cores (or machines) that one "
-        "process cannot use.",
+        "process already uses through its threads, so data parallelism adds no compute. It "
+        "gains only what one process leaves serial: its Python, data pipeline and optimizer "
+        "step run on one core while the kernels' threads wait, whereas separate processes run "
+        "them side by side. Against that, each step pays a gloo all-reduce of every gradient "
+        "(the dense embedding gradient is most of it) and a small all-reduce of the batch size "
+        "and loss. Processes pay off with cores (or machines) that one process cannot use.",
     ]
     write_section("distributed", "\n".join(lines))
     return 0

@@ -242,7 +242,7 @@ def export_onnx(
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
-    log.info("wrote %s (%s)", path, "int8 weights" if quantize else "float32")
+    log.debug("wrote %s (%s)", path, "int8 weights" if quantize else "float32")
     return path
 
 
