@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -49,8 +50,22 @@ def model_for(dataset: str, data_dir: str, model_dir: str | None, folder: Path) 
     return clf.save(folder / dataset)
 
 
-def load(url: str, texts: list[str], requests: int, clients: int) -> dict[str, Any]:
-    """Send ``requests`` requests from ``clients`` threads; latencies in seconds."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load(
+    url: str, texts: list[str], requests: int, clients: int, server_pid: int | None = None
+) -> dict[str, Any]:
+    """Send ``requests`` requests from ``clients`` threads; latencies in seconds, and the CPU
+    time per request of the server (``server_pid``) and of these clients."""
     host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors: list[str] = []
@@ -81,12 +96,16 @@ def load(url: str, texts: list[str], requests: int, clients: int) -> dict[str, A
                     errors.append(payload[:200].decode(errors="replace"))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
+    client_cpu = own_cpu_seconds()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - start
+    server_cpu = (cpu_seconds(server_pid) - server_cpu) if server_pid else 0.0
+    client_cpu = own_cpu_seconds() - client_cpu
     ordered = sorted(latencies)
     return {
         "requests": len(latencies),
@@ -94,6 +113,8 @@ def load(url: str, texts: list[str], requests: int, clients: int) -> dict[str, A
         "rps": len(latencies) / seconds,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "server_cpu_ms": 1000 * server_cpu / max(1, len(latencies)),
+        "client_cpu_ms": 1000 * client_cpu / max(1, len(latencies)),
         "errors": len(errors),
         "first_error": errors[0] if errors else "",
     }
@@ -135,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 server = Server(model, "--threads", str(args.threads), *options)
                 try:
                     load(server.url, texts, min(200, args.requests), args.clients)  # warm-up
-                    r = load(server.url, texts, args.requests, args.clients)
+                    r = load(server.url, texts, args.requests, args.clients, server.process.pid)
                     r["health"] = server.request("GET", "/health")[1]
                 finally:
                     server.stop()
@@ -143,16 +164,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{dataset} {mode}: {r['requests']} requests in {r['seconds']:.1f} s, "
                     f"{r['rps']:,.0f} requests/s, p50 {r['p50_ms']:.1f} ms, "
-                    f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']} {r['first_error']}",
+                    f"p99 {r['p99_ms']:.1f} ms, CPU per request: server "
+                    f"{r['server_cpu_ms']:.2f} ms, clients {r['client_cpu_ms']:.2f} ms, "
+                    f"errors {r['errors']} {r['first_error']}",
                     flush=True,
                 )
             by_mode = results[dataset]
             ratio = by_mode["batching"]["rps"] / by_mode["one at a time"]["rps"]
             errors = sum(r["errors"] for r in by_mode.values())
+            cpu = {m: r["server_cpu_ms"] + r["client_cpu_ms"] for m, r in by_mode.items()}
+            bound = cpu["one at a time"] / cpu["batching"]
             verdicts += [
                 f"- {dataset}: batching serves {ratio:.1f}x the requests per second of one at a "
                 f"time (target 3x: {'met' if ratio >= 3 else 'MISSED'}); errors: {errors} "
-                f"(target 0: {'met' if errors == 0 else 'MISSED'})",
+                f"(target 0: {'met' if errors == 0 else 'MISSED'}). CPU per request, server and "
+                f"clients: {cpu['one at a time']:.2f} ms one at a time, {cpu['batching']:.2f} ms "
+                f"batched: where the cores are the limit, {bound:.1f}x "
+                "is the most batching can gain",
             ]
     print("\n".join(verdicts))
     if args.no_write:
@@ -164,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             per_call = health["texts"] / max(1, health["batches"])
             rows.append(
                 f"| {dataset} | {mode} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
-                f"{r['p99_ms']:.1f} | {r['errors']} | {per_call:.1f} |"
+                f"{r['p99_ms']:.1f} | {r['errors']} | {per_call:.1f} | "
+                f"{r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |"
             )
     lines = [
         "## Serving under load (`benchmarks/serve_load.py`)",
@@ -175,10 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         f"with rnnkit's default model trained on each dataset; {args.requests:,} POST /predict "
         "requests of one test text each (SST-2: a sentence; IMDB: a review) from "
         f"{args.clients} concurrent clients on the same machine. Texts per call: texts over "
-        "model calls, warm-up included.",
+        "model calls, warm-up included. CPU: user + system time of the server process and of "
+        "the client process during the load, per request.",
         "",
-        "| texts | mode | requests / s | p50 ms | p99 ms | errors | texts per call |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| texts | mode | requests / s | p50 ms | p99 ms | errors | texts per call | "
+        "server CPU ms / request | clients CPU ms / request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
         *verdicts,
