@@ -101,10 +101,10 @@ def test_a_diverging_loss_names_step_rate_and_the_intact_checkpoint(tmp_path: Pa
 def test_damaged_checkpoints_are_named(tmp_path: Path) -> None:
     policy = CheckpointPolicy(tmp_path / "c")
     Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())
-    state = policy.last / "state.safetensors"
+    state = policy.last / read_meta(policy.last)["state_file"]
     data = state.read_bytes()
     state.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"state.safetensors: corrupted \(its SHA-256"):
+    with pytest.raises(CheckpointError, match=r"\.safetensors: corrupted \(its SHA-256"):
         load_checkpoint(policy.last)
     state.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit flipped
     with pytest.raises(CheckpointError, match="corrupted"):
@@ -117,3 +117,11 @@ def test_damaged_checkpoints_are_named(tmp_path: Path) -> None:
     meta.unlink()
     with pytest.raises(CheckpointError, match="no checkpoint here"):
         load_checkpoint(policy.last)
+
+
+def test_each_checkpoint_replaces_the_last_with_one_rename(tmp_path: Path) -> None:
+    policy = CheckpointPolicy(tmp_path / "c", every=1)
+    Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())
+    files = sorted(p.name for p in policy.last.iterdir())
+    assert files == ["checkpoint.json", read_meta(policy.last)["state_file"]]  # no leftovers
+    assert load_checkpoint(policy.last).position["steps"] == 8

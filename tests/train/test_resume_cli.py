@@ -129,9 +129,8 @@ def test_resume_refuses_damaged_checkpoints_and_changed_options(
         rnnkit("train", "--resume", str(out), "--hidden", "8"),
         "leave out --hidden (only --lr, --threads",
     )
-    state = out / "checkpoints" / "last" / "state.safetensors"
+    last = out / "checkpoints" / "last"
+    state = last / json.loads((last / "checkpoint.json").read_text())["state_file"]
     state.write_bytes(state.read_bytes()[:1000])
-    assert_user_error(
-        rnnkit("train", "--resume", str(out)), "state.safetensors: corrupted (its SHA-256"
-    )
+    assert_user_error(rnnkit("train", "--resume", str(out)), f"{state}: corrupted (its SHA-256")
     assert_user_error(rnnkit("train", str(data)), "DATA and --out are required")

@@ -3,14 +3,17 @@
     FOLDER/last/   written after every epoch and every ``every`` optimizer steps
     FOLDER/best/   a copy of the last checkpoint of the epoch with the best validation score
 
-Each checkpoint is a folder written atomically (``rnnkit.files.write_folder``), without pickle:
+Each checkpoint is a folder of two files, without pickle:
 
-    state.safetensors   model weights ("model.*"), optimizer tensors ("optimizer.*"), the torch
-                        random-number state ("rng.torch")
-    checkpoint.json     position (epoch, batch within the epoch, optimizer steps), history,
-                        early-stopping state, scheduler and optimizer settings, the caller's
-                        ``extra`` data (rnnkit train: its command line), and the SHA-256 of
-                        state.safetensors
+    state-*.safetensors model weights ("model.*"), optimizer tensors ("optimizer.*"), the torch
+                        random-number state of every process ("rng.torch")
+    checkpoint.json     the state file's name and SHA-256, position (epoch, batch within the
+                        epoch, optimizer steps), history, early-stopping state, scheduler and
+                        optimizer settings, the caller's ``extra`` data (rnnkit train: its
+                        command line)
+
+A new checkpoint writes a new state file and then replaces checkpoint.json in one rename, so
+a process killed at any instant leaves a complete checkpoint behind.
 
 The batch order of an epoch is a function of the seed and the epoch number, so the position
 and the random-number state are enough to replay the rest of the run step for step.
@@ -20,20 +23,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from rnnkit.errors import RnnkitError
-from rnnkit.files import sha256, write_folder
+from rnnkit.files import sha256
 
 log = logging.getLogger(__name__)
 
 FORMAT, FORMAT_VERSION = "rnnkit-checkpoint", 1
-STATE, META = "state.safetensors", "checkpoint.json"
+META = "checkpoint.json"
 LAST, BEST = "last", "best"
 
 
@@ -100,8 +105,31 @@ def _join_optimizer(tensors: dict[str, Tensor], plain: dict[str, Any]) -> dict[s
     return {"state": state, "param_groups": plain["param_groups"]}
 
 
+def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str, Any]) -> Path:
+    """Make ``folder`` a checkpoint whose state ``write_state(path)`` writes, so that at every
+    instant the folder holds a complete one: the state goes to a new file, then
+    checkpoint.json, which names that file, is replaced in one rename; older state files go
+    last. (Swapping whole folders would leave an instant with none: two renames.)"""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"state-{time.time_ns()}.safetensors"
+    staging = folder / f".{name}.tmp"
+    try:
+        write_state(staging)
+        os.replace(staging, folder / name)
+        meta = {**meta, "state_file": name, "checksums": {name: sha256(folder / name)}}
+        text = folder / f".{META}.tmp"
+        text.write_text(json.dumps(meta, indent=1) + "\n")
+        os.replace(text, folder / META)
+    finally:
+        staging.unlink(missing_ok=True)
+    for old in folder.glob("state-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+    return folder
+
+
 def save_checkpoint(path: Path, state: TrainingState) -> Path:
-    """Write ``state`` to the folder ``path`` atomically."""
+    """Write ``state`` as the checkpoint in the folder ``path``, replacing the one there."""
     from safetensors.torch import save_file
 
     optimizer_tensors, optimizer_plain = _split_optimizer(state.optimizer)
@@ -110,24 +138,22 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
         **optimizer_tensors,
         "rng.torch": state.rng,
     }
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "position": state.position,
+        "progress": state.progress,
+        "history": state.history,
+        "best": state.best,
+        "scheduler": state.scheduler,
+        "optimizer": optimizer_plain,
+        "extra": state.extra,
+    }
 
-    def write(staging: Path) -> None:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, staging / STATE)
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "position": state.position,
-            "progress": state.progress,
-            "history": state.history,
-            "best": state.best,
-            "scheduler": state.scheduler,
-            "optimizer": optimizer_plain,
-            "extra": state.extra,
-            "checksums": {STATE: sha256(staging / STATE)},
-        }
-        (staging / META).write_text(json.dumps(meta, indent=1) + "\n")
+    def write_state(target: Path) -> None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, target)
 
-    return write_folder(path, write)
+    return _publish(path, write_state, meta)
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -159,10 +185,13 @@ def load_checkpoint(path: Path) -> TrainingState:
     from safetensors.torch import load_file
 
     meta = read_meta(path)
-    state_path = path / STATE
+    name = meta.get("state_file")
+    if not isinstance(name, str) or "/" in name:
+        raise CheckpointError(f"{path / META}: corrupted (no state_file)")
+    state_path = path / name
     if not state_path.is_file():
         raise CheckpointError(f"{state_path}: missing")
-    if meta.get("checksums", {}).get(STATE) != sha256(state_path):
+    if meta.get("checksums", {}).get(name) != sha256(state_path):
         raise CheckpointError(
             f"{state_path}: corrupted (its SHA-256 does not match {META}); resume from "
             f"{path.parent / BEST} instead if it is intact, or start again"
@@ -190,15 +219,10 @@ def load_checkpoint(path: Path) -> TrainingState:
 
 
 def copy_checkpoint(source: Path, target: Path) -> Path:
-    """Copy the checkpoint folder ``source`` to ``target`` atomically."""
+    """Make ``target`` a copy of the checkpoint in ``source``."""
     import shutil
 
-    def write(staging: Path) -> None:
-        for name in (STATE, META):
-            shutil.copyfile(source / name, staging / name)
-
-    return write_folder(target, write)
-
-
-def torch_rng() -> Tensor:
-    return torch.get_rng_state()
+    meta = read_meta(source)
+    meta.pop("checksums", None)
+    state = source / meta.pop("state_file")
+    return _publish(target, lambda path: shutil.copyfile(state, path), meta)
