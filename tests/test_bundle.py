@@ -126,3 +126,10 @@ def test_a_new_bundle_keeps_the_checkpoints_in_its_folder(tmp_path: Path) -> Non
     clf.save(path)
     assert (path / "checkpoints" / "last" / "checkpoint.json").read_text() == "{}"
     assert not (path / "stray.txt").exists()
+
+
+def test_a_save_interrupted_between_renames_is_named(tmp_path: Path) -> None:
+    clf = TextClassifier(**{**TINY, "epochs": 1}).fit(*make_texts(60))
+    left = clf.save(tmp_path / "model").rename(tmp_path / ".model.old-123")
+    with pytest.raises(BundleError, match=rf"an interrupted save left {left}: move it back"):
+        TextClassifier.load(tmp_path / "model")

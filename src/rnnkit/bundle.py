@@ -23,7 +23,7 @@ from torch import Tensor
 
 from rnnkit.data.config import DataConfig
 from rnnkit.errors import BundleError
-from rnnkit.files import sha256, write_folder
+from rnnkit.files import leftover_hint, sha256, write_folder
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
@@ -87,7 +87,7 @@ def load_bundle(path: str | Path) -> Bundle:
 
     path = Path(path)
     if not path.is_dir():
-        raise BundleError(f"{path}: no such model folder")
+        raise BundleError(f"{path}: no such model folder{leftover_hint(path)}")
     config = _read_json(path / CONFIG)
     if config.get("format") != FORMAT:
         raise BundleError(f"{path / CONFIG}: not an rnnkit model configuration")

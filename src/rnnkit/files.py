@@ -40,3 +40,21 @@ def write_folder(path: Path, write: Callable[[Path], None], *, keep: tuple[str, 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Folders an interrupted ``write_folder(path, ...)`` can leave beside ``path``: the new
+    one not yet renamed into place, or the previous one not yet deleted."""
+    pattern = [f".{path.name}.tmp-*", f".{path.name}.old-*"]
+    return sorted(p for glob in pattern for p in path.parent.glob(glob) if p.is_dir())
+
+
+def leftover_hint(path: Path, inner: str = "") -> str:
+    """A sentence naming the leftovers of ``path`` that hold ``inner`` (or ``""``)."""
+    found = [p for p in leftovers(path) if (p / inner).exists()]
+    if not found:
+        return ""
+    return (
+        f"; an interrupted save left {', '.join(str(p / inner) for p in found)}: move it back "
+        f"to {path / inner}"
+    )

@@ -125,3 +125,16 @@ def test_each_checkpoint_replaces_the_last_with_one_rename(tmp_path: Path) -> No
     files = sorted(p.name for p in policy.last.iterdir())
     assert files == ["checkpoint.json", read_meta(policy.last)["state_file"]]  # no leftovers
     assert load_checkpoint(policy.last).position["steps"] == 8
+
+
+def test_resume_names_checkpoints_an_interrupted_bundle_save_left_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rnnkit.cli import main
+
+    policy = CheckpointPolicy(tmp_path / ".model.tmp-abc" / "checkpoints")
+    Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())
+    (tmp_path / "model").mkdir()
+    assert main(["train", "--resume", str(tmp_path / "model")]) == 2
+    message = capsys.readouterr().err
+    assert f"an interrupted save left {policy.last}: move it back" in message

@@ -24,9 +24,10 @@ from rnnkit.cli.common import (
 from rnnkit.cli.config_file import apply_config
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import ConfigError
+from rnnkit.files import leftover_hint
 from rnnkit.models.config import CELLS
 from rnnkit.train import distributed
-from rnnkit.train.checkpoint import LAST, CheckpointPolicy, read_meta
+from rnnkit.train.checkpoint import LAST, META, CheckpointPolicy, read_meta
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
 from rnnkit.train.precision import PRECISIONS
 
@@ -463,7 +464,10 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
             f"{names} (only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may "
             "change)"
         )
-    meta = read_meta(folder / CHECKPOINTS / LAST)
+    last = folder / CHECKPOINTS / LAST
+    if not (last / META).is_file() and (hint := leftover_hint(folder, f"{CHECKPOINTS}/{LAST}")):
+        raise ConfigError(f"{last}: no checkpoint here{hint}")
+    meta = read_meta(last)
     options = meta.get("extra", {}).get("args")
     if not isinstance(options, dict):
         raise ConfigError(f"{folder / CHECKPOINTS / LAST}: not written by rnnkit train")
