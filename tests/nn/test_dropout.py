@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.nn.dropout import dropout_between_layers, dropout_mask, locked_dropout
+from rnnkit.nn.dropout import dropout, dropout_between_layers, dropout_mask, locked_dropout
 from tests.nn.twins import MODES, make_pair, random_lengths, run_torch
 
 T, B, I, H = 7, 5, 3, 4
@@ -176,3 +176,13 @@ def test_dropout_mask_zeroes_a_fraction_p_and_scales_the_rest() -> None:
     assert values[1].item() == pytest.approx(1 / 0.7)
     assert abs((mask == 0).float().mean().item() - 0.3) < 0.01
     assert abs(mask.mean().item() - 1.0) < 0.02
+
+
+def test_ordinary_dropout_masks_each_element_and_keeps_the_mean() -> None:
+    torch.manual_seed(0)
+    x = torch.ones(300, 400)
+    y = dropout(x, 0.4)
+    assert abs((y == 0).float().mean().item() - 0.4) < 0.01
+    assert abs(y.mean().item() - 1.0) < 0.02
+    assert dropout(x, 0.4, training=False) is x
+    assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 import rnnkit.nn
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.pooling import Pooling
-from rnnkit.nn.dropout import dropout_mask, locked_dropout
+from rnnkit.nn.dropout import dropout, dropout_mask, locked_dropout
 from rnnkit.text.vocab import Vocabulary
 
 _ENCODERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
@@ -58,7 +58,6 @@ class SequenceClassifier(nn.Module):
             encoder = _ENCODERS[config.cell]
             self.encoder = encoder(config.embed_dim, config.hidden_size, **options)
             self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
-        self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
@@ -77,11 +76,12 @@ class SequenceClassifier(nn.Module):
         if self.config.locked_dropout:
             x = locked_dropout(x, self.config.dropout, training=self.training)
         else:
-            x = self.dropout(x)
+            x = dropout(x, self.config.dropout, training=self.training)
         if self.encoder is None:  # bag: embeddings are zero at padding, as mean pooling needs
             features = self.pooling(x, x[:0], lengths)  # (B, E)
         else:
             outputs, state = self.encoder(x, lengths=lengths)  # (T, B, D * H)
             h_n = state[0] if isinstance(state, tuple) else state  # (L * D, B, H)
             features = self.pooling(outputs, h_n, lengths)  # (B, P * D * H)
-        return self.classifier(self.dropout(features))  # type: ignore[no-any-return]
+        features = dropout(features, self.config.dropout, training=self.training)
+        return self.classifier(features)  # type: ignore[no-any-return]

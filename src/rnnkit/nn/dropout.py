@@ -20,6 +20,15 @@ def dropout_mask(
     return keep.to(dtype).mul_(1.0 / (1.0 - p))
 
 
+def dropout(x: Tensor, p: float, *, training: bool = True) -> Tensor:
+    """Ordinary dropout, a mask per element, as ``F.dropout`` but drawn by ``dropout_mask``."""
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    return x * dropout_mask(tuple(x.shape), p, dtype=x.dtype, device=x.device)
+
+
 def locked_dropout(x: Tensor, p: float, *, training: bool = True) -> Tensor:
     """Variational ("locked") dropout of a time-major ``x`` (T, B, F): one mask per sequence,
     the same at every time step, scaled by 1 / (1 - p) like ordinary dropout."""
