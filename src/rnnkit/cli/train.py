@@ -403,6 +403,8 @@ def run(args: argparse.Namespace) -> int:
         extra={"args": saved_options(args)},
     )
     clf.fit_corpus(train, valid, classes=classes, checkpoints=policy)
+    if world.distributed:  # every process leaves the group before any exits
+        distributed.shutdown()
     if not world.is_main:
         return 0
     test_report = clf.evaluate_corpus(test) if test is not None else None

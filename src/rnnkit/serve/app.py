@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.classifier import TextClassifier
 from rnnkit.serve.batcher import Batcher
 from rnnkit.serve.config import ServeConfig
@@ -63,16 +65,19 @@ class HttpError(Exception):
         self.status, self.detail = status, detail
 
 
-def _info(model: Path) -> dict[str, Any]:
-    config = json.loads((model / "config.json").read_text())
-    metrics_path = model / "metrics.json"
+def _info(clf: TextClassifier, model: Path) -> dict[str, Any]:
+    """What GET /info reports, from the loaded classifier (the bundle's own configuration)."""
     return {
         "model": model.name,
-        "format_version": config["format_version"],
-        "labels": config["labels"],
-        "configuration": {key: config[key] for key in ("model", "data", "training")},
-        "vocabulary_size": len(config["vocab"]["tokens"]),
-        "metrics": json.loads(metrics_path.read_text()) if metrics_path.is_file() else {},
+        "format_version": FORMAT_VERSION,
+        "labels": [str(c) for c in clf.classes_],
+        "configuration": {
+            "model": asdict(clf.model_.config),
+            "data": asdict(clf.data_config()),
+            "training": asdict(clf.train_config()),
+        },
+        "vocabulary_size": len(clf.vocab_),
+        "metrics": clf.metrics_,
     }
 
 
@@ -80,7 +85,7 @@ def create_app(config: ServeConfig) -> Any:
     """The FastAPI application serving ``config.model``."""
     clf = TextClassifier.load(config.model)
     labels = [str(c) for c in clf.classes_]
-    info = _info(Path(config.model))
+    info = _info(clf, Path(config.model))
     threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)
     torch.set_num_threads(threads)
     batcher = Batcher(

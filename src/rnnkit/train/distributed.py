@@ -72,6 +72,13 @@ def init_from_env() -> World:
     return current()
 
 
+def shutdown() -> None:
+    """Leave the process group (a process exiting with gloo still set up can abort)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def default_threads() -> int:
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     return max(1, (os.cpu_count() or 1) // local)

@@ -256,8 +256,9 @@ class Trainer:
             )
             # One collective per step: the global batch size, loss and stop request, so every
             # process scales, checks and stops alike.
+            local_loss = loss_sum.item()
             total, global_loss, stop = world.all_sum(
-                [size, loss_sum.item(), float(self._stop_requested)]
+                [size, local_loss, float(self._stop_requested)]
             )
             if not math.isfinite(global_loss):
                 raise FloatingPointError(self._diverged(global_loss, epoch, step, scheduler))
@@ -273,7 +274,7 @@ class Trainer:
             history.steps += 1
             if history.first_step_at is None:
                 history.first_step_at = time.perf_counter()
-            progress.loss_sum += loss_sum.item()
+            progress.loss_sum += local_loss
             progress.seen += size
             progress.tokens += batch.num_tokens
             progress.seconds = time.perf_counter() - start
