@@ -43,6 +43,10 @@ from rnnkit.train.trainer import History, Trainer
 log = logging.getLogger(__name__)
 
 EVAL_BATCH_SIZE = 256
+# The fixed cost of one model call at inference (Python, kernel set-up): about 0.4 ms, worth
+# 32 MFLOP at the 80 GFLOP/s one core reaches; inference batches of mixed lengths are cut where
+# a separate call costs less than the padding it saves (design.md, decision 21).
+CALL_FLOPS = 32e6
 
 
 class TextClassifier:
@@ -298,7 +302,7 @@ class TextClassifier:
         vocab, model, batches = self._prepare(train, names)
         evaluate = None
         if valid is not None:
-            valid_batches = self._batches(valid, vocab, names, data.max_len)
+            valid_batches = self._batches(valid, model, vocab, names, data.max_len)
             evaluate = lambda m: _evaluate(m, valid_batches, names, self.precision)[0]  # noqa: E731
         log.info(
             "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
@@ -346,8 +350,15 @@ class TextClassifier:
             )
 
     def _batches(
-        self, corpus: Corpus, vocab: Vocabulary, names: Sequence[str] | None, max_len: int | None
+        self,
+        corpus: Corpus,
+        model: SequenceClassifier,
+        vocab: Vocabulary,
+        names: Sequence[str] | None,
+        max_len: int | None,
     ) -> Batches:
+        """Inference batches of ``corpus`` for ``model``: sorted by length, and cut where a
+        separate call costs less than the padding it saves."""
         targets = corpus.label_ids(names) if names is not None else None
         return Batches(
             corpus.encode(vocab),
@@ -355,6 +366,7 @@ class TextClassifier:
             targets,
             batch_size=EVAL_BATCH_SIZE,
             max_len=max_len,
+            call_cost=CALL_FLOPS / model.flops_per_token(),
         )
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -366,7 +378,7 @@ class TextClassifier:
 
     def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
         self._check_fitted()
-        batches = self._batches(corpus, self.vocab_, None, self.max_len)
+        batches = self._batches(corpus, self.model_, self.vocab_, None, self.max_len)
         return torch.softmax(_logits(self.model_, batches, self.precision), -1).numpy()
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
@@ -383,7 +395,7 @@ class TextClassifier:
         labels the model never saw are reported by name."""
         self._check_fitted()
         names = [str(c) for c in self.classes_]
-        batches = self._batches(corpus, self.vocab_, names, self.max_len)
+        batches = self._batches(corpus, self.model_, self.vocab_, names, self.max_len)
         return _evaluate(self.model_, batches, names, self.precision)[1]
 
     # -- files -----------------------------------------------------------------------------

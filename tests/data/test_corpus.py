@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rnnkit.data.readers
-from rnnkit.data.batching import Batches
+from rnnkit.data.batching import STEP_COST, Batches, cheapest_cuts
 from rnnkit.data.corpus import Corpus, load_corpus
 from rnnkit.data.examples import ReadOptions
 from rnnkit.data.splits import stratified_split
@@ -134,3 +135,44 @@ def test_batch_is_time_major_padded_with_zero_and_truncated() -> None:
     assert batch.tokens[:, 2].tolist() == [6, 7, 8, 9]  # the first 4 of 6 tokens
     assert batch.target.tolist() == [1, 0, 2]
     assert batch.num_tokens == 8
+
+
+def all_cuts_cost(lengths: list[int], batch_size: int, call_cost: float) -> float:
+    """The least cost over every way to cut ascending ``lengths`` (brute force)."""
+    n, best = len(lengths), float("inf")
+    for mask in range(2 ** (n - 1)):
+        cuts = [0, *(i + 1 for i in range(n - 1) if mask >> i & 1), n]
+        parts = [lengths[a:b] for a, b in itertools.pairwise(cuts)]
+        if all(len(p) <= batch_size for p in parts):
+            cost = sum(call_cost + max(p) * (len(p) + STEP_COST) for p in parts)
+            best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cheapest_cuts_find_the_least_cost_of_all_cuts(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = np.sort(rng.integers(1, 80, size=int(rng.integers(1, 10))))
+    batch_size, call_cost = int(rng.integers(1, 6)), float(rng.choice([0.0, 5.0, 40.0, 500.0]))
+    cuts = cheapest_cuts(lengths, batch_size, call_cost)
+    parts = np.split(lengths, cuts)
+    assert all(1 <= len(p) <= batch_size for p in parts)
+    cost = sum(call_cost + p.max() * (len(p) + STEP_COST) for p in parts)
+    assert cost == pytest.approx(all_cuts_cost(lengths.tolist(), batch_size, call_cost))
+
+
+def test_inference_batches_are_cut_where_padding_costs_more_than_a_call() -> None:
+    lengths = [3, 60, 2, 3, 2, 61, 3, 2]
+    cheap_calls = make_batches(lengths, batch_size=16, call_cost=20)
+    assert [sorted(np.asarray(lengths)[b].tolist()) for b in cheap_calls.order()] == [
+        [2, 2, 2, 3, 3, 3],
+        [60, 61],
+    ]
+    assert len(cheap_calls) == 2
+    assert len(list(cheap_calls)) == 2
+    dear_calls = make_batches(lengths, batch_size=16, call_cost=1000)
+    assert [len(b) for b in dear_calls.order()] == [8]
+    capped = make_batches(lengths, batch_size=3, call_cost=1000)
+    assert [len(b) for b in capped.order()] == [3, 3, 2]
+    for batches in (cheap_calls, dear_calls, capped):
+        assert sorted(np.concatenate(batches.order()).tolist()) == list(range(8))

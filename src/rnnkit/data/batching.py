@@ -4,6 +4,12 @@ Training batches come from a seeded shuffle cut into chunks of ``bucket`` batche
 sorted by length and cut into batches, and the batch order is shuffled again, so a batch holds
 texts of similar length (little padding) while the epoch order stays random. Inference batches
 are the texts sorted by length, with the indices that put the results back in order.
+
+Inference batches of mixed lengths (a server's batch of requests) can be cut further where a
+separate call costs less than the padding it saves. A batch of ``B`` texts padded to ``T`` steps
+costs about ``call_cost + T * (B + STEP_COST)`` token positions: the positions the kernel
+computes, a per-step overhead worth about half a text, and a fixed cost per model call; the
+cheapest cuts of the sorted lengths under that model are found by dynamic programming.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import ConfigError
+
+STEP_COST = 0.5  # per-step overhead of a recurrent kernel call, in texts (measured, design.md)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Batches:
         shuffle: bool = False,
         seed: int = 0,
         bucket: int = 50,
+        call_cost: float | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
@@ -65,8 +74,11 @@ class Batches:
         self.shuffle = shuffle
         self.seed = seed
         self.bucket = bucket
+        self.call_cost = call_cost
 
     def __len__(self) -> int:
+        if self.call_cost is not None and not self.shuffle:
+            return len(self.order())
         return -(-len(self.lengths) // self.batch_size)
 
     @property
@@ -78,6 +90,8 @@ class Batches:
         n, size = len(self.lengths), self.batch_size
         if not self.shuffle:
             ordered = np.argsort(self.lengths, kind="stable")
+            if self.call_cost is not None:
+                return np.split(ordered, cheapest_cuts(self.lengths[ordered], size, self.call_cost))
             return [ordered[i : i + size] for i in range(0, n, size)]
         rng = np.random.default_rng([self.seed, epoch])
         shuffled = rng.permutation(n)
@@ -111,6 +125,25 @@ class Batches:
     def shard(self, rank: int, size: int) -> ShardedBatches:
         """Process ``rank`` of ``size``'s part of every batch (data-parallel training)."""
         return ShardedBatches(self, rank, size)
+
+
+def cheapest_cuts(lengths: np.ndarray, batch_size: int, call_cost: float) -> list[int]:
+    """Where to cut ascending ``lengths`` into batches of at most ``batch_size`` so that
+    the total of ``call_cost + T * (B + STEP_COST)`` over the batches is least (``T`` the
+    batch's longest length, ``B`` its size). ``best[j]``: the least cost of the first ``j``."""
+    n = len(lengths)
+    best = np.zeros(n + 1)
+    start = np.zeros(n + 1, dtype=np.int64)  # where the last batch of the first j begins
+    for j in range(1, n + 1):
+        i = np.arange(max(0, j - batch_size), j)
+        cost = best[i] + call_cost + lengths[j - 1] * (j - i + STEP_COST)
+        k = int(cost.argmin())
+        best[j], start[j] = cost[k], i[k]
+    cuts, j = [], n
+    while j > 0:
+        j = int(start[j])
+        cuts.append(j)
+    return sorted(cuts)[1:]
 
 
 class ShardedBatches:

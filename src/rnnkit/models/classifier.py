@@ -60,6 +60,20 @@ class SequenceClassifier(nn.Module):
             self.pooling = Pooling(config.pooling, directions * config.hidden_size, directions)
         self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
 
+    def flops_per_token(self) -> int:
+        """FLOPs of the encoder's matrix products per token and direction summed, at inference:
+        2 x gates x hidden x (input + hidden) per layer and direction."""
+        config = self.config
+        if self.encoder is None:
+            return config.embed_dim
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[config.cell]
+        directions = 2 if config.bidirectional else 1
+        flops, size = 0, config.embed_dim
+        for _ in range(config.num_layers):
+            flops += 2 * gates * config.hidden_size * (size + config.hidden_size) * directions
+            size = directions * config.hidden_size
+        return flops
+
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         if self.training and self.config.word_dropout > 0:
             dropped = torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout

@@ -1,11 +1,16 @@
 """Dynamic batching: concurrent requests share one call of the model.
 
-A request puts its texts on a queue and waits. One loop takes the first waiting request, then
-everything else already waiting, and waits up to ``wait`` seconds more while the batch holds
-fewer than ``max_batch`` texts; the model runs once on all of them (in a single worker thread,
-so calls never compete for the cores) and each request gets its own rows back. Under load,
-requests pile up while the model runs, so batches grow with the load; alone, a request waits at
-most ``wait``.
+A request puts its texts on a queue and waits. One loop takes the first waiting request, lets
+the event loop turn twice so that requests already received reach the queue, waits up to
+``wait`` seconds more while the batch holds fewer than ``max_batch`` texts, and runs the model
+once on everything taken; each request gets its own rows back. Under load, requests pile up
+while the model runs, so batches grow with the load; alone, a request waits at most ``wait``.
+
+The model runs in the event loop's own thread. A worker thread would let the loop parse
+requests during a call, but both threads need the interpreter lock for most of their work, and
+handing it back and forth cost 15-25% of the requests per second under load (design.md,
+decision 22). The price: nothing else is answered while the model runs, at most one call of
+``max_batch`` texts.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,7 +33,6 @@ class Batcher:
         self.max_batch = max_batch
         self.wait = wait
         self.enabled = enabled
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-model")
         self.batches = 0  # model calls, for /health
         self.texts = 0
         self._queue: asyncio.Queue[_Item] | None = None
@@ -44,19 +47,17 @@ class Batcher:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self.executor.shutdown(wait=True)
 
     async def predict(self, texts: list[str]) -> np.ndarray:
         """Probabilities (len(texts), C) for ``texts``, computed with other requests' texts."""
         if self._queue is None:
-            return await self._run(texts)
+            return self._run(texts)
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        await self._queue.put((texts, future))
+        self._queue.put_nowait((texts, future))
         return await future
 
-    async def _run(self, texts: list[str]) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.executor, self.predict_fn, texts)
+    def _run(self, texts: list[str]) -> np.ndarray:
+        result = self.predict_fn(texts)
         self.batches += 1
         self.texts += len(texts)
         return result
@@ -64,12 +65,12 @@ class Batcher:
     async def _collect(self, queue: asyncio.Queue[_Item]) -> list[_Item]:
         items = [await queue.get()]
         size = len(items[0][0])
+        for _ in range(2):  # a request read now reaches the queue one turn later
+            await asyncio.sleep(0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait
         while size < self.max_batch:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            if queue.empty():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -77,6 +78,8 @@ class Batcher:
                     item = await asyncio.wait_for(queue.get(), remaining)
                 except asyncio.TimeoutError:
                     break
+            else:
+                item = queue.get_nowait()
             items.append(item)
             size += len(item[0])
         return items
@@ -89,7 +92,7 @@ class Batcher:
             if not items:
                 continue
             try:
-                probs = await self._run([text for texts, _ in items for text in texts])
+                probs = self._run([text for texts, _ in items for text in texts])
             except Exception as error:  # the requests fail, the server stays up
                 log.exception("prediction failed")
                 for _, future in items:

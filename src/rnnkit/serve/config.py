@@ -22,7 +22,7 @@ class ServeConfig:
     max_chars: int = 100_000  # characters in one text
     api_key: str | None = None
     batching: bool = True  # dynamic batching of concurrent requests
-    batch_wait_ms: float = 2.0  # how long a batch waits for more requests once one arrived
+    batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
     threads: int = 0  # torch threads per worker (0: the cores divided among the workers)
     access_log: bool = False
 
