@@ -129,30 +129,112 @@ def load(
 
 def model_rates(
     model: Path, texts: list[str], batch: int, threads: int, rounds: int = 3
-) -> dict[int, float]:
+) -> dict[str, float]:
     """Texts per second of ``predict_proba`` alone, in this process with ``threads`` torch
-    threads, on a seeded sample of ``texts`` one at a time and in batches of ``batch``
-    (median of ``rounds`` interleaved rounds): the most the server's batching can gain."""
+    threads, on a seeded sample of ``texts``: one at a time ("one"), in batches of ``batch``
+    ("batch"), and in batches of ``batch`` run as one call, not cut by length ("uncut");
+    median of ``rounds`` interleaved rounds. "batch" over "one" is the most the server's
+    batching can gain."""
     import torch
 
+    import rnnkit.classifier
     from rnnkit import TextClassifier
 
     clf = TextClassifier.load(model)
     sample = random.Random(0).sample(texts, min(len(texts), 40 * batch))
+    previous, call_flops = torch.get_num_threads(), rnnkit.classifier.CALL_FLOPS
+    torch.set_num_threads(threads)
+    rates: dict[str, list[float]] = {"one": [], "batch": [], "uncut": []}
+    try:
+        clf.predict_proba(sample[:batch])  # warm-up
+        for _ in range(rounds):
+            for name in rates:
+                size = 1 if name == "one" else batch
+                rnnkit.classifier.CALL_FLOPS = None if name == "uncut" else call_flops
+                start = time.perf_counter()
+                for i in range(0, len(sample), size):
+                    clf.predict_proba(sample[i : i + size])
+                rates[name].append(len(sample) / (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(previous)
+        rnnkit.classifier.CALL_FLOPS = call_flops
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def kernel_rates(
+    model: Path, texts: list[str], batch: int, threads: int, rounds: int = 5
+) -> tuple[int, dict[int, float]]:
+    """The median token length of ``texts``, and sequences per second of the bare torch.nn
+    recurrent layer of ``model``'s size on sequences of that length, one at a time and in
+    batches of ``batch`` (median of ``rounds``): the kernel's own gain from batching, with no
+    padding, Python or HTTP around it."""
+    import numpy as np
+    import torch
+
+    from rnnkit import TextClassifier
+    from rnnkit.data.corpus import Corpus
+
+    clf = TextClassifier.load(model)
+    config = clf.model_.config
+    corpus = Corpus.from_texts(texts, [""] * len(texts), clf.tokenizer)
+    length = int(np.median(np.minimum(np.diff(corpus.offsets), clf.max_len or 10**9)))
+    layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[config.cell](
+        config.embed_dim,
+        config.hidden_size,
+        num_layers=config.num_layers,
+        bidirectional=config.bidirectional,
+    ).eval()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     rates: dict[int, list[float]] = {1: [], batch: []}
     try:
-        clf.predict_proba(sample[:batch])  # warm-up
-        for _ in range(rounds):
-            for size in rates:
-                start = time.perf_counter()
-                for i in range(0, len(sample), size):
-                    clf.predict_proba(sample[i : i + size])
-                rates[size].append(len(sample) / (time.perf_counter() - start))
+        with torch.inference_mode():
+            for _ in range(rounds):
+                for size in rates:
+                    x = torch.randn(length, size, config.embed_dim)
+                    layer(x)
+                    repeats = max(5, 2000 // (size * length) + 1)
+                    start = time.perf_counter()
+                    for _ in range(repeats):
+                        layer(x)
+                    rates[size].append(repeats * size / (time.perf_counter() - start))
     finally:
         torch.set_num_threads(previous)
-    return {size: statistics.median(r) for size, r in rates.items()}
+    return length, {size: statistics.median(r) for size, r in rates.items()}
+
+
+def stack_rates(texts: list[str], requests: int, clients: int, rounds: int) -> dict[str, float]:
+    """Requests per second of a stand-in server with no model (``_stack_app.py``: parse the
+    JSON, answer a fixed prediction per text), as a bare ASGI application and as a FastAPI
+    route under uvicorn, under the same load; median of ``rounds`` interleaved rounds."""
+    import subprocess
+    import urllib.request
+
+    from tests.serve.server import free_port
+
+    rates: dict[str, list[float]] = {"bare": [], "fastapi": []}
+    for _ in range(rounds):
+        for kind in rates:
+            port = free_port()
+            app = Path(__file__).resolve().parent / "_stack_app.py"
+            process = subprocess.Popen([sys.executable, str(app), kind, str(port)])
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+                        break
+                    except OSError:
+                        if time.monotonic() > deadline or process.poll() is not None:
+                            raise RuntimeError(f"_stack_app.py {kind} did not start") from None
+                        time.sleep(0.2)
+                url = f"http://127.0.0.1:{port}"
+                load(url, texts, min(200, requests), clients)  # warm-up
+                rates[kind].append(load(url, texts, requests, clients)["rps"])
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    return {kind: statistics.median(r) for kind, r in rates.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,17 +264,35 @@ def main(argv: list[str] | None = None) -> int:
     from rnnkit.data.datasets import dataset_info, locate
 
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    ceilings: dict[str, dict[int, float]] = {}
     verdicts = []
-    modes = {"batching": [], "one at a time": ["--no-batching"]}
+    modes = {
+        "batching": [],
+        "one at a time": ["--no-batching"],
+        "batching, 2 ms wait": ["--batch-wait-ms", "2"],
+    }
+    first = args.datasets.split(",")[0]
+    stack = stack_rates(
+        dataset_info(first).read(locate(first, args.data_dir))["test"].texts,
+        args.requests,
+        args.clients,
+        args.rounds,
+    )
+    print(
+        f"HTTP stack alone ({first} texts): bare ASGI {stack['bare']:,.0f} requests/s, "
+        f"FastAPI route {stack['fastapi']:,.0f}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as folder:
         for dataset in args.datasets.split(","):
             texts = dataset_info(dataset).read(locate(dataset, args.data_dir))["test"].texts
             model = model_for(dataset, args.data_dir, args.model_dir, Path(folder))
-            rates = ceilings[dataset] = model_rates(model, texts, args.clients, args.threads)
+            rates = model_rates(model, texts, args.clients, args.threads)
+            length, kernel = kernel_rates(model, texts, args.clients, args.threads)
             print(
-                f"{dataset} model alone: {rates[1]:,.0f} texts/s one at a time, "
-                f"{rates[args.clients]:,.0f} in batches of {args.clients}",
+                f"{dataset} model alone: {rates['one']:,.0f} texts/s one at a time, "
+                f"{rates['batch']:,.0f} in batches of {args.clients} ({rates['uncut']:,.0f} "
+                "without cutting them by length); bare kernel at "
+                f"{length} tokens: {kernel[1]:,.0f} and {kernel[args.clients]:,.0f} sequences/s",
                 flush=True,
             )
             rounds: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
@@ -224,15 +324,22 @@ def main(argv: list[str] | None = None) -> int:
             }
             ratio = by_mode["batching"]["rps"] / by_mode["one at a time"]["rps"]
             errors = sum(r["all_errors"] for r in by_mode.values())
-            ceiling = rates[args.clients] / rates[1]
+            ceiling = rates["batch"] / rates["one"]
+            bare = kernel[args.clients] / kernel[1]
             verdicts += [
                 f"- {dataset}: batching serves {ratio:.1f}x the requests per second of one at a "
                 f"time (target 3x: {'met' if ratio >= 3 else 'MISSED'}); errors in all rounds: "
                 f"{errors} (target 0: {'met' if errors == 0 else 'MISSED'}). The model alone "
                 f"(`predict_proba`, {args.threads} thread{'s' * (args.threads > 1)}) runs "
-                f"{rates[1]:,.0f} texts/s one at a time and {rates[args.clients]:,.0f} in batches "
-                f"of {args.clients}, the most {args.clients} clients can form: {ceiling:.1f}x is "
-                "what batching could gain if HTTP cost nothing",
+                f"{rates['one']:,.0f} texts/s one at a time and {rates['batch']:,.0f} in batches "
+                f"of {args.clients} ({rates['uncut']:,.0f} without cutting them by length), "
+                f"the most {args.clients} clients can form: {ceiling:.1f}x is "
+                "what batching could gain if HTTP cost nothing. The bare recurrent kernel of this "
+                f"size, on {length}-token sequences (the median) with no padding: "
+                f"{kernel[1]:,.0f} sequences/s one at a time, {kernel[args.clients]:,.0f} in "
+                f"batches of {args.clients} ({bare:.1f}x). A 2 ms batch wait: "
+                f"{by_mode['batching, 2 ms wait']['rps']:,.0f} requests/s against "
+                f"{by_mode['batching']['rps']:,.0f} with none",
             ]
     print("\n".join(verdicts))
     if args.no_write:
@@ -267,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
         "",
         *verdicts,
+        "",
+        f"The HTTP stack alone, same load of {first} texts ({args.rounds} interleaved rounds): a "
+        "stand-in with no model (`benchmarks/_stack_app.py`: parse the JSON, answer a fixed "
+        f"prediction per text) serves {stack['bare']:,.0f} requests/s as a bare ASGI "
+        f"application and {stack['fastapi']:,.0f} as a FastAPI route, both under uvicorn.",
     ]
     write_section("serve-load", "\n".join(lines))
     return 0

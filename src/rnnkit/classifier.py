@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 EVAL_BATCH_SIZE = 256
 # The fixed cost of one model call at inference (Python, kernel set-up): about 0.4 ms, worth
 # 32 MFLOP at the 80 GFLOP/s one core reaches; inference batches of mixed lengths are cut where
-# a separate call costs less than the padding it saves (design.md, decision 21).
-CALL_FLOPS = 32e6
+# a separate call costs less than the padding it saves (design.md, decision 21). None: batches
+# of EVAL_BATCH_SIZE only (what the benchmarks compare against).
+CALL_FLOPS: float | None = 32e6
 
 
 class TextClassifier:
@@ -366,8 +367,13 @@ class TextClassifier:
             targets,
             batch_size=EVAL_BATCH_SIZE,
             max_len=max_len,
-            call_cost=CALL_FLOPS / model.flops_per_token(),
+            call_cost=None if CALL_FLOPS is None else CALL_FLOPS / model.flops_per_token(),
         )
+
+    def inference_batches(self, corpus: Corpus) -> Batches:
+        """The batches ``predict_proba_corpus`` runs ``corpus`` in (ONNX Runtime too)."""
+        self._check_fitted()
+        return self._batches(corpus, self.model_, self.vocab_, None, self.max_len)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities (n, C), columns in ``classes_`` order."""
@@ -378,7 +384,7 @@ class TextClassifier:
 
     def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
         self._check_fitted()
-        batches = self._batches(corpus, self.model_, self.vocab_, None, self.max_len)
+        batches = self.inference_batches(corpus)
         return torch.softmax(_logits(self.model_, batches, self.precision), -1).numpy()
 
     def predict(self, X: Sequence[str]) -> np.ndarray:

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import rnnkit.data.readers
-from rnnkit.data.batching import STEP_COST, Batches, cheapest_cuts
+from rnnkit.data.batching import (
+    STEP_COST,
+    Batches,
+    _starts_large,
+    _starts_small,
+    cheapest_cuts,
+)
 from rnnkit.data.corpus import Corpus, load_corpus
 from rnnkit.data.examples import ReadOptions
 from rnnkit.data.splits import stratified_split
@@ -159,6 +165,15 @@ def test_cheapest_cuts_find_the_least_cost_of_all_cuts(seed: int) -> None:
     assert all(1 <= len(p) <= batch_size for p in parts)
     cost = sum(call_cost + p.max() * (len(p) + STEP_COST) for p in parts)
     assert cost == pytest.approx(all_cuts_cost(lengths.tolist(), batch_size, call_cost))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cheapest_cuts_of_large_inputs_agree_with_the_small_input_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = np.sort(rng.integers(1, 400, size=int(rng.integers(40, 120))))
+    batch_size = int(rng.integers(8, 64))
+    small = _starts_small(lengths.tolist(), batch_size, 60.0)
+    assert _starts_large(lengths, batch_size, 60.0) == small
 
 
 def test_inference_batches_are_cut_where_padding_costs_more_than_a_call() -> None:

@@ -63,7 +63,9 @@ def add_parser(commands: Any) -> None:
         type=float,
         default=defaults.batch_wait_ms,
         metavar="MS",
-        help="how long a batch waits for more requests (default: %(default)s)",
+        help="how long a batch waits for more requests once one arrived (default: %(default)s: "
+        "it takes the requests already received; under load, requests pile up while the model "
+        "runs)",
     )
     parser.add_argument(
         "--no-batching",

@@ -130,20 +130,43 @@ class Batches:
 def cheapest_cuts(lengths: np.ndarray, batch_size: int, call_cost: float) -> list[int]:
     """Where to cut ascending ``lengths`` into batches of at most ``batch_size`` so that
     the total of ``call_cost + T * (B + STEP_COST)`` over the batches is least (``T`` the
-    batch's longest length, ``B`` its size). ``best[j]``: the least cost of the first ``j``."""
+    batch's longest length, ``B`` its size). ``best[j]``: the least cost of the first ``j``;
+    ``start[j]``: where the last batch of the first ``j`` begins."""
+    n = len(lengths)
+    if n * min(n, batch_size) <= 1024:  # a server's batch: numpy's per-call cost would dominate
+        start = _starts_small(lengths.tolist(), batch_size, call_cost)
+    else:
+        start = _starts_large(lengths, batch_size, call_cost)
+    cuts, j = [], n
+    while j > 0:
+        j = start[j]
+        cuts.append(j)
+    return sorted(cuts)[1:]
+
+
+def _starts_small(lengths: list[int], batch_size: int, call_cost: float) -> list[int]:
+    best, start = [0.0], [0]
+    for j in range(1, len(lengths) + 1):
+        longest = lengths[j - 1]
+        cost, begin = min(
+            (best[i] + call_cost + longest * (j - i + STEP_COST), i)
+            for i in range(max(0, j - batch_size), j)
+        )
+        best.append(cost)
+        start.append(begin)
+    return start
+
+
+def _starts_large(lengths: np.ndarray, batch_size: int, call_cost: float) -> list[int]:
     n = len(lengths)
     best = np.zeros(n + 1)
-    start = np.zeros(n + 1, dtype=np.int64)  # where the last batch of the first j begins
+    start = np.zeros(n + 1, dtype=np.int64)
     for j in range(1, n + 1):
         i = np.arange(max(0, j - batch_size), j)
         cost = best[i] + call_cost + lengths[j - 1] * (j - i + STEP_COST)
         k = int(cost.argmin())
         best[j], start[j] = cost[k], i[k]
-    cuts, j = [], n
-    while j > 0:
-        j = int(start[j])
-        cuts.append(j)
-    return sorted(cuts)[1:]
+    return [int(i) for i in start]
 
 
 class ShardedBatches:

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.classifier import EVAL_BATCH_SIZE, TextClassifier, _check_texts
-from rnnkit.data.batching import Batches
+from rnnkit.classifier import TextClassifier, _check_texts
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError, ConfigError
 
@@ -18,7 +17,7 @@ class OnnxPredictor:
     """``predict_proba(texts)`` like ``TextClassifier``'s, computed by ONNX Runtime.
 
     The bundle supplies the tokenizer, vocabulary, length cap and labels; ``onnx_path`` the
-    graph written by ``rnnkit export``. Texts run in batches sorted by length, as in PyTorch.
+    graph written by ``rnnkit export``. Texts run in the batches PyTorch would run them in.
     """
 
     def __init__(self, bundle: TextClassifier, onnx_path: str | Path, *, threads: int = 0) -> None:
@@ -58,12 +57,7 @@ class OnnxPredictor:
         )
 
     def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
-        batches = Batches(
-            corpus.encode(self.bundle.vocab_),
-            corpus.offsets,
-            batch_size=EVAL_BATCH_SIZE,
-            max_len=self.bundle.max_len,
-        )
+        batches = self.bundle.inference_batches(corpus)
         result = np.empty((len(corpus), len(self.classes_)), np.float32)
         for batch in batches.epoch():
             feeds: dict[str, Any] = {
