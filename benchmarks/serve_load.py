@@ -128,7 +128,7 @@ def load(
 
 
 def model_rates(
-    model: Path, texts: list[str], batch: int, threads: int, rounds: int = 3
+    model: Path, texts: list[str], batch: int, threads: int, rounds: int = 5
 ) -> dict[str, float]:
     """Texts per second of ``predict_proba`` alone, in this process with ``threads`` torch
     threads, on a seeded sample of ``texts``: one at a time ("one"), in batches of ``batch``

@@ -43,11 +43,11 @@ from rnnkit.train.trainer import History, Trainer
 log = logging.getLogger(__name__)
 
 EVAL_BATCH_SIZE = 256
-# The fixed cost of one model call at inference (Python, kernel set-up): about 0.4 ms, worth
-# 32 MFLOP at the 80 GFLOP/s one core reaches; inference batches of mixed lengths are cut where
+# The fixed cost of one model call at inference (Python, kernel set-up): about 0.7 ms, worth
+# 56 MFLOP at the 80 GFLOP/s one core reaches; inference batches of mixed lengths are cut where
 # a separate call costs less than the padding it saves (design.md, decision 21). None: batches
 # of EVAL_BATCH_SIZE only (what the benchmarks compare against).
-CALL_FLOPS: float | None = 32e6
+CALL_FLOPS: float | None = 56e6
 
 
 class TextClassifier:
