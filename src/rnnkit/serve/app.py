@@ -84,8 +84,8 @@ def _info(clf: TextClassifier, model: Path) -> dict[str, Any]:
     }
 
 
-def create_app(config: ServeConfig) -> Any:
-    """The FastAPI application serving ``config.model``."""
+def create_app(config: ServeConfig) -> PredictFirst:
+    """The ASGI application serving ``config.model``: FastAPI, with POST /predict in front."""
     clf = TextClassifier.load(config.model)
     labels = [str(c) for c in clf.classes_]
     info = _info(clf, Path(config.model))
@@ -193,9 +193,8 @@ def create_app(config: ServeConfig) -> Any:
 class PredictFirst:
     """The ASGI application ``rnnkit serve`` runs: POST /predict straight from the ASGI
     messages, everything else through FastAPI. FastAPI's middleware, routing and request
-    objects cost about 0.1 ms a request (a bare ASGI application under uvicorn served 19,000
-    requests/s on this machine, the same in FastAPI 6,000), as much as the model's share of a
-    short text in a batch (design.md, decision 22)."""
+    objects cost more per request than the model's share of a short text in a batch
+    (RESULTS.md ``serve-load`` times the HTTP stack alone both ways; design.md, decision 22)."""
 
     def __init__(
         self, api: FastAPI, answer: Callable[[Headers, AsyncIterator[bytes]], Awaitable[bytes]]

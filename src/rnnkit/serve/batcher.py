@@ -8,8 +8,8 @@ while the model runs, so batches grow with the load; alone, a request waits at m
 
 The model runs in the event loop's own thread. A worker thread would let the loop parse
 requests during a call, but both threads need the interpreter lock for most of their work, and
-handing it back and forth cost 15-25% of the requests per second under load (design.md,
-decision 22). The price: nothing else is answered while the model runs, at most one call of
+handing it back and forth served fewer requests per second under load (design.md, decision
+22). The price: nothing else is answered while the model runs, at most one call of
 ``max_batch`` texts.
 """
 
