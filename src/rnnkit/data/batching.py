@@ -14,6 +14,7 @@ cheapest cuts of the sorted lengths under that model are found by dynamic progra
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -89,10 +90,7 @@ class Batches:
         """The indices of each batch of ``epoch``."""
         n, size = len(self.lengths), self.batch_size
         if not self.shuffle:
-            ordered = np.argsort(self.lengths, kind="stable")
-            if self.call_cost is not None:
-                return np.split(ordered, cheapest_cuts(self.lengths[ordered], size, self.call_cost))
-            return [ordered[i : i + size] for i in range(0, n, size)]
+            return list(self._sorted_order)
         rng = np.random.default_rng([self.seed, epoch])
         shuffled = rng.permutation(n)
         batches = []
@@ -101,6 +99,15 @@ class Batches:
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
             batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
         return [batches[i] for i in rng.permutation(len(batches))]
+
+    @functools.cached_property
+    def _sorted_order(self) -> list[np.ndarray]:
+        """Inference batches: the same in every epoch, so cut once."""
+        ordered = np.argsort(self.lengths, kind="stable")
+        size = self.batch_size
+        if self.call_cost is not None:
+            return np.split(ordered, cheapest_cuts(self.lengths[ordered], size, self.call_cost))
+        return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
     def epoch(self, epoch: int = 0) -> Iterator[Batch]:
         for index in self.order(epoch):
