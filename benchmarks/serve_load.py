@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tests.serve.server import Server  # noqa: E402
 
 from _common import machine_line, write_section  # noqa: E402
+from rnnkit import TextClassifier  # noqa: E402
 
 
 def model_for(dataset: str, data_dir: str, model_dir: str | None, folder: Path) -> Path:
     """``MODEL_DIR/DATASET`` if there is one, else rnnkit's defaults trained now."""
     if model_dir and (Path(model_dir) / dataset).is_dir():
         return Path(model_dir) / dataset
-    from rnnkit import TextClassifier
     from rnnkit.data.datasets import load_dataset
 
     splits = load_dataset(dataset, data_dir)
@@ -128,7 +128,7 @@ def load(
 
 
 def model_rates(
-    model: Path, texts: list[str], batch: int, threads: int, rounds: int = 5
+    clf: TextClassifier, texts: list[str], batch: int, threads: int, rounds: int = 5
 ) -> dict[str, float]:
     """Texts per second of ``predict_proba`` alone, in this process with ``threads`` torch
     threads, on a seeded sample of ``texts``: one at a time ("one"), in batches of ``batch``
@@ -138,9 +138,7 @@ def model_rates(
     import torch
 
     import rnnkit.classifier
-    from rnnkit import TextClassifier
 
-    clf = TextClassifier.load(model)
     sample = random.Random(0).sample(texts, min(len(texts), 40 * batch))
     previous, call_flops = torch.get_num_threads(), rnnkit.classifier.CALL_FLOPS
     torch.set_num_threads(threads)
@@ -162,19 +160,17 @@ def model_rates(
 
 
 def kernel_rates(
-    model: Path, texts: list[str], batch: int, threads: int, rounds: int = 5
+    clf: TextClassifier, texts: list[str], batch: int, threads: int, rounds: int = 5
 ) -> tuple[int, dict[int, float]]:
     """The median token length of ``texts``, and sequences per second of the bare torch.nn
-    recurrent layer of ``model``'s size on sequences of that length, one at a time and in
+    recurrent layer of ``clf``'s size on sequences of that length, one at a time and in
     batches of ``batch`` (median of ``rounds``): the kernel's own gain from batching, with no
     padding, Python or HTTP around it."""
     import numpy as np
     import torch
 
-    from rnnkit import TextClassifier
     from rnnkit.data.corpus import Corpus
 
-    clf = TextClassifier.load(model)
     config = clf.model_.config
     corpus = Corpus.from_texts(texts, [""] * len(texts), clf.tokenizer)
     length = int(np.median(np.minimum(np.diff(corpus.offsets), clf.max_len or 10**9)))
@@ -286,8 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in args.datasets.split(","):
             texts = dataset_info(dataset).read(locate(dataset, args.data_dir))["test"].texts
             model = model_for(dataset, args.data_dir, args.model_dir, Path(folder))
-            rates = model_rates(model, texts, args.clients, args.threads)
-            length, kernel = kernel_rates(model, texts, args.clients, args.threads)
+            clf = TextClassifier.load(model)
+            rates = model_rates(clf, texts, args.clients, args.threads)
+            length, kernel = kernel_rates(clf, texts, args.clients, args.threads)
             print(
                 f"{dataset} model alone: {rates['one']:,.0f} texts/s one at a time, "
                 f"{rates['batch']:,.0f} in batches of {args.clients} ({rates['uncut']:,.0f} "
