@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 import rnnkit.bundle
 from rnnkit import BundleError, TextClassifier
+from rnnkit.errors import OutputError
 from tests.conftest import TINY, make_texts
 
 
@@ -103,10 +105,10 @@ def test_a_failed_save_leaves_the_previous_bundle_intact(
     before = {f.name: f.read_bytes() for f in path.iterdir()}
 
     def crash(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(rnnkit.bundle, "sha256", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=r"no space left on the device\); the previous .* intact"):
         clf.save(path)
     assert {f.name: f.read_bytes() for f in path.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no temporary folder left
@@ -122,10 +124,10 @@ def test_a_new_bundle_keeps_the_checkpoints_in_its_folder(tmp_path: Path) -> Non
     path = clf.save(tmp_path / "model")
     (path / "checkpoints" / "last").mkdir(parents=True)
     (path / "checkpoints" / "last" / "checkpoint.json").write_text("{}")
-    (path / "stray.txt").write_text("not kept")
+    (path / "model.onnx").write_text("an export of the old weights, not kept")
     clf.save(path)
     assert (path / "checkpoints" / "last" / "checkpoint.json").read_text() == "{}"
-    assert not (path / "stray.txt").exists()
+    assert not (path / "model.onnx").exists()
 
 
 def test_a_save_interrupted_between_renames_is_named(tmp_path: Path) -> None:

@@ -7,14 +7,17 @@
     checkpoints/        rnnkit train's training checkpoints (last/, best/), kept when a new
                         bundle is written over the folder (see rnnkit.train.checkpoint)
 
-A bundle is written to a temporary folder and renamed into place, so a crash never leaves a
-half-written bundle where a good one was. Loading checks the weights' checksum and names the file
-at fault when one is missing or corrupted.
+A bundle is written to a temporary folder and renamed into place, so a crash or a full disk
+never leaves a half-written bundle where a good one was; a folder that holds anything rnnkit did
+not write is never replaced (``check_target``), and one process at a time writes a folder.
+Loading checks the weights' checksum and the configuration against the weights, and names the
+file at fault when one is missing, corrupted or inconsistent.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,15 @@ from torch import Tensor
 
 from rnnkit.data.config import DataConfig
 from rnnkit.errors import BundleError
-from rnnkit.files import leftover_hint, sha256, write_folder
+from rnnkit.files import (
+    FolderLock,
+    check_target,
+    leftover_hint,
+    sha256,
+    unsupported_version,
+    write_bytes,
+    write_folder,
+)
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.config import TrainConfig
@@ -32,6 +43,8 @@ FORMAT = "rnnkit-bundle"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
+ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder
+OWN_ENTRIES = frozenset({WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES})
 
 
 @dataclass
@@ -45,13 +58,50 @@ class Bundle:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def save_bundle(path: str | Path, bundle: Bundle) -> Path:
-    """Write ``bundle`` to the folder ``path`` atomically, replacing what is there."""
-    from safetensors.torch import save_file
+def foreign_entries(path: Path) -> list[str]:
+    """What in the folder ``path`` rnnkit did not write (replacing the folder would lose it)."""
+    found = []
+    for entry in sorted(path.iterdir(), key=lambda p: p.name):
+        if entry.name not in OWN_ENTRIES:
+            found.append(entry.name)
+        elif entry.name == CONFIG and not _is_bundle_config(entry):
+            found.append(f"{CONFIG} (not an rnnkit model's)")
+        elif entry.name == CHECKPOINTS and not (
+            entry.is_dir() and {p.name for p in entry.iterdir()} <= {"last", "best"}
+        ):
+            found.append(f"{CHECKPOINTS} (not rnnkit's)")
+    return found
+
+
+def _is_bundle_config(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text()).get("format") == FORMAT)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_bundle_target(
+    path: str | Path, *, option: str = "", inputs: Sequence[str | Path] = ()
+) -> Path:
+    """Refuse (``OutputError``) a place that cannot become a model folder without losing
+    anything: a file, the current folder, a folder that holds ``inputs`` or anything rnnkit
+    did not write, a place that cannot be written. New and empty folders and rnnkit's own
+    model folders pass."""
+    return check_target(
+        Path(path), option=option, folder=True, inputs=inputs, foreign=foreign_entries
+    )
+
+
+def save_bundle(path: str | Path, bundle: Bundle, *, option: str = "") -> Path:
+    """Write ``bundle`` to the folder ``path`` atomically, replacing the model there (its
+    checkpoints are kept); ``check_bundle_target`` decides what may be replaced."""
+    from safetensors.torch import save
+
+    path = check_bundle_target(path, option=option)
 
     def write(staging: Path) -> None:
         state = {name: t.detach().cpu().contiguous() for name, t in bundle.state.items()}
-        save_file(state, staging / WEIGHTS, metadata={"format": FORMAT})
+        write_bytes(staging / WEIGHTS, save(state, metadata={"format": FORMAT}))
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -65,7 +115,8 @@ def save_bundle(path: str | Path, bundle: Bundle) -> Path:
         (staging / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         (staging / METRICS).write_text(json.dumps(bundle.metrics, indent=1) + "\n")
 
-    return write_folder(Path(path), write, keep=(CHECKPOINTS,))
+    with FolderLock(path, option=option):
+        return write_folder(path, write, keep=(CHECKPOINTS,), what="the model bundle")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -91,11 +142,9 @@ def load_bundle(path: str | Path) -> Bundle:
     config = _read_json(path / CONFIG)
     if config.get("format") != FORMAT:
         raise BundleError(f"{path / CONFIG}: not an rnnkit model configuration")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"{path / CONFIG}: format version {config.get('format_version')} is not supported "
-            f"by this rnnkit (it reads version {FORMAT_VERSION})"
-        )
+    version = config.get("format_version")
+    if version != FORMAT_VERSION or not isinstance(version, int):
+        raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
     weights = path / WEIGHTS
     if not weights.is_file():
         raise BundleError(f"{weights}: missing")
@@ -117,6 +166,24 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{weights}: corrupted ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise BundleError(f"{path / CONFIG}: corrupted or incomplete ({error!r})") from None
+    _check_consistent(bundle, path / CONFIG)
     metrics_path = path / METRICS
     bundle.metrics = _read_json(metrics_path) if metrics_path.exists() else {}
     return bundle
+
+
+def _check_consistent(bundle: Bundle, config: Path) -> None:
+    """The labels and the vocabulary against the model's sizes, which the weights have."""
+    model, labels = bundle.model, bundle.classes
+    if len(labels) != model.num_classes:
+        raise BundleError(
+            f"{config}: lists {len(labels)} labels but the model has {model.num_classes} "
+            "classes; the file was altered or belongs to another model"
+        )
+    if len({json.dumps(label) for label in labels}) != len(labels):
+        raise BundleError(f"{config}: lists a label twice ({labels})")
+    if len(bundle.vocab) != model.vocab_size:
+        raise BundleError(
+            f"{config}: the vocabulary has {len(bundle.vocab)} tokens but the model's embedding "
+            f"has {model.vocab_size} rows; the file was altered or belongs to another model"
+        )

@@ -19,6 +19,21 @@ class BundleError(RnnkitError):
     """A model bundle that is missing, incomplete or corrupted: the message names the file."""
 
 
+class OutputError(RnnkitError):
+    """A place to write that cannot be used: it holds files that are not rnnkit's, is a file
+    where a folder is needed, is read-only or full, or another process is writing it. The
+    message names it; nothing already there has been changed."""
+
+
+class PredictionError(RnnkitError):
+    """A model gave non-finite (NaN or infinite) outputs: its weights are damaged, or training
+    diverged. ``rows`` are the positions of the texts concerned."""
+
+    def __init__(self, message: str, rows: list[int]) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
 class NotFittedError(RnnkitError, AttributeError):
     """An estimator used before ``fit`` (or ``load``)."""
 

@@ -1,13 +1,42 @@
-"""Writing folders so that a crash never leaves a half-written one where a good one was."""
+"""Writing files so that nothing already saved is lost.
+
+- ``write_folder`` and ``write_file`` write beside the target and rename into place, so a crash
+  or a full disk never leaves a half-written file where a good one was;
+- what they write gets the permissions the user's umask gives (as ``cp`` or an editor would),
+  not the owner-only ones of temporary files;
+- ``check_target`` refuses, before any work, a place that cannot be written or whose contents
+  would be lost; ``FolderLock`` keeps two processes from writing the same place at once;
+- every ``OSError`` of writing becomes an ``OutputError`` that names the path and the cause.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
+
+from rnnkit.errors import OutputError
+
+_CAUSES = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+USER_ERRNOS = frozenset(_CAUSES)  # the causes of a failed write that the user can remove
+
+
+def cause(error: OSError) -> str:
+    """Why a write failed, in words: 'no space left on the device', ..."""
+    return _CAUSES.get(error.errno or 0, error.strerror or str(error))
 
 
 def sha256(path: Path) -> str:
@@ -18,14 +47,77 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_folder(path: Path, write: Callable[[Path], None], *, keep: tuple[str, ...] = ()) -> Path:
+def unsupported_version(version: object, supported: int) -> str:
+    """Why a file's format version cannot be read, saying what kind of value it is."""
+    if isinstance(version, str) and version.strip().isdigit():
+        return (
+            f"format version {version!r} is a string; this rnnkit reads the number "
+            f'{supported} (write "format_version": {supported})'
+        )
+    if version is None:
+        return f"no format version; this rnnkit reads version {supported}"
+    return f"format version {version!r} is not supported by this rnnkit (it reads {supported})"
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+
+def umask() -> int:
+    """The process's umask (read without changing it where Linux allows)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def share(path: Path) -> None:
+    """Give ``path`` and everything under it the permissions a new file or folder gets from
+    the umask (temporary files and folders are created readable by their owner only)."""
+    mask = umask()
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
+    if path.is_dir():
+        for root, folders, names in os.walk(path):
+            for name in folders:
+                Path(root, name).chmod(0o777 & ~mask)
+            for name in names:
+                Path(root, name).chmod(0o666 & ~mask)
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``; OSError as it comes (a full disk included)."""
+    with open(path, "wb") as stream:
+        stream.write(data)
+
+
+def write_folder(
+    path: Path,
+    write: Callable[[Path], None],
+    *,
+    keep: tuple[str, ...] = (),
+    what: str = "the folder",
+) -> Path:
     """Call ``write(staging)`` on a fresh folder beside ``path``, then rename it to ``path``,
     replacing what was there. Entries named in ``keep`` move from the old folder to the new
-    one (the checkpoints inside a model folder survive the bundle written over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    one (the checkpoints inside a model folder survive the bundle written over it). A failed
+    write (a full disk, say) leaves the previous folder as it was and raises ``OutputError``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write {what} there ({cause(error)})") from None
     try:
         write(staging)
+        share(staging)
         if path.exists():
             for name in keep:
                 if (path / name).exists() and not (staging / name).exists():
@@ -36,9 +128,30 @@ def write_folder(path: Path, write: Callable[[Path], None], *, keep: tuple[str, 
             shutil.rmtree(previous, ignore_errors=True)
         else:
             os.rename(staging, path)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        kept = f"; the previous {path} is intact" if path.exists() else "; nothing was written"
+        raise OutputError(f"{path}: cannot write {what} ({cause(error)}){kept}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return path
+
+
+def write_file(path: Path, write: Callable[[Path], None], *, what: str = "the file") -> Path:
+    """Call ``write(staging)`` on a new file name beside ``path``, then rename it to ``path``.
+    A failed write leaves the previous file as it was and raises ``OutputError``."""
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(staging)
+        share(staging)
+        os.replace(staging, path)
+    except OSError as error:
+        kept = f"; the previous {path} is intact" if path.exists() else "; nothing was written"
+        raise OutputError(f"{path}: cannot write {what} ({cause(error)}){kept}") from None
+    finally:
+        staging.unlink(missing_ok=True)
     return path
 
 
@@ -58,3 +171,147 @@ def leftover_hint(path: Path, inner: str = "") -> str:
         f"; an interrupted save left {', '.join(str(p / inner) for p in found)}: move it back "
         f"to {path / inner}"
     )
+
+
+# -- checking a place before the work -------------------------------------------------------
+
+
+def check_target(
+    path: Path,
+    *,
+    option: str,
+    folder: bool,
+    inputs: Sequence[str | Path] = (),
+    foreign: Callable[[Path], list[str]] | None = None,
+) -> Path:
+    """Raise ``OutputError`` (naming ``option`` and ``path``) unless ``path`` can be written
+    (or replaced) without losing anything; return it resolved.
+
+    ``folder``: the target is a folder (else a file). An existing folder may be replaced only
+    when ``foreign(path)`` lists nothing that is not the program's own; it must not hold one of
+    ``inputs`` nor the current folder. The nearest existing parent must be a writable folder
+    (tried by creating and removing a folder in it, so a read-only file system is caught too).
+    """
+    shown = f"{option} {path}"
+    target = Path(os.path.abspath(path))
+    here = Path.cwd()
+    if folder and (target == here or target in here.parents):
+        raise OutputError(
+            f"{shown}: is the current folder or holds it, which cannot be replaced; give the "
+            "name of a new folder, such as ./model"
+        )
+    if target.exists() or target.is_symlink():
+        if folder and not target.is_dir():
+            raise OutputError(f"{shown}: is a file, not a folder; give a folder name")
+        if not folder and target.is_dir():
+            raise OutputError(f"{shown}: is a folder; give a file name")
+        if folder:
+            _check_contents(target, shown, inputs, foreign)
+    ancestor = target.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{shown}: {ancestor} is a file, so the folder cannot be created")
+    try:
+        probe = tempfile.mkdtemp(dir=ancestor, prefix=".rnnkit-probe-")
+        os.rmdir(probe)
+    except OSError as error:
+        raise OutputError(f"{shown}: cannot write in {ancestor} ({cause(error)})") from None
+    return target
+
+
+def _check_contents(
+    target: Path,
+    shown: str,
+    inputs: Sequence[str | Path],
+    foreign: Callable[[Path], list[str]] | None,
+) -> None:
+    for item in inputs:
+        location = Path(os.path.abspath(str(item).split("#", 1)[0]))
+        if target in location.parents:
+            raise OutputError(
+                f"{shown}: holds the input {location}, which replacing the folder would delete; "
+                "choose another folder"
+            )
+    strangers = foreign(target) if foreign else sorted(p.name for p in target.iterdir())
+    if strangers:
+        listed = ", ".join(strangers[:3]) + (
+            f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+        )
+        raise OutputError(
+            f"{shown}: exists and holds files that rnnkit did not write ({listed}); replacing "
+            "it would delete them, so give a new or empty folder, or an rnnkit model folder"
+        )
+
+
+# -- one writer at a time -------------------------------------------------------------------
+
+
+class FolderLock:
+    """An exclusive lock on writing ``path``, held in the file ``.NAME.lock`` beside it (an
+    advisory ``flock``, released by the kernel when the process ends, even by SIGKILL).
+    Re-entrant within a process; a second process is refused at once with ``OutputError``."""
+
+    _held: ClassVar[dict[Path, tuple[int, int]]] = {}  # path -> (file descriptor, depth)
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path, *, option: str = "") -> None:
+        self.path = Path(os.path.abspath(path))
+        self.file = self.path.with_name(f".{self.path.name}.lock")
+        self.option = option
+
+    def __enter__(self) -> FolderLock:
+        with self._guard:
+            if self.path in self._held:
+                fd, depth = self._held[self.path]
+                self._held[self.path] = (fd, depth + 1)
+                return self
+            self._held[self.path] = (self._acquire(), 1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._guard:
+            fd, depth = self._held[self.path]
+            if depth > 1:
+                self._held[self.path] = (fd, depth - 1)
+                return
+            del self._held[self.path]
+            with contextlib.suppress(OSError):
+                self.file.unlink()
+            os.close(fd)
+
+    def _acquire(self) -> int:
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform: no locking
+            return -1
+        shown = f"{self.option} {self.path}".strip()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{shown}: cannot create its folder ({cause(error)})") from None
+        while True:
+            try:
+                fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as error:
+                raise OutputError(
+                    f"{shown}: cannot write in {self.path.parent} ({cause(error)})"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise OutputError(
+                    f"{shown}: another rnnkit process (PID {holder}) is writing to it; wait for "
+                    "it to finish or stop it, or choose another folder"
+                ) from None
+            # The holder before us may have deleted the file between our open and our lock:
+            # then we hold a lock on a name that no longer exists, so try again.
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(self.file).st_ino == os.fstat(fd).st_ino:
+                    with contextlib.suppress(OSError):  # the PID only names the holder
+                        os.ftruncate(fd, 0)
+                        os.write(fd, str(os.getpid()).encode())
+                    return fd
+            os.close(fd)

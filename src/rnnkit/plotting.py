@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ConfigError
+from rnnkit.files import check_target
+
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def pyplot(what: str) -> Any:
@@ -18,3 +22,13 @@ def pyplot(what: str) -> Any:
     except ImportError:
         raise ConfigError(f"{what} needs matplotlib: pip install 'rnnkit[plot]'") from None
     return plt
+
+
+def image_path(option: str, value: str | Path) -> Path:
+    """The file an image option writes, checked before any work: ``value`` itself when it
+    ends in an image suffix, else ``value`` with ``.png`` added (what the message then names)."""
+    path = Path(value)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        path = path.with_name(path.name + ".png")
+    check_target(path, option=option, folder=False)
+    return path

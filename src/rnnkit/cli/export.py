@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rnnkit.bundle import ONNX_FILES
 from rnnkit.classifier import TextClassifier
-from rnnkit.errors import ConfigError
+from rnnkit.files import check_target
 
-DEFAULT_NAME = "model.onnx"
+DEFAULT_NAME, INT8_NAME = ONNX_FILES
 
 
 def add_parser(commands: Any) -> None:
@@ -30,8 +31,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--out",
         metavar="FILE",
-        help=f"file to write (default: MODEL/{DEFAULT_NAME}, or MODEL/model.int8.onnx with "
-        "--quantize int8)",
+        help=f"file to write, replaced atomically (default: MODEL/{DEFAULT_NAME}, or "
+        f"MODEL/{INT8_NAME} with --quantize int8)",
     )
     parser.add_argument(
         "--quantize",
@@ -43,18 +44,15 @@ def add_parser(commands: Any) -> None:
 
 
 def default_path(model: str | Path, quantize: str | None) -> Path:
-    return Path(model) / ("model.int8.onnx" if quantize else DEFAULT_NAME)
+    return Path(model) / (INT8_NAME if quantize else DEFAULT_NAME)
 
 
 def run(args: argparse.Namespace) -> int:
     from rnnkit.export.onnx import export_onnx
 
-    clf = TextClassifier.load(args.model)
     out = Path(args.out) if args.out else default_path(args.model, args.quantize)
-    if out.is_dir():
-        raise ConfigError(
-            f"--out {out}: is a folder; give a file name such as {out / DEFAULT_NAME}"
-        )
+    check_target(out, option="--out", folder=False)
+    clf = TextClassifier.load(args.model)
     labels = [str(c) for c in clf.classes_]
     export_onnx(clf.model_, labels, out, quantize=args.quantize)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -23,6 +23,7 @@ import numpy as np
 
 from rnnkit.data.examples import LabeledTexts, ReadOptions
 from rnnkit.errors import DataError
+from rnnkit.files import cause
 from rnnkit.text.tokenize import get_tokenizer
 from rnnkit.text.vocab import UNK, Vocabulary
 
@@ -201,7 +202,9 @@ def cached(key: Mapping[str, Any], build: Callable[[], Corpus], *, enabled: bool
     try:
         corpus.save(path)
     except OSError as error:
-        log.warning("could not write the cache file %s (%s)", path, error)
+        log.warning(
+            "could not write the token cache file %s (%s); going on without it", path, cause(error)
+        )
     return corpus
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.errors import ConfigError
+from rnnkit.files import write_file
 from rnnkit.models.classifier import SequenceClassifier
 
 log = logging.getLogger(__name__)
@@ -226,22 +227,20 @@ def export_onnx(
     model: SequenceClassifier, labels: list[str], path: str | Path, *, quantize: str | None = None
 ) -> Path:
     """Write ``model`` to ``path`` as ONNX, optionally with int8 weights (``quantize="int8"``);
-    the file is written beside ``path`` and renamed into place."""
-    import os
-
+    the file is written beside ``path`` and renamed into place (``OutputError`` when that
+    fails, a full disk for one, with the previous file intact)."""
     onnx = _require_onnx()
     path = Path(path)
     if quantize not in (None, "int8"):
         raise ConfigError(f"unknown --quantize {quantize!r}: the only choice is int8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        onnx.save_model(build_graph(model, labels), staging)
+    graph = build_graph(model, labels)
+
+    def write(staging: Path) -> None:
+        onnx.save_model(graph, staging)
         if quantize == "int8":
             quantize_int8(staging, staging)
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
+
+    write_file(path, write, what="the ONNX model")
     log.debug("wrote %s (%s)", path, "int8 weights" if quantize else "float32")
     return path
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.errors import RnnkitError
-from rnnkit.files import sha256
+from rnnkit.errors import OutputError, RnnkitError
+from rnnkit.files import cause, sha256, share, unsupported_version, write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class CheckpointPolicy:
 
     folder: Path
     every: int = 0  # also every this many optimizer steps (0: only at the end of each epoch)
-    resume: bool = False  # continue from folder/last
+    resume: bool = False  # continue from resume_from, or folder/last
+    resume_from: Path | None = None  # a checkpoint folder to continue from (None: last)
     extra: dict[str, Any] = field(default_factory=dict)  # saved as is, e.g. the command line
 
     @property
@@ -110,18 +111,24 @@ def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str
     instant the folder holds a complete one: the state goes to a new file, then
     checkpoint.json, which names that file, is replaced in one rename; older state files go
     last. (Swapping whole folders would leave an instant with none: two renames.)"""
-    folder.mkdir(parents=True, exist_ok=True)
     name = f"state-{time.time_ns()}.safetensors"
-    staging = folder / f".{name}.tmp"
+    staging, text = folder / f".{name}.tmp", folder / f".{META}.tmp"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         write_state(staging)
+        share(staging)
         os.replace(staging, folder / name)
         meta = {**meta, "state_file": name, "checksums": {name: sha256(folder / name)}}
-        text = folder / f".{META}.tmp"
         text.write_text(json.dumps(meta, indent=1) + "\n")
+        share(text)
         os.replace(text, folder / META)
+    except OSError as error:
+        (folder / name).unlink(missing_ok=True)
+        kept = "; the previous checkpoint there is intact" if (folder / META).is_file() else ""
+        raise OutputError(f"{folder}: cannot write the checkpoint ({cause(error)}){kept}") from None
     finally:
         staging.unlink(missing_ok=True)
+        text.unlink(missing_ok=True)
     for old in folder.glob("state-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -130,7 +137,7 @@ def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str
 
 def save_checkpoint(path: Path, state: TrainingState) -> Path:
     """Write ``state`` as the checkpoint in the folder ``path``, replacing the one there."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     optimizer_tensors, optimizer_plain = _split_optimizer(state.optimizer)
     tensors = {
@@ -151,7 +158,7 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
     }
 
     def write_state(target: Path) -> None:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, target)
+        write_bytes(target, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
 
     return _publish(path, write_state, meta)
 
@@ -170,20 +177,15 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{meta_path}: corrupted ({error})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: not an rnnkit checkpoint")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{meta_path}: checkpoint format {meta.get('format_version')} is not supported "
-            f"by this rnnkit (it reads version {FORMAT_VERSION})"
-        )
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION or not isinstance(version, int):
+        raise CheckpointError(f"{meta_path}: {unsupported_version(version, FORMAT_VERSION)}")
     return meta
 
 
-def load_checkpoint(path: Path) -> TrainingState:
-    """The training state in the checkpoint folder ``path``; a missing, truncated or altered
-    file raises ``CheckpointError`` naming it."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+def verify_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
+    """checkpoint.json of the checkpoint folder ``path`` and its state file, whose checksum is
+    checked; a missing, truncated or altered file raises ``CheckpointError`` naming it."""
     meta = read_meta(path)
     name = meta.get("state_file")
     if not isinstance(name, str) or "/" in name:
@@ -192,10 +194,17 @@ def load_checkpoint(path: Path) -> TrainingState:
     if not state_path.is_file():
         raise CheckpointError(f"{state_path}: missing")
     if meta.get("checksums", {}).get(name) != sha256(state_path):
-        raise CheckpointError(
-            f"{state_path}: corrupted (its SHA-256 does not match {META}); resume from "
-            f"{path.parent / BEST} instead if it is intact, or start again"
-        )
+        raise CheckpointError(f"{state_path}: corrupted (its SHA-256 does not match {META})")
+    return meta, state_path
+
+
+def load_checkpoint(path: Path) -> TrainingState:
+    """The training state in the checkpoint folder ``path``; a missing, truncated or altered
+    file raises ``CheckpointError`` naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    meta, state_path = verify_checkpoint(path)
     try:
         tensors = load_file(state_path)
         return TrainingState(
