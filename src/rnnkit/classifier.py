@@ -30,6 +30,7 @@ from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, NotFittedError
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
+from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import load_vectors
 from rnnkit.options import option_name, read_config
 from rnnkit.text.vocab import Vocabulary
@@ -39,6 +40,13 @@ from rnnkit.train.lr_find import RangeTest, lr_range_test
 from rnnkit.train.metrics import classification_report
 from rnnkit.train.precision import autocast
 from rnnkit.train.trainer import History, Trainer
+from rnnkit.validation import (
+    check_classes,
+    check_labels,
+    check_texts,
+    check_weights,
+    finite_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +242,19 @@ class TextClassifier:
 
     # -- fitting ---------------------------------------------------------------------------
 
+    def check_params(self) -> None:
+        """Raise ``ConfigError`` naming the first parameter out of its range; ``fit`` and
+        ``rnnkit train`` call this before reading any data."""
+        self.data_config(), self.train_config()
+        self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
+        for option, value in (("--threads", self.threads), ("--embed-dim", self.embed_dim)):
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ConfigError(f"{option} must be at least 1, got {value}")
+
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``; returns ``self``."""
-        texts, labels = _check_texts(X, "X"), list(y)
+        self.check_params()
+        texts, labels = check_texts(X, "X"), check_labels(y)
         if len(texts) != len(labels):
             raise ConfigError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         classes = np.unique(np.asarray(labels))
@@ -247,12 +265,19 @@ class TextClassifier:
         self, train: Corpus, names: list[str]
     ) -> tuple[Vocabulary, SequenceClassifier, Batches]:
         """The vocabulary of ``train``, a fresh seeded model and shuffled training batches."""
+        self.check_params()
         data, train_config = self.data_config(), self.train_config()
-        if self.threads:
+        if self.threads is not None:
             torch.set_num_threads(self.threads)
-        vocab = Vocabulary.build(
-            train.token_counts(), min_freq=data.min_freq, max_size=data.max_vocab
-        )
+        counts = train.token_counts()
+        vocab = Vocabulary.build(counts, min_freq=data.min_freq, max_size=data.max_vocab)
+        if len(vocab) <= 2:
+            most = max((c for t, c in counts.items() if t not in vocab), default=0)
+            raise ConfigError(
+                f"--min-freq {data.min_freq} leaves no words in the vocabulary: the most "
+                f"frequent token of the {len(train):,} training texts occurs {most:,} times; "
+                f"lower --min-freq to {max(1, most)} or less"
+            )
         torch.manual_seed(train_config.seed)
         model = self._build_model(vocab, len(names))
         batches = Batches(
@@ -293,7 +318,9 @@ class TextClassifier:
         """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
         ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0). With
         ``checkpoints``, write training checkpoints (and resume from one if it says so)."""
+        self.check_params()
         data, train_config = self.data_config(), self.train_config()
+        check_classes(train)
         if classes is None:
             classes = _natural_sorted(set(train.labels))
         names = [str(c) for c in classes]
@@ -330,13 +357,17 @@ class TextClassifier:
     def _build_model(self, vocab: Vocabulary, num_classes: int) -> SequenceClassifier:
         """A fresh model; with ``vectors``, its embedding starts from them."""
         vectors = load_vectors(self.vectors, vocab) if self.vectors else None
-        embed_dim = self.embed_dim or (vectors.dim if vectors else ModelConfig.embed_dim)
+        embed_dim = self.embed_dim
+        if embed_dim is None:
+            embed_dim = vectors.dim if vectors else ModelConfig.embed_dim
         if vectors is not None and vectors.dim != embed_dim:
             raise ConfigError(
                 f"--embed-dim {embed_dim} differs from the dimension {vectors.dim} of the "
                 f"vectors in {self.vectors}; leave --embed-dim out to use theirs"
             )
-        model = SequenceClassifier(self.model_config(len(vocab), num_classes, embed_dim))
+        config = self.model_config(len(vocab), num_classes, embed_dim)
+        check_training_memory(config)
+        model = SequenceClassifier(config)
         if vectors is not None and vectors.rows:
             _set_vectors(model, vectors.rows)
         return model
@@ -375,17 +406,21 @@ class TextClassifier:
         self._check_fitted()
         return self._batches(corpus, self.model_, self.vocab_, None, self.max_len)
 
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Class probabilities (n, C), columns in ``classes_`` order."""
+    def predict_proba(self, X: Sequence[str], *, check_finite: bool = True) -> np.ndarray:
+        """Class probabilities (n, C), columns in ``classes_`` order. A row the model could
+        not compute (NaN or infinite outputs: damaged weights, or a diverged training) raises
+        ``PredictionError``, or with ``check_finite=False`` comes back as NaN."""
         self._check_fitted()
-        texts = _check_texts(X, "X")
+        texts = check_texts(X, "X")
         corpus = Corpus.from_texts(texts, [""] * len(texts), self.tokenizer)
-        return self.predict_proba_corpus(corpus)
+        return self.predict_proba_corpus(corpus, check_finite=check_finite)
 
-    def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
+    def predict_proba_corpus(self, corpus: Corpus, *, check_finite: bool = True) -> np.ndarray:
         self._check_fitted()
         batches = self.inference_batches(corpus)
-        return torch.softmax(_logits(self.model_, batches, self.precision), -1).numpy()
+        logits = _logits(self.model_, batches, self.precision)
+        probabilities = torch.softmax(logits, -1).numpy()
+        return finite_rows(probabilities, raise_error=check_finite)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """The most likely class of each text, as a value of ``classes_``."""
@@ -406,8 +441,12 @@ class TextClassifier:
 
     # -- files -----------------------------------------------------------------------------
 
-    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> Path:
-        """Write a model bundle folder (see :mod:`rnnkit.bundle`)."""
+    def save(
+        self, path: str | Path, metrics: dict[str, Any] | None = None, *, option: str = ""
+    ) -> Path:
+        """Write a model bundle folder (see :mod:`rnnkit.bundle`). A new folder, an empty one
+        or an rnnkit model folder may be given; anything else (a file, a folder with other
+        files) is refused with ``OutputError``, and nothing there is changed."""
         self._check_fitted()
         bundle = Bundle(
             self.data_config(),
@@ -418,7 +457,7 @@ class TextClassifier:
             self.model_.state_dict(),
             metrics if metrics is not None else self.metrics_,
         )
-        return save_bundle(path, bundle)
+        return save_bundle(path, bundle, option=option)
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
@@ -457,15 +496,8 @@ class TextClassifier:
             max_steps=train.max_steps,
         )
         model = SequenceClassifier(model_config)
-        try:
-            model.load_state_dict(bundle.state)
-        except RuntimeError as error:
-            from rnnkit.errors import BundleError
-
-            raise BundleError(
-                f"{Path(path) / 'model.safetensors'}: does not fit config.json "
-                f"({str(error).splitlines()[0]})"
-            ) from None
+        check_weights(model, bundle.state, Path(path) / "model.safetensors")
+        model.load_state_dict(bundle.state)
         model.eval()
         clf.model_, clf.vocab_, clf.classes_ = model, bundle.vocab, np.asarray(bundle.classes)
         clf.embed_dim_, clf.metrics_, clf.history_ = (
@@ -474,18 +506,6 @@ class TextClassifier:
             History(),
         )
         return clf
-
-
-def _check_texts(X: Any, name: str) -> list[str]:
-    if isinstance(X, str):
-        raise ConfigError(f"{name} must be a sequence of texts, got a single string")
-    texts = list(X)
-    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
-    if bad is not None:
-        raise ConfigError(f"{name}[{bad}] is {type(texts[bad]).__name__}, expected str")
-    if not texts:
-        raise ConfigError(f"{name} is empty")
-    return texts
 
 
 def _natural_sorted(labels: set[str]) -> list[str]:
@@ -526,6 +546,7 @@ def _evaluate(
     """``({"accuracy", "macro_f1", "loss"}, full report)`` of ``model`` on labelled batches."""
     start = time.perf_counter()
     logits = _logits(model, batches, precision)
+    finite_rows(torch.softmax(logits, -1).numpy())  # NaN or infinite outputs: PredictionError
     targets = torch.from_numpy(batches.targets)
     report = classification_report(batches.targets, logits.argmax(1).numpy(), names)
     report["loss"] = float(F.cross_entropy(logits, targets))

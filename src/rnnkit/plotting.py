@@ -28,6 +28,8 @@ def image_path(option: str, value: str | Path) -> Path:
     """The file an image option writes, checked before any work: ``value`` itself when it
     ends in an image suffix, else ``value`` with ``.png`` added (what the message then names)."""
     path = Path(value)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; give a file name such as {path}.png")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         path = path.with_name(path.name + ".png")
     check_target(path, option=option, folder=False)

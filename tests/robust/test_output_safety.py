@@ -18,6 +18,7 @@ from rnnkit import TextClassifier
 from rnnkit.errors import OutputError
 from rnnkit.files import FolderLock
 from tests.conftest import TINY, make_texts, write_csv
+from tests.robust.cli_batch import run_many
 from tests.robust.small_disk import unavailable
 from tests.test_cli import TINY_OPTIONS, assert_user_error, rnnkit
 
@@ -73,16 +74,19 @@ def test_a_folder_that_is_not_a_model_is_refused_before_training_and_kept(
 def test_a_model_folder_and_an_empty_folder_may_be_replaced(data: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert train(data, empty).returncode == 0
+    argv = ["train", str(data), *TINY_OPTIONS, "--epochs", "1", "--out", str(empty)]
+    (first_run,) = run_many(argv)
+    assert first_run.returncode == 0, first_run.stderr
     first = snapshot(empty)
     assert {"config.json", "model.safetensors", "metrics.json"} <= set(first)
-    result = train(data, empty, "--seed", "1")
-    assert result.returncode == 0, result.stderr
+    (second_run,) = run_many([*argv, "--seed", "1"])
+    assert second_run.returncode == 0, second_run.stderr
     second = snapshot(empty)
     assert second["model.safetensors"] != first["model.safetensors"]
     # A user's file put into a model folder makes it not only rnnkit's any more.
     (empty / "notes.txt").write_text("mine\n")
-    assert_user_error(train(data, empty), "holds files that rnnkit did not write (notes.txt)")
+    (refused,) = run_many(argv)
+    assert_user_error(refused, "holds files that rnnkit did not write (notes.txt)")
     assert (empty / "notes.txt").read_text() == "mine\n"
 
 
@@ -95,11 +99,12 @@ def test_bad_output_places_fail_within_seconds_with_one_line(data: Path, tmp_pat
         (Path("."), "--out .: is the current folder or holds it"),
         (Path(".."), "--out ..: is the current folder or holds it"),
     ]
-    for out, message in cases:
-        started = time.monotonic()
-        result = train(data, out, cwd=tmp_path)
+    started = time.monotonic()
+    argv = ["train", str(data), *TINY_OPTIONS, "--out"]
+    results = run_many(*([*argv, str(out)] for out, _ in cases), cwd=tmp_path)
+    assert time.monotonic() - started < 60  # all of them: each fails before reading the data
+    for (_, message), result in zip(cases, results, strict=True):
         assert_user_error(result, message)
-        assert time.monotonic() - started < 60
         assert "epoch 1" not in result.stderr
     assert afile.read_text() == "keep\n"
     # A parent that does not exist is created, as mkdir -p would.

@@ -102,10 +102,10 @@ def test_a_failing_model_call_is_a_500_and_the_next_request_is_answered(
 ) -> None:
     predict_proba = TextClassifier.predict_proba
 
-    def failing(self: TextClassifier, texts: list[str]) -> Any:
+    def failing(self: TextClassifier, texts: list[str], **options: Any) -> Any:
         if "boom" in texts:
             raise RuntimeError("model failure")
-        return predict_proba(self, texts)
+        return predict_proba(self, texts, **options)
 
     monkeypatch.setattr(TextClassifier, "predict_proba", failing)
     app = create_app(ServeConfig(model=str(model)))

@@ -24,6 +24,7 @@ from rnnkit.cli import (
     train,
 )
 from rnnkit.errors import RnnkitError, TrainingInterrupted
+from rnnkit.files import USER_ERRNOS, cause
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,3 +85,25 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. rnnkit predict ... | head
         sys.stderr.close()
         return 0
+    except OSError as error:  # a full disk, a read-only place: the user's to fix
+        if error.errno not in USER_ERRNOS:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"rnnkit: error: {where}cannot write ({cause(error)})", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # torch's allocator: "... can't allocate memory ..."
+        if "allocate" not in str(error):
+            raise
+        print(
+            f"rnnkit: error: out of memory ({str(error).splitlines()[0][:160]}); use a smaller "
+            "model (--hidden, --embed-dim, --max-vocab), --batch-size or --max-len",
+            file=sys.stderr,
+        )
+        return 2
+    except MemoryError:
+        print(
+            "rnnkit: error: out of memory; use a smaller model (--hidden, --embed-dim, "
+            "--max-vocab), --batch-size or --max-len",
+            file=sys.stderr,
+        )
+        return 2

@@ -100,14 +100,16 @@ def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
 def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
     check_data(path)
     corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
-    if not getattr(args, "silent", False):  # silent: a data-parallel process other than rank 0
+    # quiet: --quiet, or a data-parallel process other than rank 0
+    if not getattr(args, "quiet", False):
         for note in corpus.notes:
             print(f"rnnkit: {note}", file=sys.stderr)
     return corpus
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False))
+    """One line of strict JSON (NaN and infinity are not JSON, so they raise here)."""
+    print(json.dumps(value, ensure_ascii=False, allow_nan=False))
 
 
 def rounded(metrics: dict[str, Any] | None) -> dict[str, float] | None:
@@ -127,14 +129,20 @@ def add_precision_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def set_threads(threads: int | None) -> None:
+    """``--threads N``: torch's CPU threads; None leaves torch's default (all cores)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
 def load_model(args: argparse.Namespace) -> TextClassifier:
     """The bundle at ``args.model``, with ``--precision`` and ``--threads`` applied."""
+    set_threads(args.threads)
     clf = TextClassifier.load(args.model)
     if args.precision:
         check_precision(args.precision)
         clf.precision = args.precision
-    if args.threads:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     return clf

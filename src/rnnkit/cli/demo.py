@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from rnnkit.cli.common import print_json
-from rnnkit.errors import ConfigError
+from rnnkit.cli.common import print_json, set_threads
+from rnnkit.files import check_target
 
 DESCRIPTION = """\
 Train, on generated data and without a network:
@@ -19,9 +18,10 @@ Train, on generated data and without a network:
   adding-T     the adding problem at a short and a long T: a simple RNN, an LSTM and a GRU
                must remember two marked values across T steps.
 
-Prints a table (task, model, score, solved, seconds) and writes two plots to --out: the
-learning curves, and the gradient of the loss with respect to each step's hidden state for
-the RNN and the LSTM on the long adding problem (the vanishing-gradient picture).
+Prints a table (task, model, score, solved, seconds) and writes two plots to --out
+(rnnkit-demo in the current folder unless told otherwise): the learning curves, and the
+gradient of the loss with respect to each step's hidden state for the RNN and the LSTM on the
+long adding problem (the vanishing-gradient picture).
 """
 
 
@@ -37,7 +37,8 @@ def add_parser(commands: Any) -> None:
         "--out",
         default="rnnkit-demo",
         metavar="DIR",
-        help="folder for the plots (default: %(default)s)",
+        help="folder for the two plots, created if needed; files of the same names in it are "
+        "replaced (default: rnnkit-demo in the current folder)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     parser.add_argument(
@@ -63,12 +64,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnnkit.tasks.demo import DemoConfig, as_json, gradient_ratios, run_demo
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     config = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)
-    result = run_demo(config, None if args.no_plots else Path(args.out))
+    out = None if args.no_plots else Path(args.out).absolute()
+    if out is not None:  # checked before the minutes of training
+        for name in ("learning_curves.png", "gradients.png"):
+            check_target(out / name, option="--out", folder=False)
+        print(f"rnnkit: the plots go to {out}", file=sys.stderr)
+    result = run_demo(config, out)
     print_table(result.table())
     ratios = gradient_ratios(result)
     print(

@@ -17,7 +17,7 @@ from rnnkit.cli.common import (
     print_json,
 )
 from rnnkit.errors import ConfigError
-from rnnkit.plotting import pyplot
+from rnnkit.plotting import image_path, pyplot
 
 
 def add_parser(commands: Any) -> None:
@@ -37,14 +37,15 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--confusion-png",
         metavar="FILE",
-        help="also draw the confusion matrix to a PNG (needs matplotlib: "
-        "pip install 'rnnkit[plot]')",
+        help="also draw the confusion matrix to this image file (.png added when FILE has no "
+        "image suffix; needs matplotlib: pip install 'rnnkit[plot]')",
     )
     add_precision_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    plot = image_path("--confusion-png", args.confusion_png) if args.confusion_png else None
     clf = load_model(args)
     check_data(args.data)
     if is_dataset(args.data):
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     report = clf.evaluate_corpus(corpus)
     report["data"] = args.data
     report["texts"] = len(corpus)
-    if args.confusion_png:
-        plot_confusion(report, Path(args.confusion_png))
+    if plot is not None:
+        plot_confusion(report, plot)
     if args.json:
         print_json(report)
         return 0
@@ -75,16 +76,24 @@ def run(args: argparse.Namespace) -> int:
     print("\nconfusion matrix (rows: true class, columns: predicted, in the order above)")
     for name, row in zip(report["labels"], report["confusion"], strict=True):
         print(f"{name:<{width}}  " + " ".join(f"{count:6d}" for count in row))
-    if args.confusion_png:
-        print(f"\nwrote {args.confusion_png}")
+    if plot is not None:
+        print(f"\nwrote {plot}")
     return 0
 
 
 def plot_confusion(report: dict[str, Any], path: Path) -> None:
+    figure = confusion_figure(report)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    pyplot("--confusion-png").close(figure)
+
+
+def confusion_figure(report: dict[str, Any]) -> Any:
+    """The confusion matrix of ``report`` as a matplotlib figure, wide enough for its title."""
     plt = pyplot("--confusion-png")
     labels, matrix = report["labels"], report["confusion"]
     size = 1.2 + 0.6 * len(labels)
-    figure, axes = plt.subplots(figsize=(size + 1, size))
+    figure, axes = plt.subplots(figsize=(max(size + 1, 4.8), max(size, 3.8)))
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     axes.set_yticks(range(len(labels)), labels)
@@ -101,9 +110,9 @@ def plot_confusion(report: dict[str, Any], path: Path) -> None:
                 va="center",
                 color="white" if count > peak / 2 else "black",
             )
-    axes.set_title(f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
+    axes.set_title(
+        f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}", fontsize=10
+    )
     figure.colorbar(image)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure

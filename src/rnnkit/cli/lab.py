@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from rnnkit.cli.common import print_json
+from rnnkit.cli.common import print_json, set_threads
 from rnnkit.cli.demo import print_table
 from rnnkit.errors import ConfigError
 
@@ -77,10 +76,14 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    for option, value in (("--train-size", args.train_size), ("--test-size", args.test_size)):
+        if value < 2:
+            raise ConfigError(f"{option} must be at least 2, got {value}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be positive, got {args.lr}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be zero or positive, got {args.seed}")
+    set_threads(args.threads)
     extra: dict[str, Any] = {}
     if args.task == "negation":
         config = DemoConfig(

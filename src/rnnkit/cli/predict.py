@@ -8,10 +8,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from rnnkit.cli.common import add_precision_option, load_model, print_json
 from rnnkit.data.readers import decode, read_bytes, split_lines
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, PredictionError
 
+NON_FINITE = "the model gave NaN or infinite outputs for this text"
 CHUNK = 4096  # texts predicted together, so a long input streams in bounded memory
 
 
@@ -59,6 +62,10 @@ def _input_lines(args: argparse.Namespace) -> Iterable[str]:
     if args.input and args.input != "-":
         from pathlib import Path
 
+        if Path(args.input).is_dir():
+            raise ConfigError(
+                f"--input {args.input}: is a folder; give a file with one text a line"
+            )
         lines = split_lines(decode(read_bytes(Path(args.input)), args.encoding, args.input))
         return lines[:-1] if lines and lines[-1] == "" else lines
     return (line.rstrip("\r\n") for line in sys.stdin)
@@ -84,14 +91,20 @@ def run(args: argparse.Namespace) -> int:
     elif args.onnx:
         raise ConfigError("--onnx FILE goes with --backend onnx")
     labels = clf.classes_.tolist()
+    failed = total = 0
     for chunk in _chunks(_input_lines(args)):
         texts = [text for text in chunk if text.strip()]
-        probabilities = iter(clf.predict_proba(texts) if texts else [])
+        probabilities = iter(clf.predict_proba(texts, check_finite=False) if texts else [])
         for text in chunk:
+            total += 1
             if not text.strip():
                 print_json({"error": "empty text"})
                 continue
             probs = next(probabilities)
+            if not np.isfinite(probs).all():
+                failed += 1
+                print_json({"error": NON_FINITE})
+                continue
             order = probs.argsort()[::-1][: args.top_k]
             print_json(
                 {
@@ -101,4 +114,10 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
         sys.stdout.flush()
+    if failed:
+        raise PredictionError(
+            f"{args.model}: the model gave NaN or infinite outputs for {failed} of {total} texts "
+            "(their lines say so): its weights are damaged or its training diverged; retrain it",
+            [],
+        )
     return 0

@@ -55,8 +55,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--api-key",
         metavar="KEY",
-        help="require this key in the X-API-Key header (or Authorization: Bearer KEY) for "
-        "/predict and /info; also read from $RNNKIT_API_KEY",
+        help="require this key (8 characters or more) in the X-API-Key header (or "
+        "Authorization: Bearer KEY) for /predict and /info; also read from $RNNKIT_API_KEY; "
+        "an empty key is an error, not an open server",
     )
     parser.add_argument(
         "--batch-wait-ms",
@@ -75,12 +76,40 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=0,
         metavar="N",
         help="torch threads per worker (default: the cores divided among the workers)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(run=run)
+
+
+def api_key(given: str | None, environment: str | None) -> str | None:
+    """--api-key, else $RNNKIT_API_KEY, else None (no key); an empty one is refused, since
+    `--api-key "$KEY"` with KEY unset would otherwise serve without authentication."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError(
+                "--api-key is empty (is the variable you passed set?); give a key of at least "
+                "8 characters, or leave --api-key out to serve without one"
+            )
+        return given
+    if environment is not None:
+        if not environment.strip():
+            raise ConfigError(
+                "$RNNKIT_API_KEY is set but empty; set it to a key of at least 8 characters, "
+                "or unset it to serve without one"
+            )
+        return environment
+    return None
+
+
+def threads(value: int | None) -> int:
+    """--threads as ServeConfig takes it: None (the default) becomes 0, 'share the cores'."""
+    if value is None:
+        return 0
+    if value < 1:
+        raise ConfigError(f"--threads must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,17 +122,17 @@ def run(args: argparse.Namespace) -> int:
             f"rnnkit serve needs FastAPI and uvicorn ({error}): pip install 'rnnkit[serve]'"
         ) from None
 
-    config = ServeConfig(
+    config = ServeConfig(  # checks every option's range
         model=args.model,
         host=args.host,
         port=args.port,
         workers=args.workers,
         max_batch=args.max_batch,
         max_chars=args.max_chars,
-        api_key=args.api_key or os.environ.get("RNNKIT_API_KEY") or None,
+        api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,
-        threads=args.threads,
+        threads=threads(args.threads),
         access_log=args.access_log,
     )
     from rnnkit.classifier import TextClassifier

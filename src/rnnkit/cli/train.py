@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import inspect
 import logging
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rnnkit.bundle import CHECKPOINTS
+from rnnkit.bundle import CHECKPOINTS, check_bundle_target
 from rnnkit.classifier import TextClassifier
 from rnnkit.cli.common import (
     add_data_options,
@@ -24,10 +25,18 @@ from rnnkit.cli.common import (
 from rnnkit.cli.config_file import apply_config
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import ConfigError
-from rnnkit.files import leftover_hint
+from rnnkit.files import FolderLock, leftover_hint
 from rnnkit.models.config import CELLS
 from rnnkit.train import distributed
-from rnnkit.train.checkpoint import LAST, META, CheckpointPolicy, read_meta
+from rnnkit.train.checkpoint import (
+    BEST,
+    LAST,
+    META,
+    CheckpointError,
+    CheckpointPolicy,
+    read_meta,
+    verify_checkpoint,
+)
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
 from rnnkit.train.precision import PRECISIONS
 
@@ -58,9 +67,19 @@ examples:
 """
 
 
-def _option(group: argparse._ArgumentGroup, flag: str, name: str, help: str, **kw: Any) -> None:
+def _option(
+    group: argparse._ArgumentGroup,
+    flag: str,
+    name: str,
+    help: str,
+    *,
+    shown: str | None = None,
+    **kw: Any,
+) -> None:
+    """An option whose default is the estimator's; ``shown`` says what a None default means."""
     default = DEFAULTS[name]
-    shown = "none" if default is None else default
+    if shown is None:
+        shown = "none" if default is None else str(default)
     group.add_argument(flag, dest=name, default=default, help=f"{help} (default: {shown})", **kw)
 
 
@@ -86,7 +105,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         model,
         "--embed-dim",
         "embed_dim",
-        "embedding size (with --vectors: theirs, else 128)",
+        "embedding size",
+        shown="the size of --vectors, else 128",
         type=int,
         metavar="N",
     )
@@ -250,7 +270,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         training,
         "--threads",
         "threads",
-        "CPU threads for torch (default: all cores)",
+        "CPU threads for torch",
+        shown="all cores",
         type=int,
         metavar="N",
     )
@@ -266,7 +287,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         training,
         "--max-steps",
         "max_steps",
-        "stop after this many optimizer steps (for quick checks)",
+        "stop after this many optimizer steps, for quick checks; the validation and test sets "
+        "are still scored in full, and --no-test skips the test set",
+        shown="no limit",
         type=int,
         metavar="N",
     )
@@ -286,8 +309,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="folder to write the model bundle to (replaced atomically); training checkpoints "
-        "go to DIR/checkpoints",
+        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
+        "folder, which is replaced atomically (anything else is refused before training); "
+        "training checkpoints go to DIR/checkpoints",
     )
     parser.add_argument(
         "--config",
@@ -305,8 +329,14 @@ def add_parser(commands: Any) -> None:
         type=float,
         metavar="F",
     )
-    parser.add_argument(
+    tests = parser.add_mutually_exclusive_group()
+    tests.add_argument(
         "--test", metavar="PATH", help="test file, scored after training (a dataset brings its own)"
+    )
+    tests.add_argument(
+        "--no-test",
+        action="store_true",
+        help="score no test set after training, not even a dataset's own",
     )
     add_data_options(parser)
 
@@ -332,9 +362,9 @@ def add_parser(commands: Any) -> None:
     runs.add_argument(
         "--resume",
         metavar="DIR",
-        help="continue the run whose --out was DIR from its last checkpoint, with its data "
-        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} "
-        "may be given again",
+        help="continue the run whose --out was DIR from its last checkpoint (or from the "
+        "checkpoint folder given, such as DIR/checkpoints/best), with its data and options; "
+        f"only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may be given again",
     )
     runs.add_argument(
         "--nproc",
@@ -388,18 +418,36 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
         )
+    classifier_from(args).check_params()  # option errors before anything is read
     world = distributed.init_from_env() if distributed.launched() else distributed.World()
     if world.distributed and not args.threads:
         args.threads = distributed.default_threads()
     if not world.is_main:  # rank 0 alone prints and writes
-        args.quiet = args.silent = True
+        args.quiet = True
         logging.getLogger("rnnkit").setLevel(logging.WARNING)
+    with contextlib.ExitStack() as stack:
+        if world.is_main:  # the output checked and held before any work
+            check_out(args)
+            stack.enter_context(FolderLock(Path(args.out), option="--out"))
+        return train_and_save(args, world, start)
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an --out that cannot become a model folder without losing anything."""
+    inputs = [getattr(args, name, None) for name in _PATHS if name != "data_dir"]
+    check_bundle_target(args.out, option="--out", inputs=[p for p in inputs if p])
+
+
+def train_and_save(args: argparse.Namespace, world: distributed.World, start: float) -> int:
     clf = classifier_from(args)
     train, valid, test, classes = load_training_data(args, clf.tokenizer)
+    if args.no_test:
+        test = None
     policy = CheckpointPolicy(
         Path(args.out) / CHECKPOINTS,
         every=args.checkpoint_every,
         resume=bool(args.resume),
+        resume_from=Path(args.resume_from) if getattr(args, "resume_from", None) else None,
         extra={"args": saved_options(args)},
     )
     clf.fit_corpus(train, valid, classes=classes, checkpoints=policy)
@@ -407,6 +455,8 @@ def run(args: argparse.Namespace) -> int:
         distributed.shutdown()
     if not world.is_main:
         return 0
+    if test is not None:
+        logging.getLogger("rnnkit").info("scoring the test set: %s texts", f"{len(test):,}")
     test_report = clf.evaluate_corpus(test) if test is not None else None
     metrics = {
         "data": args.data,
@@ -420,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
         if clf.history_.first_step_at is not None
         else None,
     }
-    path = clf.save(args.out, metrics)
+    path = clf.save(args.out, metrics, option="--out")
     for split in ("valid", "test"):
         if metrics[split]:
             scores = metrics[split]
@@ -443,7 +493,7 @@ def saved_options(args: argparse.Namespace) -> dict[str, Any]:
     that ``--resume`` works from another folder."""
     options: dict[str, Any] = {}
     for name, value in vars(args).items():
-        if name in ("run", "configure", "defaults", "resume", "nproc", "argv"):
+        if name in ("run", "configure", "defaults", "resume", "resume_from", "nproc", "argv"):
             continue
         if name in _PATHS and isinstance(value, str) and Path(value.split("#", 1)[0]).exists():
             value = str(Path(value).resolve()) if "#" not in value else value
@@ -452,8 +502,12 @@ def saved_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def resumed(args: argparse.Namespace) -> argparse.Namespace:
-    """The saved options of the run in ``args.resume``, with the few that may change."""
-    folder = Path(args.resume)
+    """The saved options of the run in ``args.resume``, with the few that may change.
+    ``args.resume`` is the run's --out folder (resume from its last checkpoint) or one of its
+    checkpoint folders (DIR/checkpoints/best)."""
+    folder, source = Path(args.resume), Path(args.resume) / CHECKPOINTS / LAST
+    if (folder / META).is_file() and folder.parent.name == CHECKPOINTS:
+        folder, source = folder.parent.parent, folder
     given = [
         name
         for name, default in args.defaults.items()
@@ -466,18 +520,43 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
             f"{names} (only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may "
             "change)"
         )
-    last = folder / CHECKPOINTS / LAST
-    if not (last / META).is_file() and (hint := leftover_hint(folder, f"{CHECKPOINTS}/{LAST}")):
-        raise ConfigError(f"{last}: no checkpoint here{hint}")
-    meta = read_meta(last)
-    options = meta.get("extra", {}).get("args")
+    if not (source / META).is_file() and (hint := leftover_hint(folder, f"{CHECKPOINTS}/{LAST}")):
+        raise ConfigError(f"{source}: no checkpoint here{hint}")
+    try:
+        verify_checkpoint(source)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}; {_instead(folder, source)}") from None
+    options = read_meta(source).get("extra", {}).get("args")
     if not isinstance(options, dict):
-        raise ConfigError(f"{folder / CHECKPOINTS / LAST}: not written by rnnkit train")
-    options = {**options, "out": str(folder), "resume": str(folder), "nproc": None}
+        raise ConfigError(f"{source}: not written by rnnkit train")
+    options = {
+        **options,
+        "out": str(folder),
+        "resume": str(folder),
+        "resume_from": str(source),
+        "nproc": None,
+    }
     for name in RESUMABLE:
         if getattr(args, name) != args.defaults.get(name):
             options[name] = getattr(args, name)
     return argparse.Namespace(**{**vars(args), **options})
+
+
+def _instead(folder: Path, damaged: Path) -> str:
+    """What to run when the checkpoint ``damaged`` of the run in ``folder`` cannot be used."""
+    best = folder / CHECKPOINTS / BEST
+    if damaged != best and (best / META).is_file():
+        try:
+            verify_checkpoint(best)
+            epoch = read_meta(best)["position"]["epoch"]
+        except (CheckpointError, KeyError, TypeError):
+            pass
+        else:
+            return (
+                f"continue from the best epoch's checkpoint (after epoch {epoch}) with: "
+                f"rnnkit train --resume {best}"
+            )
+    return "no intact checkpoint is left: start the run again"
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -487,6 +566,9 @@ def launch(args: argparse.Namespace) -> int:
 
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.out and not args.resume:  # checked here too, so that no process starts in vain
+        classifier_from(args).check_params()
+        check_out(args)
     argv, skip = [], False
     for item in args.argv:
         if skip:

@@ -63,6 +63,7 @@ class Collector:
         self.texts: list[str] = []
         self.labels: list[str] = []
         self.skipped = 0
+        self.first_bad = ""
 
     def bad(self, where: str, problem: str) -> None:
         if not self.skip:
@@ -71,6 +72,7 @@ class Collector:
                 "such rows out"
             )
         self.skipped += 1
+        self.first_bad = self.first_bad or f"{where}: {problem}"
 
     def add(self, text: str, label: str, where: str) -> None:
         text, label = text.strip(), label.strip()
@@ -83,8 +85,13 @@ class Collector:
             self.labels.append(label)
 
     def result(self, format: str) -> LabeledTexts:
-        if self.skipped:
-            log.warning("%s: skipped %d bad rows", self.source, self.skipped)
+        if self.skipped and not self.texts:
+            raise DataError(
+                f"{self.source}: every row ({self.skipped}) was bad and skipped; the first: "
+                f"{self.first_bad}; check --format, --text-col and --label-col"
+            )
+        if self.skipped:  # a note of the corpus, which the command line prints
+            log.debug("%s: skipped %d bad rows", self.source, self.skipped)
         return LabeledTexts(self.texts, self.labels, self.source, self.skipped, format)
 
 
@@ -153,6 +160,11 @@ def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
             sink.bad(where, f"expected a JSON object, found {type(record).__name__}")
             continue
         missing = [name for name in (*options.text_cols, options.label_col) if name not in record]
+        if missing and not options.skip_bad_rows and not sink.texts:  # the first record
+            raise DataError(
+                f"{source}, {where}: no field {missing[0]!r} (fields: {', '.join(record)}); name "
+                "the text field(s) with --text-col and the label field with --label-col"
+            )
         if missing:
             sink.bad(where, f"no field {missing[0]!r} (fields: {', '.join(record)})")
             continue
@@ -247,7 +259,7 @@ def read(path: str | Path, options: ReadOptions | None = None) -> LabeledTexts:
     if format == "auto":
         format, reason = detect_format(path, options.encoding)
         note = f"{path}: reading as {format} ({reason}); set --format to override"
-        log.info(note)
+        log.debug(note)  # a note of the corpus, which the command line prints
     readers: dict[str, Callable[[Path, ReadOptions], LabeledTexts]] = {
         "csv": lambda p, o: read_delimited(p, o, ","),
         "tsv": lambda p, o: read_delimited(p, o, "\t"),

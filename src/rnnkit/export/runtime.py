@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.classifier import TextClassifier, _check_texts
+from rnnkit.classifier import TextClassifier
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError, ConfigError
+from rnnkit.validation import check_texts, finite_rows
 
 
 class OnnxPredictor:
@@ -50,13 +51,14 @@ class OnnxPredictor:
         self.bundle = bundle
         self.classes_ = bundle.classes_
 
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        texts = _check_texts(X, "X")
+    def predict_proba(self, X: Sequence[str], *, check_finite: bool = True) -> np.ndarray:
+        texts = check_texts(X, "X")
         return self.predict_proba_corpus(
-            Corpus.from_texts(texts, [""] * len(texts), self.bundle.tokenizer)
+            Corpus.from_texts(texts, [""] * len(texts), self.bundle.tokenizer),
+            check_finite=check_finite,
         )
 
-    def predict_proba_corpus(self, corpus: Corpus) -> np.ndarray:
+    def predict_proba_corpus(self, corpus: Corpus, *, check_finite: bool = True) -> np.ndarray:
         batches = self.bundle.inference_batches(corpus)
         result = np.empty((len(corpus), len(self.classes_)), np.float32)
         for batch in batches.epoch():
@@ -65,7 +67,7 @@ class OnnxPredictor:
                 "lengths": batch.lengths.numpy(),
             }
             result[batch.index] = self.session.run(["probs"], feeds)[0]
-        return result
+        return finite_rows(result, raise_error=check_finite)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(1)]  # type: ignore[no-any-return]

@@ -5,13 +5,15 @@
     GET  /info      labels, configuration, metrics and bundle format version
     GET  /docs, /openapi.json
 
-Every bad request gets a 4xx with a ``detail`` message: invalid JSON (400), a missing or wrong
-API key (401), a body, text count or text over the limits (413), wrong types or empty texts
-(422). Nothing a client sends takes the server down.
+Every bad request gets a 4xx with a ``detail`` message: invalid or too deeply nested JSON (400),
+a missing or wrong API key (401), a body, text count or text over the limits (413), wrong types
+or empty texts (422). Nothing a client sends takes the server down. A text the model gives NaN
+or infinite outputs for (damaged weights) is a 500 that says so, never a NaN in the JSON.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -89,10 +91,10 @@ def create_app(config: ServeConfig) -> PredictFirst:
     clf = TextClassifier.load(config.model)
     labels = [str(c) for c in clf.classes_]
     info = _info(clf, Path(config.model))
-    threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)
+    threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)  # 0: share
     torch.set_num_threads(threads)
     batcher = Batcher(
-        clf.predict_proba,
+        functools.partial(clf.predict_proba, check_finite=False),
         max_batch=config.max_batch,
         wait=config.batch_wait_ms / 1000,
         enabled=config.batching,
@@ -150,6 +152,15 @@ def create_app(config: ServeConfig) -> PredictFirst:
             if not text.strip():
                 raise HttpError(422, f"texts[{i}]: empty text")
         probs = await batcher.predict(texts)
+        bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+        if len(bad):
+            where = ", ".join(f"texts[{i}]" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+            log.error("the model gave NaN or infinite outputs for %s", where)
+            raise HttpError(
+                500,
+                f"the model gave NaN or infinite outputs for {where}: its weights are damaged "
+                "or its training diverged; the server's operator must replace the model",
+            )
         payload = {
             "predictions": [_prediction(row, labels, request.top_k) for row in probs],
             "model": info["model"],
@@ -268,6 +279,8 @@ def _parse(raw: bytes) -> PredictRequest:
         raise HttpError(400, f"the body is not UTF-8 ({error})") from None
     except json.JSONDecodeError as error:
         raise HttpError(400, f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise HttpError(400, "invalid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HttpError(
             422, f'expected a JSON object such as {{"texts": ["..."]}}, got {data!r:.40}'

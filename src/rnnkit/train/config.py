@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rnnkit.errors import ConfigError
@@ -39,13 +40,14 @@ class TrainConfig:
         checks = [
             ("--epochs", self.epochs is None or self.epochs >= 1, "at least 1"),
             ("--batch-size", self.batch_size >= 1, "at least 1"),
-            ("--lr", self.lr > 0, "positive"),
-            ("--weight-decay", self.weight_decay >= 0, "zero or positive"),
+            ("--lr", 0 < self.lr < math.inf, "positive and finite"),
+            ("--weight-decay", 0 <= self.weight_decay < math.inf, "zero or positive"),
             ("--warmup", 0 <= self.warmup < 1, "in [0, 1)"),
-            ("--clip-norm", self.clip_norm >= 0, "zero or positive"),
+            ("--clip-norm", 0 <= self.clip_norm < math.inf, "zero or positive"),
             ("--patience", self.patience >= 0, "zero or positive"),
             ("--label-smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("--max-steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
+            ("--seed", 0 <= self.seed < 2**32, "in [0, 2**32)"),
         ]
         for option, ok, expected in checks:
             if not ok:

@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ from rnnkit.train.distributed import World
 from rnnkit.train.precision import autocast
 
 log = logging.getLogger(__name__)
+
+PROGRESS_LINE_SECONDS = 10.0  # without a terminal, a progress line this often
 
 
 class BatchLike(Protocol):
@@ -231,17 +234,22 @@ class Trainer:
         config, world, history, progress = self.config, self.world, run.history, run.progress
         epoch, skip = run.epoch, run.batch
         net.train()
+        shown = self.progress and world.is_main
+        # On a terminal a progress bar; elsewhere (a log file, a pipe) a line every few seconds
+        # instead of a stream of carriage-return updates.
+        lines = shown and not _is_terminal(sys.stderr)
         bar = tqdm(
             itertools.islice(batches.epoch(epoch), skip, None),
             initial=skip,
             total=len(batches),
             desc=f"epoch {epoch + 1}/{epochs}",
-            disable=not (self.progress and world.is_main),
+            disable=not shown or lines,
             leave=False,
             unit="batch",
             dynamic_ncols=True,
         )
         start = time.perf_counter() - progress.seconds
+        next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
         for step, batch in enumerate(bar, start=skip):
             if config.max_steps and history.steps >= config.max_steps:
                 break
@@ -279,10 +287,21 @@ class Trainer:
             progress.tokens += batch.num_tokens
             progress.seconds = time.perf_counter() - start
             run.batch = step + 1
-            if self.progress and step % 10 == 0 and world.is_main:
+            if shown and step % 10 == 0 and not lines:
                 bar.set_postfix(
                     loss=f"{progress.loss_sum / progress.seen:.4f}",
                     tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
+                )
+            if lines and time.perf_counter() >= next_line:
+                next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
+                log.info(
+                    "epoch %d/%d: batch %d/%d, loss %.4f, %s tokens/s",
+                    epoch + 1,
+                    epochs,
+                    step + 1,
+                    len(batches),
+                    progress.loss_sum / progress.seen,
+                    f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
                 )
             policy = self.checkpoints
             if policy is not None and (
@@ -368,7 +387,10 @@ class Trainer:
     ) -> None:
         policy = self.checkpoints
         assert policy is not None
-        state = load_checkpoint(policy.last)
+        source = policy.resume_from or policy.last
+        state = load_checkpoint(source)
+        if source != policy.last and self.world.is_main:  # last is whole again from here on
+            copy_checkpoint(source, policy.last)
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
         scheduler.load_state_dict({**state.scheduler, "lr_lambdas": [None]})
@@ -388,7 +410,7 @@ class Trainer:
         run.waited = state.best["waited"]
         if run.best_key is not None and (policy.best / META).is_file():
             run.best_state = load_checkpoint(policy.best).model
-        log.info("resuming from %s: %s", policy.last, state.describe())
+        log.info("resuming from %s: %s", source, state.describe())
 
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
@@ -410,6 +432,13 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
             self._stop_requested = False
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _adamw(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
