@@ -119,19 +119,23 @@ def test_missing_folder_is_named(tmp_path: Path) -> None:
         TextClassifier.load(tmp_path / "nowhere")
 
 
+CHECKPOINT = '{"format": "rnnkit-checkpoint"}'
+
+
 def test_a_new_bundle_keeps_the_checkpoints_in_its_folder(tmp_path: Path) -> None:
     clf = TextClassifier(**{**TINY, "epochs": 1}).fit(*make_texts(60))
     path = clf.save(tmp_path / "model")
     (path / "checkpoints" / "last").mkdir(parents=True)
-    (path / "checkpoints" / "last" / "checkpoint.json").write_text("{}")
+    (path / "checkpoints" / "last" / "checkpoint.json").write_text(CHECKPOINT)
     (path / "model.onnx").write_text("an export of the old weights, not kept")
     clf.save(path)
-    assert (path / "checkpoints" / "last" / "checkpoint.json").read_text() == "{}"
+    assert (path / "checkpoints" / "last" / "checkpoint.json").read_text() == CHECKPOINT
     assert not (path / "model.onnx").exists()
 
 
 def test_a_save_interrupted_between_renames_is_named(tmp_path: Path) -> None:
     clf = TextClassifier(**{**TINY, "epochs": 1}).fit(*make_texts(60))
-    left = clf.save(tmp_path / "model").rename(tmp_path / ".model.old-123")
+    (tmp_path / ".model.old-123").mkdir()
+    left = clf.save(tmp_path / "model").rename(tmp_path / ".model.old-123" / "model")
     with pytest.raises(BundleError, match=rf"an interrupted save left {left}: move it back"):
         TextClassifier.load(tmp_path / "model")

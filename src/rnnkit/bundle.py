@@ -2,7 +2,8 @@
 
     model.safetensors   the weights
     config.json         format version, data, model and training configuration, vocabulary,
-                        label names, and the SHA-256 of model.safetensors
+                        label names, and the SHA-256 of model.safetensors and of the data
+                        settings with the vocabulary
     metrics.json        validation and test scores, training time and speed
     checkpoints/        rnnkit train's training checkpoints (last/, best/), kept when a new
                         bundle is written over the folder (see rnnkit.train.checkpoint)
@@ -16,7 +17,9 @@ file at fault when one is missing, corrupted or inconsistent.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,9 +40,15 @@ from rnnkit.files import (
 )
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
+from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig
 
+log = logging.getLogger(__name__)
+
 FORMAT = "rnnkit-bundle"
+# config.json's checksum of how text becomes token ids (its data section and vocabulary),
+# beside the weights' one: either changed by hand changes every prediction silently.
+TEXT = "text"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
@@ -59,17 +68,23 @@ class Bundle:
 
 
 def foreign_entries(path: Path) -> list[str]:
-    """What in the folder ``path`` rnnkit did not write (replacing the folder would lose it)."""
+    """What in the folder ``path`` rnnkit did not write (replacing the folder would lose it).
+    A model's files count as rnnkit's only beside the ``config.json`` of an rnnkit bundle;
+    ``checkpoints/`` only when it holds rnnkit checkpoints."""
+    entries = sorted(path.iterdir(), key=lambda p: p.name)
+    bundle = (path / CONFIG).is_file() and _is_bundle_config(path / CONFIG)
     found = []
-    for entry in sorted(path.iterdir(), key=lambda p: p.name):
-        if entry.name not in OWN_ENTRIES:
-            found.append(entry.name)
-        elif entry.name == CONFIG and not _is_bundle_config(entry):
+    for entry in entries:
+        name = entry.name
+        if name == CHECKPOINTS:
+            if not _is_checkpoints(entry):
+                found.append(f"{CHECKPOINTS} (not rnnkit's)")
+        elif name == CONFIG and not bundle:
             found.append(f"{CONFIG} (not an rnnkit model's)")
-        elif entry.name == CHECKPOINTS and not (
-            entry.is_dir() and {p.name for p in entry.iterdir()} <= {"last", "best"}
-        ):
-            found.append(f"{CHECKPOINTS} (not rnnkit's)")
+        elif bundle and (name in OWN_ENTRIES or _is_export_leftover(name)):
+            continue
+        else:
+            found.append(name)
     return found
 
 
@@ -78,6 +93,18 @@ def _is_bundle_config(path: Path) -> bool:
         return bool(json.loads(path.read_text()).get("format") == FORMAT)
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def _is_checkpoints(folder: Path) -> bool:
+    """Whether ``folder`` holds only rnnkit checkpoint folders (last, best)."""
+    if not folder.is_dir():
+        return False
+    return all(p.name in ("last", "best") and is_checkpoint_folder(p) for p in folder.iterdir())
+
+
+def _is_export_leftover(name: str) -> bool:
+    """A staging file that an interrupted ``rnnkit export`` into the folder left."""
+    return any(name.startswith(f".{onnx}.tmp-") for onnx in ONNX_FILES)
 
 
 def check_bundle_target(
@@ -92,16 +119,30 @@ def check_bundle_target(
     )
 
 
-def save_bundle(path: str | Path, bundle: Bundle, *, option: str = "") -> Path:
+def save_bundle(
+    path: str | Path, bundle: Bundle, *, option: str = "", keep_others: bool = False
+) -> Path:
     """Write ``bundle`` to the folder ``path`` atomically, replacing the model there (its
-    checkpoints are kept); ``check_bundle_target`` decides what may be replaced."""
+    checkpoints are kept); ``check_bundle_target`` decides what may be replaced. With
+    ``keep_others`` (for a folder checked before a long run), files that are not rnnkit's and
+    appeared in the folder since are kept in the new one instead of refusing to save."""
     from safetensors.torch import save
 
-    path = check_bundle_target(path, option=option)
+    keep = [CHECKPOINTS]
+    if keep_others and Path(path).is_dir():
+        keep += [p.name for p in Path(path).iterdir() if p.name not in OWN_ENTRIES]
+        if len(keep) > 1:
+            log.warning(
+                "%s: keeping %s, which appeared in it during training", path, ", ".join(keep[1:])
+            )
+        path = check_target(Path(path), option=option, folder=True, foreign=lambda p: [])
+    else:
+        path = check_bundle_target(path, option=option)
 
     def write(staging: Path) -> None:
         state = {name: t.detach().cpu().contiguous() for name, t in bundle.state.items()}
         write_bytes(staging / WEIGHTS, save(state, metadata={"format": FORMAT}))
+        vocab = bundle.vocab.to_json()
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -109,14 +150,17 @@ def save_bundle(path: str | Path, bundle: Bundle, *, option: str = "") -> Path:
             "model": asdict(bundle.model),
             "training": asdict(bundle.train),
             "labels": list(bundle.classes),
-            "vocab": bundle.vocab.to_json(),
-            "checksums": {WEIGHTS: sha256(staging / WEIGHTS)},
+            "vocab": vocab,
+            "checksums": {
+                WEIGHTS: sha256(staging / WEIGHTS),
+                TEXT: text_checksum(asdict(bundle.data), vocab),
+            },
         }
         (staging / CONFIG).write_text(json.dumps(config, indent=1) + "\n")
         (staging / METRICS).write_text(json.dumps(bundle.metrics, indent=1) + "\n")
 
     with FolderLock(path, option=option):
-        return write_folder(path, write, keep=(CHECKPOINTS,), what="the model bundle")
+        return write_folder(path, write, keep=tuple(keep), what="the model bundle")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -151,6 +195,16 @@ def load_bundle(path: str | Path) -> Bundle:
     expected = config.get("checksums", {}).get(WEIGHTS)
     if expected != sha256(weights):
         raise BundleError(f"{weights}: corrupted (its SHA-256 does not match {CONFIG})")
+    expected_text = config.get("checksums", {}).get(TEXT)  # bundles before it have none
+    if expected_text is not None and expected_text != text_checksum(
+        config.get("data"), config.get("vocab")
+    ):
+        raise BundleError(
+            f"{path / CONFIG}: its vocabulary or data settings were altered (their SHA-256 does "
+            "not match the one recorded when the model was saved); every prediction would change"
+        )
+    if not isinstance(config.get("labels"), list):
+        raise BundleError(f"{path / CONFIG}: corrupted (labels is not a list)")
     try:
         state = load_file(weights)
         model = ModelConfig.from_json(config["model"])
@@ -172,16 +226,25 @@ def load_bundle(path: str | Path) -> Bundle:
     return bundle
 
 
+def text_checksum(data: object, vocab: object) -> str:
+    """SHA-256 of the data settings and the vocabulary in their JSON form."""
+    text = json.dumps({"data": data, "vocab": vocab}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _check_consistent(bundle: Bundle, config: Path) -> None:
     """The labels and the vocabulary against the model's sizes, which the weights have."""
     model, labels = bundle.model, bundle.classes
+    kinds = {type(label) for label in labels}
+    if not kinds <= {str, int, float} or bool in kinds:
+        raise BundleError(f"{config}: labels must be strings or numbers, got {labels!r:.80}")
     if len(labels) != model.num_classes:
         raise BundleError(
             f"{config}: lists {len(labels)} labels but the model has {model.num_classes} "
             "classes; the file was altered or belongs to another model"
         )
-    if len({json.dumps(label) for label in labels}) != len(labels):
-        raise BundleError(f"{config}: lists a label twice ({labels})")
+    if len({str(label) for label in labels}) != len(labels):
+        raise BundleError(f"{config}: lists a label twice ({labels!r:.80})")
     if len(bundle.vocab) != model.vocab_size:
         raise BundleError(
             f"{config}: the vocabulary has {len(bundle.vocab)} tokens but the model's embedding "

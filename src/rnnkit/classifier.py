@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import numbers
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,22 @@ EVAL_BATCH_SIZE = 256
 # a separate call costs less than the padding it saves (design.md, decision 21). None: batches
 # of EVAL_BATCH_SIZE only (what the benchmarks compare against).
 CALL_FLOPS: float | None = 56e6
+
+
+INTEGER_PARAMS = (
+    *("layers", "embed_dim", "hidden", "min_freq", "max_vocab", "max_len", "epochs"),
+    *("batch_size", "patience", "seed", "max_steps", "threads"),
+)
+OPTIONAL_PARAMS = frozenset({"embed_dim", "max_vocab", "max_len", "epochs", "max_steps", "threads"})
+REAL_PARAMS = (
+    *("dropout", "word_dropout", "embed_dropout", "weight_dropout", "lr", "weight_decay"),
+    *("warmup", "clip_norm", "label_smoothing", "valid_split"),
+)
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of the parameter ``name`` (the two share their name)."""
+    return "--" + name.replace("_", "-")
 
 
 class TextClassifier:
@@ -243,8 +260,18 @@ class TextClassifier:
     # -- fitting ---------------------------------------------------------------------------
 
     def check_params(self) -> None:
-        """Raise ``ConfigError`` naming the first parameter out of its range; ``fit`` and
-        ``rnnkit train`` call this before reading any data."""
+        """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
+        range; ``fit`` and ``rnnkit train`` call this before reading any data."""
+        for name in INTEGER_PARAMS:
+            value = getattr(self, name)
+            if value is None and name in OPTIONAL_PARAMS:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ConfigError(f"{option_flag(name)} must be a whole number, got {value!r}")
+        for name in REAL_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ConfigError(f"{option_flag(name)} must be a number, got {value!r}")
         self.data_config(), self.train_config()
         self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
         for option, value in (("--threads", self.threads), ("--embed-dim", self.embed_dim)):
@@ -257,8 +284,9 @@ class TextClassifier:
         texts, labels = check_texts(X, "X"), check_labels(y)
         if len(texts) != len(labels):
             raise ConfigError(f"X has {len(texts)} texts but y has {len(labels)} labels")
-        classes = np.unique(np.asarray(labels))
-        corpus = Corpus.from_texts(texts, [str(v) for v in labels], self.tokenizer, "X")
+        values = np.asarray(labels)  # one type for all: 1 and 1.0 are one class, "1.0"
+        classes = np.unique(values)
+        corpus = Corpus.from_texts(texts, [str(v) for v in values], self.tokenizer, "X")
         return self.fit_corpus(corpus, classes=list(classes))
 
     def _prepare(
@@ -442,7 +470,12 @@ class TextClassifier:
     # -- files -----------------------------------------------------------------------------
 
     def save(
-        self, path: str | Path, metrics: dict[str, Any] | None = None, *, option: str = ""
+        self,
+        path: str | Path,
+        metrics: dict[str, Any] | None = None,
+        *,
+        option: str = "",
+        keep_others: bool = False,
     ) -> Path:
         """Write a model bundle folder (see :mod:`rnnkit.bundle`). A new folder, an empty one
         or an rnnkit model folder may be given; anything else (a file, a folder with other
@@ -457,7 +490,7 @@ class TextClassifier:
             self.model_.state_dict(),
             metrics if metrics is not None else self.metrics_,
         )
-        return save_bundle(path, bundle, option=option)
+        return save_bundle(path, bundle, option=option, keep_others=keep_others)
 
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:

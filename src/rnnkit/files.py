@@ -115,6 +115,8 @@ def write_folder(
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     except OSError as error:
         raise OutputError(f"{path}: cannot write {what} there ({cause(error)})") from None
+    moved: list[str] = []  # entries of the old folder now in staging
+    previous: Path | None = None  # where the old folder waits to be deleted
     try:
         write(staging)
         share(staging)
@@ -122,20 +124,36 @@ def write_folder(
             for name in keep:
                 if (path / name).exists() and not (staging / name).exists():
                     os.rename(path / name, staging / name)
-            previous = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.rename(path, previous)
+                    moved.append(name)
+            previous = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+            os.rename(path, previous / path.name)
             os.rename(staging, path)
             shutil.rmtree(previous, ignore_errors=True)
         else:
             os.rename(staging, path)
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as error:
+        _undo(path, staging, moved, previous)
+        if not isinstance(error, OSError):
+            raise
         kept = f"; the previous {path} is intact" if path.exists() else "; nothing was written"
         raise OutputError(f"{path}: cannot write {what} ({cause(error)}){kept}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return path
+
+
+def _undo(path: Path, staging: Path, moved: list[str], previous: Path | None) -> None:
+    """After a failed ``write_folder``: the old folder back in its place, the entries moved
+    out of it back in it, then the staging folder removed."""
+    if previous is not None:
+        with contextlib.suppress(OSError):
+            if not path.exists() and (previous / path.name).is_dir():
+                os.rename(previous / path.name, path)
+            os.rmdir(previous)
+    if path.is_dir() and staging.is_dir():
+        for name in moved:
+            with contextlib.suppress(OSError):
+                if not (path / name).exists():
+                    os.rename(staging / name, path / name)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_file(path: Path, write: Callable[[Path], None], *, what: str = "the file") -> Path:
@@ -157,9 +175,11 @@ def write_file(path: Path, write: Callable[[Path], None], *, what: str = "the fi
 
 def leftovers(path: Path) -> list[Path]:
     """Folders an interrupted ``write_folder(path, ...)`` can leave beside ``path``: the new
-    one not yet renamed into place, or the previous one not yet deleted."""
-    pattern = [f".{path.name}.tmp-*", f".{path.name}.old-*"]
-    return sorted(p for glob in pattern for p in path.parent.glob(glob) if p.is_dir())
+    one not yet renamed into place, or the previous one (``.NAME.old-*/NAME``) not yet
+    deleted."""
+    new = [p for p in path.parent.glob(f".{path.name}.tmp-*") if p.is_dir()]
+    old = [p / path.name for p in path.parent.glob(f".{path.name}.old-*")]
+    return sorted([*new, *(p for p in old if p.is_dir())])
 
 
 def leftover_hint(path: Path, inner: str = "") -> str:
@@ -185,33 +205,47 @@ def check_target(
     foreign: Callable[[Path], list[str]] | None = None,
 ) -> Path:
     """Raise ``OutputError`` (naming ``option`` and ``path``) unless ``path`` can be written
-    (or replaced) without losing anything; return it resolved.
+    (or replaced) without losing anything; return it resolved (symbolic links in its parents
+    followed).
 
-    ``folder``: the target is a folder (else a file). An existing folder may be replaced only
-    when ``foreign(path)`` lists nothing that is not the program's own; it must not hold one of
-    ``inputs`` nor the current folder. The nearest existing parent must be a writable folder
-    (tried by creating and removing a folder in it, so a read-only file system is caught too).
+    ``folder``: the target is a folder (else a file). The target itself must not be a symbolic
+    link or a mount point (renaming would replace the link, or fail across devices). An
+    existing folder may be replaced only when ``foreign(path)`` lists nothing that is not the
+    program's own, and must hold neither one of ``inputs`` nor the current folder; an existing
+    file only when ``foreign(path)`` lists nothing. The nearest existing parent must be a
+    writable folder (tried by creating and removing a folder in it, so that a read-only file
+    system is caught too, which ``os.access`` misses for root).
     """
-    shown = f"{option} {path}"
-    target = Path(os.path.abspath(path))
-    here = Path.cwd()
+    shown = f"{option} {path}".strip()
+    given = Path(os.path.abspath(path))
+    if given.is_symlink():
+        raise OutputError(
+            f"{shown}: is a symbolic link (to {os.readlink(given)}); give the "
+            f"{'folder' if folder else 'file'} itself"
+        )
+    target = given.resolve()
+    here = Path.cwd().resolve()
     if folder and (target == here or target in here.parents):
         raise OutputError(
             f"{shown}: is the current folder or holds it, which cannot be replaced; give the "
             "name of a new folder, such as ./model"
         )
-    if target.exists() or target.is_symlink():
+    if target.exists():
         if folder and not target.is_dir():
             raise OutputError(f"{shown}: is a file, not a folder; give a folder name")
         if not folder and target.is_dir():
             raise OutputError(f"{shown}: is a folder; give a file name")
-        if folder:
-            _check_contents(target, shown, inputs, foreign)
+        if target.stat().st_dev != target.parent.stat().st_dev:
+            raise OutputError(
+                f"{shown}: is a mount point, which cannot be replaced by renaming; give a "
+                f"{'folder' if folder else 'file'} inside it, such as {path}/model"
+            )
+        _check_contents(target, shown, inputs, foreign, folder)
     ancestor = target.parent
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise OutputError(f"{shown}: {ancestor} is a file, so the folder cannot be created")
+        raise OutputError(f"{shown}: {ancestor} is a file, so nothing can be created inside it")
     try:
         probe = tempfile.mkdtemp(dir=ancestor, prefix=".rnnkit-probe-")
         os.rmdir(probe)
@@ -225,22 +259,26 @@ def _check_contents(
     shown: str,
     inputs: Sequence[str | Path],
     foreign: Callable[[Path], list[str]] | None,
+    folder: bool,
 ) -> None:
     for item in inputs:
-        location = Path(os.path.abspath(str(item).split("#", 1)[0]))
-        if target in location.parents:
+        location = Path(str(item).split("#", 1)[0]).resolve()
+        if location == target or target in location.parents:
             raise OutputError(
-                f"{shown}: holds the input {location}, which replacing the folder would delete; "
-                "choose another folder"
+                f"{shown}: holds the input {location}, which replacing it would delete; "
+                f"choose another {'folder' if folder else 'file'}"
             )
+    if not folder:
+        if foreign is not None and (problems := foreign(target)):
+            raise OutputError(f"{shown}: exists and {problems[0]}; give a new file name")
+        return
     strangers = foreign(target) if foreign else sorted(p.name for p in target.iterdir())
     if strangers:
-        listed = ", ".join(strangers[:3]) + (
-            f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
-        )
+        more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
         raise OutputError(
-            f"{shown}: exists and holds files that rnnkit did not write ({listed}); replacing "
-            "it would delete them, so give a new or empty folder, or an rnnkit model folder"
+            f"{shown}: exists and holds files that rnnkit did not write "
+            f"({', '.join(strangers[:3])}{more}); replacing it would delete them, so give a new "
+            "or empty folder, or an rnnkit model folder"
         )
 
 
@@ -250,42 +288,50 @@ def _check_contents(
 class FolderLock:
     """An exclusive lock on writing ``path``, held in the file ``.NAME.lock`` beside it (an
     advisory ``flock``, released by the kernel when the process ends, even by SIGKILL).
-    Re-entrant within a process; a second process is refused at once with ``OutputError``."""
+    Re-entrant within a thread; another thread or process is refused at once with
+    ``OutputError``. Symbolic links in the path are followed, so that two names of one folder
+    share one lock."""
 
-    _held: ClassVar[dict[Path, tuple[int, int]]] = {}  # path -> (file descriptor, depth)
+    # resolved path -> (file descriptor, depth, owning thread)
+    _held: ClassVar[dict[Path, tuple[int, int, int]]] = {}
     _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path, *, option: str = "") -> None:
-        self.path = Path(os.path.abspath(path))
+        self.path = Path(path).resolve()
         self.file = self.path.with_name(f".{self.path.name}.lock")
-        self.option = option
+        self.option, self.shown = option, f"{option} {path}".strip()
 
     def __enter__(self) -> FolderLock:
         with self._guard:
             if self.path in self._held:
-                fd, depth = self._held[self.path]
-                self._held[self.path] = (fd, depth + 1)
+                fd, depth, owner = self._held[self.path]
+                if owner != threading.get_ident():
+                    raise OutputError(
+                        f"{self.shown}: another thread of this process is writing to it"
+                    )
+                self._held[self.path] = (fd, depth + 1, owner)
                 return self
-            self._held[self.path] = (self._acquire(), 1)
+            self._held[self.path] = (self._acquire(), 1, threading.get_ident())
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._guard:
-            fd, depth = self._held[self.path]
+            fd, depth, owner = self._held[self.path]
             if depth > 1:
-                self._held[self.path] = (fd, depth - 1)
+                self._held[self.path] = (fd, depth - 1, owner)
                 return
             del self._held[self.path]
-            with contextlib.suppress(OSError):
-                self.file.unlink()
-            os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                os.close(fd)
 
     def _acquire(self) -> int:
         try:
             import fcntl
         except ImportError:  # no flock on this platform: no locking
             return -1
-        shown = f"{self.option} {self.path}".strip()
+        shown = self.shown
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

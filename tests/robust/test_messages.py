@@ -38,6 +38,24 @@ def test_fit_names_a_bad_label(labels: list[object], message: str) -> None:
         TextClassifier(**TINY).fit(["a b", "c d", "e f"], labels)
 
 
+def test_fit_takes_labels_as_numpy_would_and_checks_parameter_types() -> None:
+    from rnnkit.errors import DataError
+
+    with pytest.raises(DataError, match=r"every training text has the label '1\.0'"):
+        TextClassifier(**TINY).fit(["a b", "c d"] * 5, [1, 1.0] * 5)  # one class: the number 1
+    clf = TextClassifier(**{**TINY, "epochs": 1}, valid_split=0)
+    clf.fit(["a b", "c d", "e f"] * 4, [True, 1, 0] * 4)
+    assert clf.classes_.tolist() == [0, 1]
+    for name, value, message in (
+        ("embed_dim", 16.5, "--embed-dim must be a whole number, got 16.5"),
+        ("batch_size", 8.0, "--batch-size must be a whole number, got 8.0"),
+        ("lr", "0.1", "--lr must be a number, got '0.1'"),
+        ("hidden", None, "--hidden must be a whole number, got None"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            TextClassifier(**{**TINY, name: value}).fit(["a b", "c d"], ["x", "y"])
+
+
 def test_deeply_nested_json_is_a_400_and_the_server_stays_up(tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     from tests.serve.server import Server
@@ -51,6 +69,14 @@ def test_deeply_nested_json_is_a_400_and_the_server_stays_up(tmp_path: Path) -> 
                 400,
                 {"detail": "invalid JSON: nested too deeply"},
             )
+        digits = b'{"texts": ["good"], "top_k": ' + b"9" * 5000 + b"}"
+        status, body = server.request("POST", "/predict", digits)
+        assert status == 400
+        assert body["detail"].startswith("invalid JSON: Exceeds the limit")
+        for top_k in (True, "1"):
+            status, body = server.request("POST", "/predict", {"texts": ["a"], "top_k": top_k})
+            assert status == 422, body
+            assert body["detail"].startswith("top_k: Input should be a valid integer")
         assert server.request("POST", "/predict", {"texts": ["a fine film"]})[0] == 200
     finally:
         log = server.stop()
@@ -64,22 +90,11 @@ def test_jsonl_without_the_text_field_suggests_text_col(tmp_path: Path) -> None:
         "".join(json.dumps({"review": f"a film {i}", "stars": i % 2}) + "\n" for i in range(40))
     )
     out = str(tmp_path / "m")
+    train = ["train", str(data), "--out", out]
     result, skipped, followed = run_many(
-        ["train", str(data), "--out", out],
-        ["train", str(data), "--out", out, "--skip-bad-rows"],
-        [
-            "train",
-            str(data),
-            "--out",
-            out,
-            "--text-col",
-            "review",
-            "--label-col",
-            "stars",
-            *TINY_OPTIONS,
-            "--epochs",
-            "1",
-        ],
+        train,
+        [*train, "--skip-bad-rows"],
+        [*train, "--text-col", "review", "--label-col", "stars", *TINY_OPTIONS, "--epochs", "1"],
     )
     assert_user_error(
         result,
@@ -87,21 +102,7 @@ def test_jsonl_without_the_text_field_suggests_text_col(tmp_path: Path) -> None:
         "--text-col and the label field with --label-col",
     )
     assert "--skip-bad-rows" not in result.stderr
-    skipped = rnnkit("train", str(data), "--out", out, "--skip-bad-rows")
     assert_user_error(skipped, "every row (40) was bad and skipped; the first: line 1: no field")
-    followed = rnnkit(
-        "train",
-        str(data),
-        "--out",
-        out,
-        "--text-col",
-        "review",
-        "--label-col",
-        "stars",
-        *TINY_OPTIONS,
-        "--epochs",
-        "1",
-    )
     assert followed.returncode == 0, followed.stderr
 
 
@@ -122,21 +123,24 @@ def test_a_corrupt_last_checkpoint_gives_a_resume_command_that_works(tmp_path: P
     damaged[len(damaged) // 2] ^= 0xFF
     state.write_bytes(bytes(damaged))
     best = out / "checkpoints" / "best"
-    result = rnnkit("train", "--resume", str(out))
+    # What the message says to run, then resuming the run again (through its checkpoints
+    # folder, with --quiet given again): last is whole again, so that starts from last.
+    result, followed, resumed_again = run_many(
+        ["train", "--resume", str(out)],
+        ["train", "--resume", str(best)],
+        ["train", "--resume", str(out / "checkpoints"), "--quiet"],
+    )
     assert_user_error(
         result,
         f"{state}: corrupted (its SHA-256 does not match checkpoint.json); continue from the "
         f"best epoch's checkpoint (after epoch",
     )
-    command = result.stderr.strip().split("with: ")[-1]
-    assert command == f"rnnkit train --resume {best}"
-    followed = rnnkit(*command.split()[1:])
+    assert result.stderr.strip().split("with: ")[-1] == f"rnnkit train --resume {best}"
     assert followed.returncode == 0, followed.stderr
     assert f"resuming from {best}: epoch" in followed.stderr
-    TextClassifier.load(out)
-    # The checkpoint resumed from is intact, and last is whole again.
-    resumed_again = rnnkit("train", "--resume", str(out))
     assert resumed_again.returncode == 0, resumed_again.stderr
+    assert resumed_again.stderr == ""
+    TextClassifier.load(out)
 
 
 def test_a_checkpoint_version_written_as_a_string_is_explained(tmp_path: Path) -> None:

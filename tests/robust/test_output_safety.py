@@ -3,6 +3,7 @@ write, checked before any work; one writer per folder; bundles readable by other
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -95,7 +96,10 @@ def test_bad_output_places_fail_within_seconds_with_one_line(data: Path, tmp_pat
     afile.write_text("keep\n")
     cases = [
         (afile, f"--out {afile}: is a file, not a folder"),
-        (afile / "model", f"--out {afile / 'model'}: {afile} is a file, so the folder cannot"),
+        (
+            afile / "model",
+            f"--out {afile / 'model'}: {afile} is a file, so nothing can be created inside",
+        ),
         (Path("."), "--out .: is the current folder or holds it"),
         (Path(".."), "--out ..: is the current folder or holds it"),
     ]
@@ -231,10 +235,19 @@ def test_a_second_writer_of_the_same_folder_is_refused(data: Path, tmp_path: Pat
             assert first.poll() is None, log.read_text()
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        message = f"--out {out}: another rnnkit process (PID {first.pid}) is writing to it"
-        assert_user_error(train(data, out), message)
-        resumed = rnnkit("train", "--resume", str(out))
-        assert_user_error(resumed, message)
+        busy = f"another rnnkit process (PID {first.pid}) is writing to it"
+        link = tmp_path / "other-name"
+        link.symlink_to(tmp_path)
+        same, resumed, parallel, through_link = run_many(
+            ["train", str(data), *TINY_OPTIONS, "--out", str(out)],
+            ["train", "--resume", str(out)],
+            ["train", str(data), *TINY_OPTIONS, "--out", str(out), "--nproc", "2"],
+            ["train", str(data), *TINY_OPTIONS, "--out", str(link / "model")],
+        )
+        assert_user_error(same, f"--out {out}: {busy}")
+        assert_user_error(resumed, f"--resume {out}: {busy}")  # not "no checkpoint here"
+        assert_user_error(parallel, f"--out {out}: {busy}")  # before torchrun starts
+        assert_user_error(through_link, f"--out {link / 'model'}: {busy}")  # one folder, one lock
         with pytest.raises(OutputError, match=f"PID {first.pid}"), FolderLock(out):
             pass
     finally:
@@ -251,3 +264,133 @@ def test_the_lock_is_reentrant_in_one_process_and_leaves_no_file(tmp_path: Path)
     with FolderLock(out), FolderLock(out):
         assert (tmp_path / ".m.lock").read_text() == str(os.getpid())
     assert not (tmp_path / ".m.lock").exists()
+
+
+def test_links_mount_points_and_lookalike_files_are_refused(data: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    mine = tmp_path / "mine"  # the user's files under names a model folder also uses
+    mine.mkdir()
+    (mine / "model.onnx").write_text("my own graph\n")
+    (mine / "metrics.json").write_text('{"mine": 1}\n')
+    notes = tmp_path / "notes"
+    (notes / "checkpoints").mkdir(parents=True)
+    (notes / "checkpoints" / "todo.txt").write_text("mine\n")
+    before = {folder: snapshot(folder) for folder in (real, mine, notes)}
+    argv = ["train", str(data), *TINY_OPTIONS, "--out"]
+    results = run_many(*([*argv, str(p)] for p in (link, dangling, mine, notes)))
+    assert_user_error(results[0], f"--out {link}: is a symbolic link (to {real}); give the folder")
+    assert_user_error(results[1], f"--out {dangling}: is a symbolic link")
+    assert_user_error(
+        results[2], "holds files that rnnkit did not write (metrics.json, model.onnx)"
+    )
+    assert_user_error(
+        results[3], "holds files that rnnkit did not write (checkpoints (not rnnkit's))"
+    )
+    assert {folder: snapshot(folder) for folder in before} == before
+    assert link.is_symlink()
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
+def test_a_mount_point_is_refused_before_training(data: Path, tmp_path: Path) -> None:
+    from tests.robust.small_disk import run_steps
+
+    mount = tmp_path / "volume"
+    argv = [sys.executable, "-m", "rnnkit", "train", str(data), *TINY_OPTIONS, "--out"]
+    answers = run_steps(
+        mount,
+        [{"run": [*argv, str(mount)]}, {"run": [*argv, str(mount / "m")]}, {"copy": "after"}],
+        copy_to=tmp_path,
+    )
+    assert answers[0]["returncode"] == 2
+    assert answers[0]["stderr"].strip().splitlines()[-1] == (
+        f"rnnkit: error: --out {mount}: is a mount point, which cannot be replaced by renaming; "
+        f"give a folder inside it, such as {mount}/model"
+    )
+    assert answers[1]["returncode"] == 0, answers[1]["stderr"]  # inside it is fine
+    assert (tmp_path / "after" / "m" / "model.safetensors").is_file()
+
+
+def test_a_failed_swap_puts_the_checkpoints_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rnnkit.files
+
+    clf = TextClassifier(**TINY, valid_split=0).fit(*make_texts(60))
+    path = clf.save(tmp_path / "model")
+    last = path / "checkpoints" / "last"
+    last.mkdir(parents=True)
+    (last / "checkpoint.json").write_text('{"format": "rnnkit-checkpoint"}')
+    before = snapshot(path)
+    rename = os.rename
+
+    def failing(source: object, target: object) -> None:
+        if ".model.old-" in str(target):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        rename(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rnnkit.files.os, "rename", failing)
+    with pytest.raises(OutputError, match=r"the previous .* is intact"):
+        clf.save(path)
+    assert snapshot(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_files_that_appear_during_a_run_are_kept_by_its_final_save(tmp_path: Path) -> None:
+    clf = TextClassifier(**TINY, valid_split=0).fit(*make_texts(60))
+    path = clf.save(tmp_path / "model")
+    (path / ".DS_Store").write_bytes(b"finder")
+    (path / "notes.txt").write_text("written while it trained\n")
+    with pytest.raises(OutputError, match="did not write"):
+        clf.save(path)
+    clf.save(path, keep_others=True)
+    assert (path / "notes.txt").read_text() == "written while it trained\n"
+    assert (path / ".DS_Store").read_bytes() == b"finder"
+    TextClassifier.load(path)
+
+
+def test_export_replaces_only_an_earlier_export(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    model = TextClassifier(**TINY, valid_split=0).fit(*make_texts(60)).save(tmp_path / "m")
+    data = tmp_path / "data.csv"
+    data.write_text("text,label\n")
+    before = snapshot(model)
+    first, again, weights, csv = run_many(
+        ["export", str(model)],
+        ["export", str(model)],
+        ["export", str(model), "--out", str(model / "model.safetensors")],
+        ["export", str(model), "--out", str(data)],
+    )
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert_user_error(weights, "model.safetensors: exists and is not an ONNX model; give a new")
+    assert_user_error(csv, "data.csv: exists and is not an ONNX model")
+    assert data.read_text() == "text,label\n"
+    after = snapshot(model)
+    assert {k: v for k, v in after.items() if k != "model.onnx"} == before
+
+
+def test_config_files_cannot_start_processes_or_resume(tmp_path: Path, data: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text('{"nproc": 2}')
+    resume = tmp_path / "r.json"
+    resume.write_text('{"resume": "somewhere"}')
+    argv = ["train", str(data), "--out", str(tmp_path / "m")]
+    nproc, resumed, zero = run_many(
+        [*argv, "--config", str(config)], [*argv, "--config", str(resume)], [*argv, "--nproc", "0"]
+    )
+    assert_user_error(nproc, f"--config {config}: 'nproc' is not an option of this command")
+    assert_user_error(resumed, f"--config {resume}: 'resume' is not an option of this command")
+    assert_user_error(zero, "--nproc must be at least 1, got 0")
+
+
+def test_save_messages_name_the_path_first(tmp_path: Path) -> None:
+    clf = TextClassifier(**TINY, valid_split=0).fit(*make_texts(60))
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OutputError) as caught:
+        clf.save(tmp_path / "f")
+    assert str(caught.value).startswith(f"{tmp_path / 'f'}: is a file")

@@ -162,7 +162,7 @@ def test_demo_says_where_its_plots_go(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     assert_user_error(
         rnnkit("demo", "--quick", "--out", str(tmp_path / "afile")),
-        f"{tmp_path / 'afile'} is a file, so the folder cannot be created",
+        f"{tmp_path / 'afile'} is a file, so nothing can be created inside it",
     )
 
 

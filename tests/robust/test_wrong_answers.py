@@ -127,9 +127,17 @@ def edited(bundle: Path, tmp_path: Path, edit: dict[str, object]) -> Path:
         ({"labels": ["neg", "pos", "extra"]}, "lists 3 labels but the model has 2 classes"),
         ({"labels": ["pos", "pos"]}, "lists a label twice"),
         (
-            {"vocab.tokens": lambda tokens: tokens[:-3]},
+            {"vocab.tokens": lambda tokens: [*tokens[:2], *reversed(tokens[2:])]},
+            "its vocabulary or data settings were altered",
+        ),
+        ({"data.tokenizer": "char"}, "its vocabulary or data settings were altered"),
+        (
+            {"vocab.tokens": lambda tokens: tokens[:-3], "checksums.text": None},
             "the vocabulary has .* tokens but the model's embedding has .* rows",
         ),
+        ({"labels": [1, "1"]}, "lists a label twice"),
+        ({"labels": [["a"], "b"]}, "labels must be strings or numbers"),
+        ({"labels": "ab"}, "labels is not a list"),
         (
             {"model.hidden_size": 24},
             r"tensor encoder.weight_ih_l0 has shape \(64, 16\), but config.json describes "

@@ -78,3 +78,16 @@ def test_on_real_curves_the_suggestion_brackets_the_tuned_default(name: str) -> 
     )
     assert result.edge_lr < curve["lr"][stop - 1] / 4  # the edge comes well before the stop
     assert 2e-3 <= result.suggested_lr <= 1e-2, result.suggested_lr
+
+
+def test_a_short_test_or_one_that_starts_too_high_still_finds_the_edge() -> None:
+    flat_then_up = RangeTest(
+        [0.01 * 2**k for k in range(10)], [], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.2, 2.0, 3.0, 9.0]
+    )
+    assert flat_then_up.edge_lr == pytest.approx(0.01 * 2**5)  # 10 steps: settled from step 3
+    assert not flat_then_up.rose_at_once
+    too_high = RangeTest([0.5, 1.0, 2.0], [], [1.0, 3.0, 9.0], diverged=True)
+    assert too_high.edge_lr == 0.5
+    assert too_high.rose_at_once
+    diverged_early = RangeTest([0.5, 1.0], [], [1.0, 1.02], diverged=True)
+    assert diverged_early.edge_lr == 0.5  # the rate before the one that diverged

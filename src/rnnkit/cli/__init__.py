@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -68,19 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except TrainingInterrupted as error:
-        print(f"rnnkit: {error}", file=sys.stderr)
+        _report(f"rnnkit: {error}")
         if error.checkpoint and args.command == "train":
             folder = Path(error.checkpoint).parent.parent
-            print(f"rnnkit: resume with: rnnkit train --resume {folder}", file=sys.stderr)
+            _report(f"rnnkit: resume with: rnnkit train --resume {folder}")
         return 130
     except RnnkitError as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
+        _report(f"rnnkit: error: {error}")
         return 2
     except FloatingPointError as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
+        _report(f"rnnkit: error: {error}")
         return 1
     except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+        _report("rnnkit: interrupted")
         return 130
     except BrokenPipeError:  # e.g. rnnkit predict ... | head
         sys.stderr.close()
@@ -89,21 +90,26 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno not in USER_ERRNOS:
             raise
         where = f"{error.filename}: " if error.filename else ""
-        print(f"rnnkit: error: {where}cannot write ({cause(error)})", file=sys.stderr)
+        _report(f"rnnkit: error: {where}cannot write ({cause(error)})")
         return 2
     except RuntimeError as error:  # torch's allocator: "... can't allocate memory ..."
         if "allocate" not in str(error):
             raise
-        print(
+        _report(
             f"rnnkit: error: out of memory ({str(error).splitlines()[0][:160]}); use a smaller "
-            "model (--hidden, --embed-dim, --max-vocab), --batch-size or --max-len",
-            file=sys.stderr,
+            "model (--hidden, --embed-dim, --max-vocab), --batch-size or --max-len"
         )
         return 2
     except MemoryError:
-        print(
+        _report(
             "rnnkit: error: out of memory; use a smaller model (--hidden, --embed-dim, "
-            "--max-vocab), --batch-size or --max-len",
-            file=sys.stderr,
+            "--max-vocab), --batch-size or --max-len"
         )
         return 2
+
+
+def _report(line: str) -> None:
+    """One line on standard error; in data-parallel training, from rank 0 alone (every process
+    meets the same error)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr)

@@ -16,7 +16,9 @@ from typing import Any
 from rnnkit.errors import ConfigError
 from rnnkit.options import option_name, read_config
 
-NOT_IN_FILES = frozenset({"help", "config", "data", "out"})
+# What says where a run is and how it is started, rather than how it trains: a config file
+# that set nproc would have every process it starts start more.
+NOT_IN_FILES = frozenset({"help", "config", "data", "out", "resume", "nproc"})
 
 
 def configurable(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:

@@ -31,8 +31,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--out",
         metavar="FILE",
-        help=f"file to write, replaced atomically (default: MODEL/{DEFAULT_NAME}, or "
-        f"MODEL/{INT8_NAME} with --quantize int8)",
+        help="file to write; an existing one is replaced (atomically) only if it is an earlier "
+        f"export (default: MODEL/{DEFAULT_NAME}, or MODEL/{INT8_NAME} with --quantize int8)",
     )
     parser.add_argument(
         "--quantize",
@@ -48,10 +48,11 @@ def default_path(model: str | Path, quantize: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.export.onnx import export_onnx
+    from rnnkit.export.onnx import export_onnx, not_rnnkit_onnx
 
     out = Path(args.out) if args.out else default_path(args.model, args.quantize)
-    check_target(out, option="--out", folder=False)
+    # An existing file is replaced only when it is an earlier export.
+    check_target(out, option="--out", folder=False, foreign=not_rnnkit_onnx)
     clf = TextClassifier.load(args.model)
     labels = [str(c) for c in clf.classes_]
     export_onnx(clf.model_, labels, out, quantize=args.quantize)

@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
     result = clf.lr_find(train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
     for line in describe(result, every=max(1, len(result.lrs) // 20)):
         print(line)
-    if result.diverged:
+    if result.rose_at_once:
+        ending = "the loss rose from the first rates on: lower --min-lr to see where it falls"
+    elif result.diverged:
         ending = "the smoothed loss passed twice its lowest there"
     elif result.rose:
         ending = "the loss rose but did not pass twice its lowest"

@@ -406,9 +406,29 @@ def classifier_from(args: argparse.Namespace) -> TextClassifier:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.nproc:
+    if args.nproc is not None:
         return launch(args)
     start = time.perf_counter()
+    world = distributed.init_from_env() if distributed.launched() else distributed.World()
+    with contextlib.ExitStack() as stack:
+        if world.is_main and args.resume:  # held before its checkpoint is read
+            stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))
+        args = prepared(args)
+        if not world.is_main:  # rank 0 alone prints and writes
+            args.quiet = True
+        if args.quiet:  # a resumed run is as quiet as the run it continues
+            logging.getLogger("rnnkit").setLevel(logging.WARNING)
+        if world.distributed and not args.threads:
+            args.threads = distributed.default_threads()
+        if world.is_main:  # the output checked and held before any work
+            check_out(args)
+            stack.enter_context(FolderLock(Path(args.out), option="--out"))
+        return train_and_save(args, world, start)
+
+
+def prepared(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of this run (a resumed run's saved ones), every one checked before any
+    data is read."""
     saved = resumed(args) if args.resume else None
     if saved is not None:
         args = saved
@@ -418,18 +438,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
         )
-    classifier_from(args).check_params()  # option errors before anything is read
-    world = distributed.init_from_env() if distributed.launched() else distributed.World()
-    if world.distributed and not args.threads:
-        args.threads = distributed.default_threads()
-    if not world.is_main:  # rank 0 alone prints and writes
-        args.quiet = True
-        logging.getLogger("rnnkit").setLevel(logging.WARNING)
-    with contextlib.ExitStack() as stack:
-        if world.is_main:  # the output checked and held before any work
-            check_out(args)
-            stack.enter_context(FolderLock(Path(args.out), option="--out"))
-        return train_and_save(args, world, start)
+    classifier_from(args).check_params()
+    return args
 
 
 def check_out(args: argparse.Namespace) -> None:
@@ -470,13 +480,15 @@ def train_and_save(args: argparse.Namespace, world: distributed.World, start: fl
         if clf.history_.first_step_at is not None
         else None,
     }
-    path = clf.save(args.out, metrics, option="--out")
+    # --out was checked before training; what appeared in it since is the user's: kept.
+    path = clf.save(args.out, metrics, option="--out", keep_others=True)
     for split in ("valid", "test"):
         if metrics[split]:
             scores = metrics[split]
             print(f"{split}: accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}")
+    epochs = metrics["epochs_run"]
     print(
-        f"trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
+        f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s "
         f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
     )
     if args.json:
@@ -505,9 +517,9 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
     """The saved options of the run in ``args.resume``, with the few that may change.
     ``args.resume`` is the run's --out folder (resume from its last checkpoint) or one of its
     checkpoint folders (DIR/checkpoints/best)."""
-    folder, source = Path(args.resume), Path(args.resume) / CHECKPOINTS / LAST
-    if (folder / META).is_file() and folder.parent.name == CHECKPOINTS:
-        folder, source = folder.parent.parent, folder
+    folder = run_folder(args.resume)
+    given_path = Path(args.resume)
+    source = given_path if (given_path / META).is_file() else folder / CHECKPOINTS / LAST
     given = [
         name
         for name, default in args.defaults.items()
@@ -542,6 +554,17 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), **options})
 
 
+def run_folder(resume: str) -> Path:
+    """The --out folder of the run that ``--resume PATH`` continues: PATH itself, or the folder
+    above PATH when PATH is its checkpoints folder or one checkpoint in it."""
+    path = Path(resume)
+    if (path / META).is_file() and path.parent.name == CHECKPOINTS:
+        return path.parent.parent
+    if path.name == CHECKPOINTS and (path / LAST / META).is_file():
+        return path.parent
+    return path
+
+
 def _instead(folder: Path, damaged: Path) -> str:
     """What to run when the checkpoint ``damaged`` of the run in ``folder`` cannot be used."""
     best = folder / CHECKPOINTS / BEST
@@ -566,9 +589,10 @@ def launch(args: argparse.Namespace) -> int:
 
     if args.nproc < 1:
         raise ConfigError(f"--nproc must be at least 1, got {args.nproc}")
-    if args.out and not args.resume:  # checked here too, so that no process starts in vain
-        classifier_from(args).check_params()
-        check_out(args)
+    # Everything the processes would check first, checked here, so that none starts in vain.
+    target = run_folder(args.resume) if args.resume else Path(args.out or ".")
+    with FolderLock(target, option="--resume" if args.resume else "--out"):
+        check_out(prepared(argparse.Namespace(**vars(args))))
     argv, skip = [], False
     for item in args.argv:
         if skip:

@@ -245,6 +245,19 @@ def export_onnx(
     return path
 
 
+def not_rnnkit_onnx(path: Path) -> list[str]:
+    """Why the existing file ``path`` is not an ONNX model that ``export_onnx`` wrote (and so
+    must not be replaced), or nothing when it is one."""
+    onnx = _require_onnx()
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # onnx raises protobuf's own untyped errors for other files
+        return ["is not an ONNX model"]
+    if not {"labels", "cell"} <= {p.key for p in proto.metadata_props}:
+        return ["is an ONNX model that rnnkit did not write"]
+    return []
+
+
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the LSTM and MatMul weights with ONNX Runtime's tool.
 

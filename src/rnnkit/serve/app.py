@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -46,7 +46,7 @@ CONFIG_ENV = "RNNKIT_SERVE_CONFIG"  # how `rnnkit serve --workers N` hands the c
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[StrictStr] = Field(description="texts to label, at most --max-batch")
-    top_k: int | None = Field(
+    top_k: StrictInt | None = Field(
         default=None, ge=1, description="list only the k most likely labels in probs"
     )
 
@@ -281,6 +281,8 @@ def _parse(raw: bytes) -> PredictRequest:
         raise HttpError(400, f"invalid JSON: {error}") from None
     except RecursionError:
         raise HttpError(400, "invalid JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise HttpError(400, f"invalid JSON: {error}") from None
     if not isinstance(data, dict):
         raise HttpError(
             422, f'expected a JSON object such as {{"texts": ["..."]}}, got {data!r:.40}'

@@ -163,6 +163,21 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
     return _publish(path, write_state, meta)
 
 
+def is_checkpoint_folder(path: Path) -> bool:
+    """Whether the folder ``path`` holds nothing but what ``save_checkpoint`` writes there."""
+    if not path.is_dir() or not (path / META).is_file():
+        return False
+    try:
+        if json.loads((path / META).read_text()).get("format") != FORMAT:
+            return False
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all(
+        p.name == META or p.name.startswith(("state-", ".state-", f".{META}."))
+        for p in path.iterdir()
+    )
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     """checkpoint.json of the checkpoint folder ``path``, checked."""
     meta_path = path / META

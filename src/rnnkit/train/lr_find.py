@@ -60,20 +60,27 @@ class RangeTest:
 
     @property
     def edge_lr(self) -> float:
-        """The last rate before the smoothed loss first rose ``RISE`` (of its starting value)
-        above its lowest so far; the last rate tried if it never did."""
-        start = min(SETTLE, len(self.smoothed) - 1)  # the average covers a few losses by then
+        """The last rate before the smoothed loss first rose ``RISE`` (of its value at the
+        start) above its lowest so far, counted from step ``SETTLE`` (from a third of the
+        steps in a shorter test); in a test that diverged before that, the rate before the
+        last; the last rate tried if the loss never rose."""
+        start = min(SETTLE, (len(self.smoothed) - 1) // 3)
         lowest, allowed = self.smoothed[start], RISE * abs(self.smoothed[start])
         for k, value in enumerate(self.smoothed[start:], start=start):
             if value > lowest + allowed or not math.isfinite(value):
                 return self.lrs[max(k - 1, 0)]
             lowest = min(lowest, value)
-        return self.lrs[-1]
+        return self.lrs[-2] if self.diverged and len(self.lrs) > 1 else self.lrs[-1]
 
     @property
     def rose(self) -> bool:
         """Whether the loss rose past the edge within the rates tried."""
         return self.diverged or self.edge_lr != self.lrs[-1]
+
+    @property
+    def rose_at_once(self) -> bool:
+        """Whether the loss rose from the first rates on: the test started too high."""
+        return self.rose and self.edge_lr <= self.lrs[min(SETTLE, (len(self.lrs) - 1) // 3)]
 
     @property
     def suggested_lr(self) -> float:
