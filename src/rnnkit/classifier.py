@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-import numbers
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.batching import Batches
@@ -34,16 +31,16 @@ from rnnkit.models.config import ModelConfig
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import load_vectors
 from rnnkit.options import option_name, read_config
+from rnnkit.scoring import evaluate_batches, logits_in_order
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.metrics import classification_report
-from rnnkit.train.precision import autocast
 from rnnkit.train.trainer import History, Trainer
 from rnnkit.validation import (
     check_classes,
     check_labels,
+    check_param_types,
     check_texts,
     check_weights,
     finite_rows,
@@ -57,22 +54,6 @@ EVAL_BATCH_SIZE = 256
 # a separate call costs less than the padding it saves (design.md, decision 21). None: batches
 # of EVAL_BATCH_SIZE only (what the benchmarks compare against).
 CALL_FLOPS: float | None = 56e6
-
-
-INTEGER_PARAMS = (
-    *("layers", "embed_dim", "hidden", "min_freq", "max_vocab", "max_len", "epochs"),
-    *("batch_size", "patience", "seed", "max_steps", "threads"),
-)
-OPTIONAL_PARAMS = frozenset({"embed_dim", "max_vocab", "max_len", "epochs", "max_steps", "threads"})
-REAL_PARAMS = (
-    *("dropout", "word_dropout", "embed_dropout", "weight_dropout", "lr", "weight_decay"),
-    *("warmup", "clip_norm", "label_smoothing", "valid_split"),
-)
-
-
-def option_flag(name: str) -> str:
-    """The command-line flag of the parameter ``name`` (the two share their name)."""
-    return "--" + name.replace("_", "-")
 
 
 class TextClassifier:
@@ -262,16 +243,7 @@ class TextClassifier:
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
         range; ``fit`` and ``rnnkit train`` call this before reading any data."""
-        for name in INTEGER_PARAMS:
-            value = getattr(self, name)
-            if value is None and name in OPTIONAL_PARAMS:
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ConfigError(f"{option_flag(name)} must be a whole number, got {value!r}")
-        for name in REAL_PARAMS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ConfigError(f"{option_flag(name)} must be a number, got {value!r}")
+        check_param_types(self.get_params())
         self.data_config(), self.train_config()
         self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
         for option, value in (("--threads", self.threads), ("--embed-dim", self.embed_dim)):
@@ -359,7 +331,7 @@ class TextClassifier:
         evaluate = None
         if valid is not None:
             valid_batches = self._batches(valid, model, vocab, names, data.max_len)
-            evaluate = lambda m: _evaluate(m, valid_batches, names, self.precision)[0]  # noqa: E731
+            evaluate = lambda m: evaluate_batches(m, valid_batches, names, self.precision)[0]  # noqa: E731
         log.info(
             "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
             len(train),
@@ -446,7 +418,7 @@ class TextClassifier:
     def predict_proba_corpus(self, corpus: Corpus, *, check_finite: bool = True) -> np.ndarray:
         self._check_fitted()
         batches = self.inference_batches(corpus)
-        logits = _logits(self.model_, batches, self.precision)
+        logits = logits_in_order(self.model_, batches, self.precision)
         probabilities = torch.softmax(logits, -1).numpy()
         return finite_rows(probabilities, raise_error=check_finite)
 
@@ -465,7 +437,7 @@ class TextClassifier:
         self._check_fitted()
         names = [str(c) for c in self.classes_]
         batches = self._batches(corpus, self.model_, self.vocab_, names, self.max_len)
-        return _evaluate(self.model_, batches, names, self.precision)[1]
+        return evaluate_batches(self.model_, batches, names, self.precision)[1]
 
     # -- files -----------------------------------------------------------------------------
 
@@ -556,33 +528,3 @@ def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None
         weight.normal_(0.0, float(found.std()))
         weight[torch.tensor(list(rows))] = found
         weight[0] = 0.0
-
-
-@torch.no_grad()
-def _logits(model: torch.nn.Module, batches: Batches, precision: str) -> torch.Tensor:
-    """Float32 logits (n, C) of every text, in corpus order; batches run sorted by length."""
-    model.eval()
-    result: torch.Tensor | None = None
-    for batch in batches.epoch():
-        with autocast(precision):
-            logits = model(*batch.inputs).float()
-        if result is None:
-            result = logits.new_empty(len(batches.lengths), logits.shape[1])
-        result[torch.from_numpy(batch.index)] = logits
-    assert result is not None  # a corpus holds at least one text
-    return result
-
-
-def _evaluate(
-    model: torch.nn.Module, batches: Batches, names: Sequence[str], precision: str
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """``({"accuracy", "macro_f1", "loss"}, full report)`` of ``model`` on labelled batches."""
-    start = time.perf_counter()
-    logits = _logits(model, batches, precision)
-    finite_rows(torch.softmax(logits, -1).numpy())  # NaN or infinite outputs: PredictionError
-    targets = torch.from_numpy(batches.targets)
-    report = classification_report(batches.targets, logits.argmax(1).numpy(), names)
-    report["loss"] = float(F.cross_entropy(logits, targets))
-    report["seconds"] = time.perf_counter() - start
-    summary = {key: report[key] for key in ("accuracy", "macro_f1", "loss")}
-    return summary, report

@@ -8,7 +8,7 @@ from typing import Any
 
 from rnnkit.cli.common import add_data_options, print_json
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.train import add_model_options, classifier_from, load_training_data
+from rnnkit.cli.model_options import add_model_options, classifier_from, load_training_data
 from rnnkit.plotting import image_path
 from rnnkit.train.lr_find import check_range, describe, plot_range_test
 

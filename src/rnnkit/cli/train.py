@@ -5,46 +5,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import inspect
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from rnnkit.bundle import CHECKPOINTS, check_bundle_target
-from rnnkit.classifier import TextClassifier
-from rnnkit.cli.common import (
-    add_data_options,
-    check_data,
-    is_dataset,
-    load_file,
-    load_named,
-    print_json,
-    rounded,
-)
+from rnnkit.cli.common import add_data_options, print_json, rounded
 from rnnkit.cli.config_file import apply_config
-from rnnkit.data.corpus import Corpus
-from rnnkit.errors import ConfigError
-from rnnkit.files import FolderLock, leftover_hint
-from rnnkit.models.config import CELLS
-from rnnkit.train import distributed
-from rnnkit.train.checkpoint import (
-    BEST,
-    LAST,
-    META,
-    CheckpointError,
-    CheckpointPolicy,
-    read_meta,
-    verify_checkpoint,
+from rnnkit.cli.model_options import (
+    add_model_options,
+    classifier_from,
+    load_training_data,
+    option,
 )
-from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET
-from rnnkit.train.precision import PRECISIONS
-
-DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(TextClassifier.__init__).parameters.items()
-    if name != "self"
-}
+from rnnkit.cli.resume import PATHS, RESUMABLE, resumed, run_folder, saved_options
+from rnnkit.errors import ConfigError
+from rnnkit.files import FolderLock
+from rnnkit.train import distributed
+from rnnkit.train.checkpoint import CheckpointPolicy
 
 DESCRIPTION = """\
 Train a recurrent text classifier and write a model bundle to --out.
@@ -65,234 +44,6 @@ examples:
   rnnkit train imdb --epochs 3 --json --quiet --out models/imdb
   rnnkit train trec --config recipes/trec.json --seed 1 --out models/trec
 """
-
-
-def _option(
-    group: argparse._ArgumentGroup,
-    flag: str,
-    name: str,
-    help: str,
-    *,
-    shown: str | None = None,
-    **kw: Any,
-) -> None:
-    """An option whose default is the estimator's; ``shown`` says what a None default means."""
-    default = DEFAULTS[name]
-    if shown is None:
-        shown = "none" if default is None else str(default)
-    group.add_argument(flag, dest=name, default=default, help=f"{help} (default: {shown})", **kw)
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """The model, text and training options, shared by ``train`` and ``lr-find``."""
-    model = parser.add_argument_group("model")
-    _option(
-        model,
-        "--cell",
-        "cell",
-        "recurrent cell, or bag: the mean of the embeddings, an order-blind baseline",
-        choices=CELLS,
-    )
-    _option(model, "--layers", "layers", "stacked recurrent layers", type=int, metavar="N")
-    model.add_argument(
-        "--bidirectional",
-        dest="bidirectional",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULTS["bidirectional"],
-        help="read each text in both directions (default: yes)",
-    )
-    _option(
-        model,
-        "--embed-dim",
-        "embed_dim",
-        "embedding size",
-        shown="the size of --vectors, else 128",
-        type=int,
-        metavar="N",
-    )
-    _option(model, "--hidden", "hidden", "hidden size of each direction", type=int, metavar="N")
-    _option(
-        model,
-        "--pooling",
-        "pooling",
-        "how states become one vector: one or more of last, "
-        "mean, max, attention, separated by commas",
-        metavar="LIST",
-    )
-    _option(
-        model,
-        "--dropout",
-        "dropout",
-        "dropout on embeddings, between layers and before the output layer",
-        type=float,
-        metavar="P",
-    )
-    _option(
-        model,
-        "--word-dropout",
-        "word_dropout",
-        "in training, replace this fraction of tokens by the unknown token",
-        type=float,
-        metavar="P",
-    )
-    _option(
-        model,
-        "--embed-dropout",
-        "embed_dropout",
-        "in training, zero all occurrences of this fraction of the word types in each batch",
-        type=float,
-        metavar="P",
-    )
-    model.add_argument(
-        "--locked-dropout",
-        dest="locked_dropout",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULTS["locked_dropout"],
-        help="--dropout on embeddings and between layers keeps one mask per text for all its "
-        "steps (variational dropout) (default: yes)",
-    )
-    _option(
-        model,
-        "--weight-dropout",
-        "weight_dropout",
-        "DropConnect on the hidden-to-hidden matrices (as in AWD-LSTM)",
-        type=float,
-        metavar="P",
-    )
-    _option(
-        model,
-        "--vectors",
-        "vectors",
-        "pretrained word vectors, GloVe or word2vec text "
-        "format; the coverage of the vocabulary is reported",
-        metavar="FILE",
-    )
-    model.add_argument(
-        "--freeze-embeddings",
-        action="store_true",
-        help="keep the (pretrained) embeddings fixed during training",
-    )
-
-    text = parser.add_argument_group("text")
-    _option(text, "--tokenizer", "tokenizer", "word or char", choices=("word", "char"))
-    _option(
-        text,
-        "--min-freq",
-        "min_freq",
-        "keep tokens seen at least this often in training",
-        type=int,
-        metavar="N",
-    )
-    _option(
-        text,
-        "--max-vocab",
-        "max_vocab",
-        "largest vocabulary, counting padding and unknown",
-        type=int,
-        metavar="N",
-    )
-    _option(
-        text,
-        "--max-len",
-        "max_len",
-        "truncate texts to their first N tokens",
-        type=int,
-        metavar="N",
-    )
-
-    training = parser.add_argument_group("training")
-    _option(
-        training,
-        "--epochs",
-        "epochs",
-        "passes over the training data; none: enough for "
-        f"about {STEP_BUDGET} steps, from {MIN_EPOCHS} to {MAX_EPOCHS} epochs",
-        type=int,
-        metavar="N",
-    )
-    _option(
-        training,
-        "--batch-size",
-        "batch_size",
-        "texts per batch (bucketed by length)",
-        type=int,
-        metavar="N",
-    )
-    _option(training, "--lr", "lr", "peak learning rate of AdamW", type=float, metavar="X")
-    _option(
-        training, "--weight-decay", "weight_decay", "AdamW weight decay", type=float, metavar="X"
-    )
-    _option(
-        training,
-        "--warmup",
-        "warmup",
-        "fraction of steps warming the learning rate up",
-        type=float,
-        metavar="F",
-    )
-    _option(
-        training, "--schedule", "schedule", "learning-rate decay after warm-up", choices=SCHEDULES
-    )
-    _option(
-        training,
-        "--clip-norm",
-        "clip_norm",
-        "clip the gradient norm to this (0: off)",
-        type=float,
-        metavar="X",
-    )
-    _option(
-        training,
-        "--patience",
-        "patience",
-        "stop after N epochs without a better "
-        "validation accuracy, keeping the best weights (0: never)",
-        type=int,
-        metavar="N",
-    )
-    _option(
-        training,
-        "--label-smoothing",
-        "label_smoothing",
-        "label smoothing of the loss",
-        type=float,
-        metavar="X",
-    )
-    _option(
-        training,
-        "--seed",
-        "seed",
-        "random seed (weights, batches, validation split)",
-        type=int,
-        metavar="N",
-    )
-    _option(
-        training,
-        "--threads",
-        "threads",
-        "CPU threads for torch",
-        shown="all cores",
-        type=int,
-        metavar="N",
-    )
-
-    _option(
-        training,
-        "--precision",
-        "precision",
-        "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
-        choices=PRECISIONS,
-    )
-    _option(
-        training,
-        "--max-steps",
-        "max_steps",
-        "stop after this many optimizer steps, for quick checks; the validation and test sets "
-        "are still scored in full, and --no-test skips the test set",
-        shown="no limit",
-        type=int,
-        metavar="N",
-    )
 
 
 def add_parser(commands: Any) -> None:
@@ -321,7 +72,7 @@ def add_parser(commands: Any) -> None:
     )
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
-    _option(
+    option(
         split,
         "--valid-split",
         "valid_split",
@@ -380,31 +131,6 @@ def add_parser(commands: Any) -> None:
     )
 
 
-def load_training_data(
-    args: argparse.Namespace, tokenizer: str
-) -> tuple[Corpus, Corpus | None, Corpus | None, list[str] | None]:
-    """Training, validation and test data and the class names from DATA, --valid, --test."""
-    check_data(args.data)
-    if is_dataset(args.data):
-        splits = load_named(args, args.data, tokenizer)
-        valid: Corpus | None = splits.valid
-        test: Corpus | None = splits.test
-        if getattr(args, "valid", None):
-            valid = load_file(args, args.valid, tokenizer)
-        if getattr(args, "test", None):
-            test = load_file(args, args.test, tokenizer)
-        return splits.train, valid, test, list(splits.classes)
-    train = load_file(args, args.data, tokenizer)
-    valid = load_file(args, args.valid, tokenizer) if getattr(args, "valid", None) else None
-    test = load_file(args, args.test, tokenizer) if getattr(args, "test", None) else None
-    return train, valid, test, None
-
-
-def classifier_from(args: argparse.Namespace) -> TextClassifier:
-    params = {name: getattr(args, name, DEFAULTS[name]) for name in DEFAULTS if name != "verbose"}
-    return TextClassifier(**params, verbose=not args.quiet)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.nproc is not None:
         return launch(args)
@@ -444,7 +170,7 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
 
 def check_out(args: argparse.Namespace) -> None:
     """Refuse an --out that cannot become a model folder without losing anything."""
-    inputs = [getattr(args, name, None) for name in _PATHS if name != "data_dir"]
+    inputs = [getattr(args, name, None) for name in PATHS if name != "data_dir"]
     check_bundle_target(args.out, option="--out", inputs=[p for p in inputs if p])
 
 
@@ -494,92 +220,6 @@ def train_and_save(args: argparse.Namespace, world: distributed.World, start: fl
     if args.json:
         print_json(metrics)
     return 0
-
-
-RESUMABLE = ("lr", "threads", "checkpoint_every", "quiet", "json")
-_PATHS = ("data", "valid", "test", "vectors", "data_dir", "config")
-
-
-def saved_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options of this run as JSON data for its checkpoints; file paths made absolute so
-    that ``--resume`` works from another folder."""
-    options: dict[str, Any] = {}
-    for name, value in vars(args).items():
-        if name in ("run", "configure", "defaults", "resume", "resume_from", "nproc", "argv"):
-            continue
-        if name in _PATHS and isinstance(value, str) and Path(value.split("#", 1)[0]).exists():
-            value = str(Path(value).resolve()) if "#" not in value else value
-        options[name] = value
-    return options
-
-
-def resumed(args: argparse.Namespace) -> argparse.Namespace:
-    """The saved options of the run in ``args.resume``, with the few that may change.
-    ``args.resume`` is the run's --out folder (resume from its last checkpoint) or one of its
-    checkpoint folders (DIR/checkpoints/best)."""
-    folder = run_folder(args.resume)
-    given_path = Path(args.resume)
-    source = given_path if (given_path / META).is_file() else folder / CHECKPOINTS / LAST
-    given = [
-        name
-        for name, default in args.defaults.items()
-        if name not in ("resume", "help", *RESUMABLE) and getattr(args, name, default) != default
-    ]
-    if given:
-        names = ", ".join("DATA" if n == "data" else "--" + n.replace("_", "-") for n in given)
-        raise ConfigError(
-            f"--resume continues the run in {folder} with its own data and options; leave out "
-            f"{names} (only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may "
-            "change)"
-        )
-    if not (source / META).is_file() and (hint := leftover_hint(folder, f"{CHECKPOINTS}/{LAST}")):
-        raise ConfigError(f"{source}: no checkpoint here{hint}")
-    try:
-        verify_checkpoint(source)
-    except CheckpointError as error:
-        raise CheckpointError(f"{error}; {_instead(folder, source)}") from None
-    options = read_meta(source).get("extra", {}).get("args")
-    if not isinstance(options, dict):
-        raise ConfigError(f"{source}: not written by rnnkit train")
-    options = {
-        **options,
-        "out": str(folder),
-        "resume": str(folder),
-        "resume_from": str(source),
-        "nproc": None,
-    }
-    for name in RESUMABLE:
-        if getattr(args, name) != args.defaults.get(name):
-            options[name] = getattr(args, name)
-    return argparse.Namespace(**{**vars(args), **options})
-
-
-def run_folder(resume: str) -> Path:
-    """The --out folder of the run that ``--resume PATH`` continues: PATH itself, or the folder
-    above PATH when PATH is its checkpoints folder or one checkpoint in it."""
-    path = Path(resume)
-    if (path / META).is_file() and path.parent.name == CHECKPOINTS:
-        return path.parent.parent
-    if path.name == CHECKPOINTS and (path / LAST / META).is_file():
-        return path.parent
-    return path
-
-
-def _instead(folder: Path, damaged: Path) -> str:
-    """What to run when the checkpoint ``damaged`` of the run in ``folder`` cannot be used."""
-    best = folder / CHECKPOINTS / BEST
-    if damaged != best and (best / META).is_file():
-        try:
-            verify_checkpoint(best)
-            epoch = read_meta(best)["position"]["epoch"]
-        except (CheckpointError, KeyError, TypeError):
-            pass
-        else:
-            return (
-                f"continue from the best epoch's checkpoint (after epoch {epoch}) with: "
-                f"rnnkit train --resume {best}"
-            )
-    return "no intact checkpoint is left: start the run again"
 
 
 def launch(args: argparse.Namespace) -> int:

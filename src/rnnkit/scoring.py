@@ -1,0 +1,46 @@
+"""A model run over inference batches: logits back in corpus order, and the evaluation report
+of labelled batches. Shared by the estimator's prediction, evaluation and validation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from rnnkit.data.batching import Batches
+from rnnkit.train.metrics import classification_report
+from rnnkit.train.precision import autocast
+from rnnkit.validation import finite_rows
+
+
+@torch.no_grad()
+def logits_in_order(model: torch.nn.Module, batches: Batches, precision: str) -> torch.Tensor:
+    """Float32 logits (n, C) of every text, in corpus order; batches run sorted by length."""
+    model.eval()
+    result: torch.Tensor | None = None
+    for batch in batches.epoch():
+        with autocast(precision):
+            logits = model(*batch.inputs).float()
+        if result is None:
+            result = logits.new_empty(len(batches.lengths), logits.shape[1])
+        result[torch.from_numpy(batch.index)] = logits
+    assert result is not None  # a corpus holds at least one text
+    return result
+
+
+def evaluate_batches(
+    model: torch.nn.Module, batches: Batches, names: Sequence[str], precision: str
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """``({"accuracy", "macro_f1", "loss"}, full report)`` of ``model`` on labelled batches."""
+    start = time.perf_counter()
+    logits = logits_in_order(model, batches, precision)
+    finite_rows(torch.softmax(logits, -1).numpy())  # NaN or infinite outputs: PredictionError
+    targets = torch.from_numpy(batches.targets)
+    report = classification_report(batches.targets, logits.argmax(1).numpy(), names)
+    report["loss"] = float(F.cross_entropy(logits, targets))
+    report["seconds"] = time.perf_counter() - start
+    summary = {key: report[key] for key in ("accuracy", "macro_f1", "loss")}
+    return summary, report
