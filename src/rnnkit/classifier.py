@@ -265,7 +265,6 @@ class TextClassifier:
         self, train: Corpus, names: list[str]
     ) -> tuple[Vocabulary, SequenceClassifier, Batches]:
         """The vocabulary of ``train``, a fresh seeded model and shuffled training batches."""
-        self.check_params()
         data, train_config = self.data_config(), self.train_config()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
@@ -301,6 +300,7 @@ class TextClassifier:
     ) -> RangeTest:
         """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
         this classifier's settings; leaves the classifier unfitted."""
+        self.check_params()
         names = _natural_sorted(set(train.labels))
         _, model, batches = self._prepare(train, names)
         return lr_range_test(

@@ -299,7 +299,7 @@ class FolderLock:
     def __init__(self, path: Path, *, option: str = "") -> None:
         self.path = Path(path).resolve()
         self.file = self.path.with_name(f".{self.path.name}.lock")
-        self.option, self.shown = option, f"{option} {path}".strip()
+        self.shown = f"{option} {path}".strip()
 
     def __enter__(self) -> FolderLock:
         with self._guard:

@@ -34,8 +34,10 @@ from starlette.types import Receive, Scope, Send
 
 from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.classifier import TextClassifier
+from rnnkit.errors import PredictionError
 from rnnkit.serve.batcher import Batcher
 from rnnkit.serve.config import ServeConfig
+from rnnkit.validation import finite_rows
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +154,17 @@ def create_app(config: ServeConfig) -> PredictFirst:
             if not text.strip():
                 raise HttpError(422, f"texts[{i}]: empty text")
         probs = await batcher.predict(texts)
-        bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
-        if len(bad):
+        try:
+            finite_rows(probs)
+        except PredictionError as error:
+            bad = error.rows
             where = ", ".join(f"texts[{i}]" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
             log.error("the model gave NaN or infinite outputs for %s", where)
             raise HttpError(
                 500,
                 f"the model gave NaN or infinite outputs for {where}: its weights are damaged "
                 "or its training diverged; the server's operator must replace the model",
-            )
+            ) from None
         payload = {
             "predictions": [_prediction(row, labels, request.top_k) for row in probs],
             "model": info["model"],

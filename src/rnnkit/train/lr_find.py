@@ -64,7 +64,7 @@ class RangeTest:
         start) above its lowest so far, counted from step ``SETTLE`` (from a third of the
         steps in a shorter test); in a test that diverged before that, the rate before the
         last; the last rate tried if the loss never rose."""
-        start = min(SETTLE, (len(self.smoothed) - 1) // 3)
+        start = self._settled
         lowest, allowed = self.smoothed[start], RISE * abs(self.smoothed[start])
         for k, value in enumerate(self.smoothed[start:], start=start):
             if value > lowest + allowed or not math.isfinite(value):
@@ -80,7 +80,12 @@ class RangeTest:
     @property
     def rose_at_once(self) -> bool:
         """Whether the loss rose from the first rates on: the test started too high."""
-        return self.rose and self.edge_lr <= self.lrs[min(SETTLE, (len(self.lrs) - 1) // 3)]
+        return self.rose and self.edge_lr <= self.lrs[self._settled]
+
+    @property
+    def _settled(self) -> int:
+        """The step the edge is looked for from: ``SETTLE``, or a third of a shorter test."""
+        return min(SETTLE, (len(self.smoothed) - 1) // 3)
 
     @property
     def suggested_lr(self) -> float:
