@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class RnnkitError(Exception):
     """A problem with the user's data, options or files, with a message that says how to fix it."""
@@ -12,7 +14,26 @@ class DataError(RnnkitError, ValueError):
 
 
 class ConfigError(RnnkitError, ValueError):
-    """An option value that cannot work: the message names the option."""
+    """An option value that cannot work: the message names the option. ``field`` is the
+    library's name of the option (a configuration field such as ``hidden_size``) where the
+    message names it; the command line shows its flag there instead (``--hidden``), and the
+    estimator its parameter (``hidden``)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def naming(self, shown: str) -> ConfigError:
+        """This error with its field's first mention replaced by ``shown``."""
+        if self.field is None or shown == self.field:
+            return self
+        text = re.sub(rf"(?<![\w-]){re.escape(self.field)}(?![\w-])", shown, str(self), count=1)
+        return ConfigError(text, field=self.field)
+
+
+def field_error(field: str, expected: str, value: object) -> ConfigError:
+    """``ConfigError("FIELD must be EXPECTED, got VALUE", field=FIELD)``."""
+    return ConfigError(f"{field} must be {expected}, got {value}", field=field)
 
 
 class BundleError(RnnkitError):
