@@ -33,7 +33,8 @@ def test_config_holds_everything_needed_to_rebuild(saved: tuple[TextClassifier, 
     _, path = saved
     config = json.loads((path / "config.json").read_text())
     assert config["format"] == "rnnkit-bundle"
-    assert config["format_version"] == 1
+    assert config["format_version"] == 2
+    assert config["task"] == "classification"
     assert set(config) >= {"data", "model", "training", "labels", "vocab", "checksums"}
     assert config["labels"] == ["neg", "pos"]
     metrics = json.loads((path / "metrics.json").read_text())

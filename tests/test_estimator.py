@@ -112,7 +112,7 @@ def test_pretrained_vectors_set_the_embedding_and_stay_frozen(tmp_path: Path) ->
     params = {**TINY, "embed_dim": None, "epochs": 1}
     clf = TextClassifier(**params, vectors=str(vectors), freeze_embeddings=True).fit(texts, labels)
     assert clf.embed_dim_ == 3
-    weight = clf.model_.embedding.weight.detach()
+    weight = clf.model_.encoder.embedding.weight.detach()
     for word, vector in rows.items():
         np.testing.assert_allclose(weight[clf.vocab_.index[word]].numpy(), vector, rtol=1e-6)
     assert weight[0].abs().sum() == 0  # padding stays zero

@@ -1,7 +1,7 @@
 """Model bundles: a folder that holds everything needed to use a trained model, without pickle.
 
     model.safetensors   the weights
-    config.json         format version, data, model and training configuration, vocabulary,
+    config.json         format version, task, data, model and training configuration, vocabulary,
                         label names, and the SHA-256 of model.safetensors and of the data
                         settings with the vocabulary
     metrics.json        validation and test scores, training time and speed
@@ -38,6 +38,7 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
+from rnnkit.models.classifier import rename_legacy
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
@@ -49,7 +50,11 @@ FORMAT = "rnnkit-bundle"
 # config.json's checksum of how text becomes token ids (its data section and vocabulary),
 # beside the weights' one: either changed by hand changes every prediction silently.
 TEXT = "text"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 (rnnkit 0.1): no "task" (every bundle a classifier) and the weights named before the
+# encoder was its own module; both are read as version 2 (tests/fixtures/format1).
+READABLE_VERSIONS = (1, 2)
+CLASSIFICATION = "classification"
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
 ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder
@@ -65,6 +70,7 @@ class Bundle:
     classes: list[Any]
     state: dict[str, Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
+    task: str = CLASSIFICATION
 
 
 def foreign_entries(path: Path) -> list[str]:
@@ -146,6 +152,7 @@ def save_bundle(
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "task": bundle.task,
             "data": asdict(bundle.data),
             "model": asdict(bundle.model),
             "training": asdict(bundle.train),
@@ -187,8 +194,14 @@ def load_bundle(path: str | Path) -> Bundle:
     if config.get("format") != FORMAT:
         raise BundleError(f"{path / CONFIG}: not an rnnkit model configuration")
     version = config.get("format_version")
-    if version != FORMAT_VERSION or not isinstance(version, int):
+    if version not in READABLE_VERSIONS or not isinstance(version, int):
         raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
+    task = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
+    if task != CLASSIFICATION:
+        raise BundleError(
+            f"{path / CONFIG}: a model for the task {task!r}; this rnnkit reads "
+            f"{CLASSIFICATION!r} models"
+        )
     weights = path / WEIGHTS
     if not weights.is_file():
         raise BundleError(f"{weights}: missing")
@@ -207,6 +220,8 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{path / CONFIG}: corrupted (labels is not a list)")
     try:
         state = load_file(weights)
+        if version == 1:
+            state = rename_legacy(state)
         model = ModelConfig.from_json(config["model"])
         bundle = Bundle(
             DataConfig(**config["data"]),

@@ -523,7 +523,7 @@ def _natural_sorted(labels: set[str]) -> list[str]:
 def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None:
     """Copy pretrained rows into the embedding; other rows get random values of their scale."""
     with torch.no_grad():
-        weight = model.embedding.weight
+        weight = model.encoder.embedding.weight
         found = torch.from_numpy(np.stack(list(rows.values())))
         weight.normal_(0.0, float(found.std()))
         weight[torch.tensor(list(rows))] = found

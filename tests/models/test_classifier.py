@@ -68,18 +68,18 @@ def test_frozen_embeddings_get_no_gradient() -> None:
         ModelConfig(20, 2, embed_dim=4, hidden_size=3, freeze_embeddings=True)
     )
     model(torch.tensor([[1], [2]]), torch.tensor([2])).sum().backward()
-    assert model.embedding.weight.grad is None
+    assert model.encoder.embedding.weight.grad is None
     assert model.classifier.weight.grad is not None
 
 
 def test_model_config_errors_name_the_option() -> None:
     with pytest.raises(
-        ConfigError, match="unknown --cell 'lstmm': choose one of lstm, gru, rnn, bag"
+        ConfigError, match="unknown cell 'lstmm': choose one of lstm, gru, rnn, bag"
     ):
         ModelConfig(10, 2, cell="lstmm")
-    with pytest.raises(ConfigError, match="unknown --pooling avg: choose one or more of last"):
+    with pytest.raises(ConfigError, match="unknown pooling avg: choose one or more of last"):
         ModelConfig(10, 2, pooling=("max", "avg"))
-    with pytest.raises(ConfigError, match=r"--dropout must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ConfigError, match=r"dropout must be in \[0, 1\), got 1.0"):
         ModelConfig(10, 2, dropout=1.0)
 
 
@@ -112,7 +112,7 @@ def test_vectors_file_errors_name_the_line(tmp_path: Path) -> None:
 
 def _encoder_input(model: SequenceClassifier, tokens: torch.Tensor) -> torch.Tensor:
     seen: list[torch.Tensor] = []
-    handle = model.encoder.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    handle = model.encoder.rnn.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     model(tokens, torch.full((tokens.shape[1],), tokens.shape[0]))
     handle.remove()
     return seen[0]
@@ -124,7 +124,7 @@ def test_embed_dropout_drops_whole_word_types_in_a_batch() -> None:
     model = SequenceClassifier(config).train()
     tokens = torch.randint(2, 12, (30, 4))
     x = _encoder_input(model, tokens)
-    plain = model.embedding(tokens)
+    plain = model.encoder.embedding(tokens)
     dropped = (x == 0).all(-1)
     assert dropped.any()
     assert not dropped.all()
@@ -148,25 +148,25 @@ def test_locked_dropout_on_embeddings_keeps_one_mask_per_text() -> None:
 
 def test_regularization_options_reach_the_encoder() -> None:
     config = ModelConfig(12, 2, num_layers=2, dropout=0.3, locked_dropout=True, weight_dropout=0.2)
-    encoder = SequenceClassifier(config).encoder
+    encoder = SequenceClassifier(config).encoder.rnn
     assert encoder.variational
     assert encoder.weight_dropout == 0.2
     assert encoder.dropout == 0.3
-    with pytest.raises(ConfigError, match=r"--weight-dropout must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ConfigError, match=r"weight_dropout must be in \[0, 1\), got 1.0"):
         ModelConfig(10, 2, weight_dropout=1.0)
-    with pytest.raises(ConfigError, match=r"--embed-dropout must be in \[0, 1\), got -0.1"):
+    with pytest.raises(ConfigError, match=r"embed_dropout must be in \[0, 1\), got -0.1"):
         ModelConfig(10, 2, embed_dropout=-0.1)
 
 
 def test_bag_model_is_blind_to_order_and_padding() -> None:
     torch.manual_seed(0)
     model = SequenceClassifier(ModelConfig(20, 3, cell="bag", embed_dim=6)).double().eval()
-    assert model.encoder is None
+    assert model.encoder.rnn is None
     tokens = torch.tensor([[3, 7], [5, 2], [9, 0]])  # (T, B): lengths 3 and 2
     shuffled = torch.tensor([[9, 2], [3, 7], [5, 0]])
     lengths = torch.tensor([3, 2])
     logits = model(tokens, lengths)
     torch.testing.assert_close(model(shuffled, lengths)[0], logits[0])
-    expected = model.classifier(model.embedding(tokens[:3, 0]).mean(0))
+    expected = model.classifier(model.encoder.embedding(tokens[:3, 0]).mean(0))
     torch.testing.assert_close(logits[0], expected)
     torch.testing.assert_close(model(tokens[:2, 1:], torch.tensor([2]))[0], logits[1])

@@ -39,7 +39,7 @@ def overflowing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for the text "superb" alone, and for no other text."""
     clf = TextClassifier(**{**TINY, "cell": "bag"}, valid_split=0).fit(*make_texts(200))
     folder = clf.save(tmp_path_factory.mktemp("nan") / "model")
-    embedding = clf.model_.embedding.weight.detach().clone()
+    embedding = clf.model_.encoder.embedding.weight.detach().clone()
     weight = clf.model_.classifier.weight.detach().clone()
     embedding[:, :2] = 0.0
     embedding[clf.vocab_.index["superb"], :2] = 1.0
@@ -140,10 +140,10 @@ def edited(bundle: Path, tmp_path: Path, edit: dict[str, object]) -> Path:
         ({"labels": "ab"}, "labels is not a list"),
         (
             {"model.hidden_size": 24},
-            r"tensor encoder.weight_ih_l0 has shape \(64, 16\), but config.json describes "
+            r"tensor encoder.rnn.weight_ih_l0 has shape \(64, 16\), but config.json describes "
             r"\(96, 16\)",
         ),
-        ({"format_version": "1"}, "format version '1' is a string; this rnnkit reads the number 1"),
+        ({"format_version": "1"}, "format version '1' is a string; this rnnkit reads the number 2"),
     ],
 )
 def test_a_configuration_that_disagrees_with_the_weights_is_named(

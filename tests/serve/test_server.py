@@ -68,7 +68,7 @@ def test_health_info_and_openapi(server: Server) -> None:
     status, info = server.request("GET", "/info", headers=AUTH)
     assert status == 200
     assert info["labels"] == ["neg", "pos"]
-    assert info["format_version"] == 1
+    assert info["format_version"] == 2
     assert info["configuration"]["model"]["hidden_size"] == TINY["hidden"]
     assert info["server"] == {"max_batch": 8, "max_chars": 200, "batching": True}
     status, schema = server.request("GET", "/openapi.json")

@@ -91,7 +91,7 @@ def _recurrent_layer(
     g: _Graph, model: SequenceClassifier, layer: int, x: str, seq_lens: str
 ) -> tuple[str, str]:
     """One (bidirectional) layer: returns outputs (T, B, D * H) and h_n (D, B, H)."""
-    encoder = model.encoder
+    encoder = model.encoder.rnn
     assert encoder is not None
     cell, H = model.config.cell, encoder.hidden_size
     suffixes = ["", "_reverse"] if encoder.bidirectional else [""]
@@ -152,9 +152,9 @@ def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
     mask = g.op("Cast", real, to=onnx.TensorProto.FLOAT)
     lengths_float = g.op("Unsqueeze", g.op("Cast", "lengths", to=onnx.TensorProto.FLOAT), axis1)
 
-    x = g.op("Gather", g.constant("embedding", _array(model.embedding.weight)), tokens)
+    x = g.op("Gather", g.constant("embedding", _array(model.encoder.embedding.weight)), tokens)
     x = g.op("Mul", x, mask)  # (T, B, E), zero at padding
-    if model.encoder is None:  # bag of embeddings: their mean
+    if model.encoder.rnn is None:  # bag of embeddings: their mean
         features = [g.op("Div", g.op("ReduceSum", x, axis0, keepdims=0), lengths_float)]
     else:
         seq_lens = g.op("Cast", "lengths", to=onnx.TensorProto.INT32)
