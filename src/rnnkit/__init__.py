@@ -3,11 +3,21 @@
 - :mod:`rnnkit.nn`: RNN, LSTM and GRU cells and layers, exact on padded batches.
 - :class:`rnnkit.TextClassifier`: a recurrent text classifier with a scikit-learn interface.
 - ``rnnkit`` on the command line: train, evaluate and predict (``rnnkit --help``).
+
+``nn`` and ``TextClassifier`` are imported when first used, so that the command line starts
+(and ``--help`` answers) without importing torch.
 """
 
-from rnnkit import nn
-from rnnkit.classifier import TextClassifier
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rnnkit.errors import BundleError, ConfigError, DataError, NotFittedError, RnnkitError
+
+if TYPE_CHECKING:
+    from rnnkit import nn
+    from rnnkit.classifier import TextClassifier
 
 __version__ = "0.1.0"
 
@@ -21,3 +31,14 @@ __all__ = [
     "__version__",
     "nn",
 ]
+
+_LAZY = {"nn": "rnnkit.nn", "TextClassifier": "rnnkit.classifier"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if name == "nn" else getattr(module, name)
+    globals()[name] = value
+    return value

@@ -23,9 +23,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.data.config import DataConfig
 from rnnkit.errors import BundleError
@@ -38,11 +36,13 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
-from rnnkit.models.classifier import rename_legacy
 from rnnkit.models.config import ModelConfig
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,8 @@ def load_bundle(path: str | Path) -> Bundle:
     """Read a bundle folder; never unpickles."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from rnnkit.models.classifier import rename_legacy
 
     path = Path(path)
     if not path.is_dir():

@@ -14,8 +14,9 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,13 +26,14 @@ from rnnkit.data.batching import Batches
 from rnnkit.data.config import DataConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
-from rnnkit.errors import ConfigError, NotFittedError
+from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import load_vectors
 from rnnkit.options import option_name, read_config
 from rnnkit.scoring import evaluate_batches, logits_in_order
+from rnnkit.tasks.classification import OPTIONS
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
@@ -40,7 +42,6 @@ from rnnkit.train.trainer import History, Trainer
 from rnnkit.validation import (
     check_classes,
     check_labels,
-    check_param_types,
     check_texts,
     check_weights,
     finite_rows,
@@ -56,6 +57,10 @@ EVAL_BATCH_SIZE = 256
 CALL_FLOPS: float | None = 56e6
 
 
+# The parameters: the classification options, then whether to show progress.
+_PARAMS: dict[str, Any] = {**OPTIONS.defaults, "verbose": False}
+
+
 class TextClassifier:
     """Tokenizer and vocabulary, embedding, recurrent encoder, pooling and a linear layer,
     trained with AdamW, warm-up and decay, gradient clipping and early stopping.
@@ -66,80 +71,22 @@ class TextClassifier:
     to choose the best epoch; 0 trains on everything for ``epochs`` epochs.
     """
 
-    def __init__(
-        self,
-        *,
-        cell: str = ModelConfig.cell,
-        layers: int = ModelConfig.num_layers,
-        bidirectional: bool = ModelConfig.bidirectional,
-        embed_dim: int | None = None,
-        hidden: int = ModelConfig.hidden_size,
-        pooling: str = ",".join(ModelConfig.pooling),
-        dropout: float = ModelConfig.dropout,
-        word_dropout: float = ModelConfig.word_dropout,
-        embed_dropout: float = ModelConfig.embed_dropout,
-        locked_dropout: bool = ModelConfig.locked_dropout,
-        weight_dropout: float = ModelConfig.weight_dropout,
-        vectors: str | None = None,
-        freeze_embeddings: bool = ModelConfig.freeze_embeddings,
-        tokenizer: str = DataConfig.tokenizer,
-        min_freq: int = DataConfig.min_freq,
-        max_vocab: int | None = DataConfig.max_vocab,
-        max_len: int | None = DataConfig.max_len,
-        epochs: int | None = TrainConfig.epochs,
-        batch_size: int = TrainConfig.batch_size,
-        lr: float = TrainConfig.lr,
-        weight_decay: float = TrainConfig.weight_decay,
-        warmup: float = TrainConfig.warmup,
-        schedule: str = TrainConfig.schedule,
-        clip_norm: float = TrainConfig.clip_norm,
-        patience: int = TrainConfig.patience,
-        label_smoothing: float = TrainConfig.label_smoothing,
-        valid_split: float = DataConfig.valid_split,
-        seed: int = TrainConfig.seed,
-        precision: str = TrainConfig.precision,
-        max_steps: int | None = TrainConfig.max_steps,
-        threads: int | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.cell = cell
-        self.layers = layers
-        self.bidirectional = bidirectional
-        self.embed_dim = embed_dim
-        self.hidden = hidden
-        self.pooling = pooling
-        self.dropout = dropout
-        self.word_dropout = word_dropout
-        self.embed_dropout = embed_dropout
-        self.locked_dropout = locked_dropout
-        self.weight_dropout = weight_dropout
-        self.vectors = vectors
-        self.freeze_embeddings = freeze_embeddings
-        self.tokenizer = tokenizer
-        self.min_freq = min_freq
-        self.max_vocab = max_vocab
-        self.max_len = max_len
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup = warmup
-        self.schedule = schedule
-        self.clip_norm = clip_norm
-        self.patience = patience
-        self.label_smoothing = label_smoothing
-        self.valid_split = valid_split
-        self.seed = seed
-        self.precision = precision
-        self.max_steps = max_steps
-        self.threads = threads
-        self.verbose = verbose
+    def __init__(self, **params: Any) -> None:
+        unknown = [name for name in params if name not in _PARAMS]
+        if unknown:
+            raise TypeError(f"TextClassifier got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in _PARAMS.items():
+            setattr(self, name, params.get(name, default))
+
+    if TYPE_CHECKING:  # the parameters are set from OPTIONS; mypy sees them as Any
+
+        def __getattr__(self, name: str) -> Any: ...
 
     # -- scikit-learn protocol -------------------------------------------------------------
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+        return list(_PARAMS)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -167,10 +114,7 @@ class TextClassifier:
         )
 
     def __repr__(self) -> str:
-        defaults = {
-            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != _PARAMS[k]]
         return f"TextClassifier({', '.join(changed)})"
 
     @classmethod
@@ -182,9 +126,9 @@ class TextClassifier:
         params: dict[str, Any] = {}
         names = cls._param_names()
         for key, value in read_config(path).items():
-            name = option_name(key)
-            if name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
+            name = OPTIONS.param_of(key)
+            if name is None:
+                close = difflib.get_close_matches(option_name(key), names, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"{path}: {key!r} is not a TextClassifier parameter{hint}")
             if isinstance(value, list):
@@ -195,60 +139,30 @@ class TextClassifier:
     # -- configuration ---------------------------------------------------------------------
 
     def data_config(self) -> DataConfig:
-        return DataConfig(
-            tokenizer=self.tokenizer,
-            min_freq=self.min_freq,
-            max_vocab=self.max_vocab,
-            max_len=self.max_len,
-            valid_split=self.valid_split,
-        )
+        return DataConfig(**OPTIONS.config_values(self.get_params(), "data"))
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup=self.warmup,
-            schedule=self.schedule,
-            clip_norm=self.clip_norm,
-            patience=self.patience,
-            label_smoothing=self.label_smoothing,
-            seed=self.seed,
-            precision=self.precision,
-            max_steps=self.max_steps,
-        )
+        return TrainConfig(**OPTIONS.config_values(self.get_params(), "training"))
 
     def model_config(self, vocab_size: int, num_classes: int, embed_dim: int) -> ModelConfig:
-        pooling = tuple(p.strip() for p in str(self.pooling).split(",") if p.strip())
-        return ModelConfig(
-            vocab_size,
-            num_classes,
-            cell=self.cell,
-            embed_dim=embed_dim,
-            hidden_size=self.hidden,
-            num_layers=self.layers,
-            bidirectional=self.bidirectional,
-            dropout=self.dropout,
-            word_dropout=self.word_dropout,
-            embed_dropout=self.embed_dropout,
-            locked_dropout=self.locked_dropout,
-            weight_dropout=self.weight_dropout,
-            pooling=pooling,
-            freeze_embeddings=self.freeze_embeddings,
-        )
+        values = {**OPTIONS.config_values(self.get_params(), "model"), "embed_dim": embed_dim}
+        return ModelConfig(vocab_size, num_classes, **values)
 
     # -- fitting ---------------------------------------------------------------------------
 
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
         range; ``fit`` and ``rnnkit train`` call this before reading any data."""
-        check_param_types(self.get_params())
-        self.data_config(), self.train_config()
-        self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
-        for option, value in (("--threads", self.threads), ("--embed-dim", self.embed_dim)):
-            if value is not None and (isinstance(value, bool) or value < 1):
-                raise ConfigError(f"{option} must be at least 1, got {value}")
+        try:
+            OPTIONS.check_types(self.get_params())
+            self.data_config(), self.train_config()
+            self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
+            for name in ("threads", "embed_dim"):
+                value = getattr(self, name)
+                if value is not None and value < 1:
+                    raise field_error(name, "at least 1", value)
+        except ConfigError as error:
+            raise OPTIONS.shown(error, "param") from None
 
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``; returns ``self``."""
@@ -468,38 +382,9 @@ class TextClassifier:
     def load(cls, path: str | Path) -> TextClassifier:
         """A fitted classifier from a bundle folder written by ``save`` or ``rnnkit train``."""
         bundle = load_bundle(path)
-        model_config, data, train = bundle.model, bundle.data, bundle.train
-        clf = cls(
-            cell=model_config.cell,
-            layers=model_config.num_layers,
-            bidirectional=model_config.bidirectional,
-            embed_dim=model_config.embed_dim,
-            hidden=model_config.hidden_size,
-            pooling=",".join(model_config.pooling),
-            dropout=model_config.dropout,
-            word_dropout=model_config.word_dropout,
-            embed_dropout=model_config.embed_dropout,
-            locked_dropout=model_config.locked_dropout,
-            weight_dropout=model_config.weight_dropout,
-            freeze_embeddings=model_config.freeze_embeddings,
-            tokenizer=data.tokenizer,
-            min_freq=data.min_freq,
-            max_vocab=data.max_vocab,
-            max_len=data.max_len,
-            epochs=train.epochs,
-            batch_size=train.batch_size,
-            lr=train.lr,
-            weight_decay=train.weight_decay,
-            warmup=train.warmup,
-            schedule=train.schedule,
-            clip_norm=train.clip_norm,
-            patience=train.patience,
-            label_smoothing=train.label_smoothing,
-            valid_split=data.valid_split,
-            seed=train.seed,
-            precision=train.precision,
-            max_steps=train.max_steps,
-        )
+        model_config = bundle.model
+        configs = {"model": asdict(model_config), "data": asdict(bundle.data)}
+        clf = cls(**OPTIONS.params_from_configs({**configs, "training": asdict(bundle.train)}))
         model = SequenceClassifier(model_config)
         check_weights(model, bundle.state, Path(path) / "model.safetensors")
         model.load_state_dict(bundle.state)
@@ -528,3 +413,8 @@ def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None
         weight.normal_(0.0, float(found.std()))
         weight[torch.tensor(list(rows))] = found
         weight[0] = 0.0
+
+
+TextClassifier.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False)
+)

@@ -15,8 +15,8 @@ class DataError(RnnkitError, ValueError):
 
 class ConfigError(RnnkitError, ValueError):
     """An option value that cannot work: the message names the option. ``field`` is the
-    library's name of the option (a configuration field such as ``hidden_size``) where the
-    message names it; the command line shows its flag there instead (``--hidden``), and the
+    library's name of the option (a configuration field such as ``hidden_size``), which the
+    message names; the command line shows its flag there instead (``--hidden``), and the
     estimator its parameter (``hidden``)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -24,10 +24,10 @@ class ConfigError(RnnkitError, ValueError):
         self.field = field
 
     def naming(self, shown: str) -> ConfigError:
-        """This error with its field's first mention replaced by ``shown``."""
+        """This error with its field's name replaced by ``shown`` wherever it stands alone."""
         if self.field is None or shown == self.field:
             return self
-        text = re.sub(rf"(?<![\w-]){re.escape(self.field)}(?![\w-])", shown, str(self), count=1)
+        text = re.sub(rf"(?<![\w-]){re.escape(self.field)}(?![\w-])", shown, str(self))
         return ConfigError(text, field=self.field)
 
 

@@ -4,7 +4,6 @@ message that names the argument, the row or the tensor."""
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,36 +16,6 @@ from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError, ConfigError, DataError, PredictionError
 
 log = logging.getLogger(__name__)
-
-INTEGER_PARAMS = (
-    *("layers", "embed_dim", "hidden", "min_freq", "max_vocab", "max_len", "epochs"),
-    *("batch_size", "patience", "seed", "max_steps", "threads"),
-)
-OPTIONAL_PARAMS = frozenset({"embed_dim", "max_vocab", "max_len", "epochs", "max_steps", "threads"})
-REAL_PARAMS = (
-    *("dropout", "word_dropout", "embed_dropout", "weight_dropout", "lr", "weight_decay"),
-    *("warmup", "clip_norm", "label_smoothing", "valid_split"),
-)
-
-
-def option_flag(name: str) -> str:
-    """The command-line flag of the parameter ``name`` (the two share their name)."""
-    return "--" + name.replace("_", "-")
-
-
-def check_param_types(params: dict[str, Any]) -> None:
-    """Whole numbers where the estimator wants them (``embed_dim=16.5`` is refused before any
-    data is read, rather than failing deep inside torch), numbers where it wants numbers."""
-    for name in INTEGER_PARAMS:
-        value = params[name]
-        if value is None and name in OPTIONAL_PARAMS:
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ConfigError(f"{option_flag(name)} must be a whole number, got {value!r}")
-    for name in REAL_PARAMS:
-        value = params[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ConfigError(f"{option_flag(name)} must be a number, got {value!r}")
 
 
 def check_texts(X: Any, name: str) -> list[str]:

@@ -47,10 +47,10 @@ def test_fit_takes_labels_as_numpy_would_and_checks_parameter_types() -> None:
     clf.fit(["a b", "c d", "e f"] * 4, [True, 1, 0] * 4)
     assert clf.classes_.tolist() == [0, 1]
     for name, value, message in (
-        ("embed_dim", 16.5, "--embed-dim must be a whole number, got 16.5"),
-        ("batch_size", 8.0, "--batch-size must be a whole number, got 8.0"),
-        ("lr", "0.1", "--lr must be a number, got '0.1'"),
-        ("hidden", None, "--hidden must be a whole number, got None"),
+        ("embed_dim", 16.5, "embed_dim must be a whole number, got 16.5"),
+        ("batch_size", 8.0, "batch_size must be a whole number, got 8.0"),
+        ("lr", "0.1", "lr must be a number, got '0.1'"),
+        ("hidden", None, "hidden must be a whole number, got None"),
     ):
         with pytest.raises(ConfigError, match=message):
             TextClassifier(**{**TINY, name: value}).fit(["a b", "c d"], ["x", "y"])

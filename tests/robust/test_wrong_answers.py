@@ -44,7 +44,7 @@ def overflowing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     embedding[:, :2] = 0.0
     embedding[clf.vocab_.index["superb"], :2] = 1.0
     weight[0, :2], weight[1, :2] = 3e38, -3e38  # 6e38 overflows to inf, -inf: softmax NaN
-    rewrite_weights(folder, {"embedding.weight": embedding, "classifier.weight": weight})
+    rewrite_weights(folder, {"encoder.embedding.weight": embedding, "classifier.weight": weight})
     return folder
 
 
@@ -249,9 +249,9 @@ def test_numeric_options_of_the_other_commands(bundle: Path) -> None:
     ]
     for (_, message), result in zip(cases, run_many(*(c for c, _ in cases)), strict=True):
         assert_user_error(result, message)
-    with pytest.raises(ConfigError, match="--threads must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match="threads must be at least 1, got 0"):
         TextClassifier(threads=0).fit(["a", "b"], ["x", "y"])
-    with pytest.raises(ConfigError, match="--embed-dim must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match="embed_dim must be at least 1, got 0"):
         TextClassifier(embed_dim=0).fit(["a", "b"], ["x", "y"])
 
 

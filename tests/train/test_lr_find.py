@@ -50,9 +50,9 @@ def test_plot_and_option_errors(tmp_path: Path) -> None:
     result = lr_range_test(_model(), Blobs(), TrainConfig(), steps=10)
     plot_range_test(result, str(tmp_path / "lr.png"))
     assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ConfigError, match="--min-lr must be positive and below --max-lr"):
+    with pytest.raises(ConfigError, match="min_lr must be positive and below max_lr"):
         lr_range_test(_model(), Blobs(), TrainConfig(), min_lr=1.0, max_lr=0.1)
-    with pytest.raises(ConfigError, match="--steps must be at least 2"):
+    with pytest.raises(ConfigError, match="steps must be at least 2"):
         lr_range_test(_model(), Blobs(), TrainConfig(), steps=1)
 
 

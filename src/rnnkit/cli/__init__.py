@@ -24,7 +24,8 @@ from rnnkit.cli import (
     serve,
     train,
 )
-from rnnkit.errors import RnnkitError, TrainingInterrupted
+from rnnkit.cli.common import flagged
+from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.files import USER_ERRNOS, cause
 
 
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args.configure(args.config)
         except RnnkitError as error:
-            print(f"rnnkit: error: {error}", file=sys.stderr)
+            shown = flagged(error) if isinstance(error, ConfigError) else error
+            print(f"rnnkit: error: {shown}", file=sys.stderr)
             return 2
         args, extra = parser.parse_known_args(argv)
     if extra and args.command == "predict" and not any(e.startswith("-") for e in extra):
@@ -74,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(error.checkpoint).parent.parent
             _report(f"rnnkit: resume with: rnnkit train --resume {folder}")
         return 130
+    except ConfigError as error:
+        _report(f"rnnkit: error: {flagged(error)}")
+        return 2
     except RnnkitError as error:
         _report(f"rnnkit: error: {error}")
         return 2

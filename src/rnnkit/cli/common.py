@@ -6,16 +6,32 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from rnnkit.classifier import TextClassifier
-from rnnkit.data.corpus import Corpus, load_corpus
-from rnnkit.data.datasets import DATASETS, Splits, load_dataset
 from rnnkit.data.examples import FORMATS, ReadOptions
 from rnnkit.errors import ConfigError
 from rnnkit.train.precision import PRECISIONS, check_precision
+
+if TYPE_CHECKING:  # imported where used: --help must not import torch
+    from rnnkit.classifier import TextClassifier
+    from rnnkit.data.corpus import Corpus
+    from rnnkit.data.datasets import Splits
+
+
+# Library fields whose flag is not --FIELD-WITH-DASHES (the table of the task has its own).
+FLAGS = {"text_cols": "--text-col", "label_col": "--label-col"}
+
+
+def flagged(error: ConfigError) -> ConfigError:
+    """A library error in the command line's words: the option it names shown as its flag
+    (``hidden_size must be at least 1`` -> ``--hidden must be at least 1``)."""
+    from rnnkit.tasks.classification import OPTIONS
+
+    if error.field is None:
+        return error
+    if OPTIONS.param_of(error.field) is not None:
+        return OPTIONS.shown(error, "flag")
+    return error.naming(FLAGS.get(error.field, "--" + error.field.replace("_", "-")))
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -82,10 +98,14 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
 
 
 def is_dataset(data: str) -> bool:
+    from rnnkit.data.datasets import DATASETS
+
     return data in DATASETS and not Path(data.split("#", 1)[0]).exists()
 
 
 def check_data(data: str) -> None:
+    from rnnkit.data.datasets import DATASETS
+
     if not is_dataset(data) and not Path(data.split("#", 1)[0]).exists():
         raise ConfigError(
             f"{data}: no such file or folder, and not a dataset name "
@@ -94,10 +114,14 @@ def check_data(data: str) -> None:
 
 
 def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
+    from rnnkit.data.datasets import load_dataset
+
     return load_dataset(name, args.data_dir, tokenizer, cache=not args.no_cache)
 
 
 def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
+    from rnnkit.data.corpus import load_corpus
+
     check_data(path)
     corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
     # quiet: --quiet, or a data-parallel process other than rank 0
@@ -135,11 +159,15 @@ def set_threads(threads: int | None) -> None:
         return
     if threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {threads}")
+    import torch
+
     torch.set_num_threads(threads)
 
 
 def load_model(args: argparse.Namespace) -> TextClassifier:
     """The bundle at ``args.model``, with ``--precision`` and ``--threads`` applied."""
+    from rnnkit.classifier import TextClassifier
+
     set_threads(args.threads)
     clf = TextClassifier.load(args.model)
     if args.precision:

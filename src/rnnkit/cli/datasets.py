@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from rnnkit.cli.common import print_json
-from rnnkit.data.datasets import DATASETS, HOLD_OUT, SPLIT_SEED
 
 
 def add_parser(commands: Any) -> None:
@@ -22,6 +21,8 @@ def add_parser(commands: Any) -> None:
 
 
 def _split_text(sizes: tuple[int, int | None, int | None]) -> str:
+    from rnnkit.data.datasets import HOLD_OUT, SPLIT_SEED
+
     train, valid, test = sizes
     held = f"{HOLD_OUT:.0%} of train (seed {SPLIT_SEED})"
     return (
@@ -31,6 +32,8 @@ def _split_text(sizes: tuple[int, int | None, int | None]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rnnkit.data.datasets import DATASETS
+
     if args.json:
         print_json(
             {

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.bundle import ONNX_FILES
-from rnnkit.classifier import TextClassifier
 from rnnkit.files import check_target
 
 DEFAULT_NAME, INT8_NAME = ONNX_FILES
@@ -53,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_path(args.model, args.quantize)
     # An existing file is replaced only when it is an earlier export.
     check_target(out, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    from rnnkit.classifier import TextClassifier
+
     clf = TextClassifier.load(args.model)
     labels = [str(c) for c in clf.classes_]
     export_onnx(clf.model_, labels, out, quantize=args.quantize)

@@ -10,7 +10,6 @@ from rnnkit.cli.common import add_data_options, print_json
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.model_options import add_model_options, classifier_from, load_training_data
 from rnnkit.plotting import image_path
-from rnnkit.train.lr_find import check_range, describe, plot_range_test
 
 DESCRIPTION = """\
 Train a fresh model for a few steps while the learning rate grows geometrically from --min-lr
@@ -70,6 +69,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rnnkit.train.lr_find import check_range, describe, plot_range_test
+
     check_range(args.min_lr, args.max_lr, args.steps)
     plot = image_path("--plot", args.plot) if args.plot else None
     clf = classifier_from(args)

@@ -8,10 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
 from rnnkit.cli.common import add_precision_option, load_model, print_json
-from rnnkit.data.readers import decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError, PredictionError
 
 NON_FINITE = "the model gave NaN or infinite outputs for this text"
@@ -66,6 +63,8 @@ def _input_lines(args: argparse.Namespace) -> Iterable[str]:
             raise ConfigError(
                 f"--input {args.input}: is a folder; give a file with one text a line"
             )
+        from rnnkit.data.readers import decode, read_bytes, split_lines
+
         lines = split_lines(decode(read_bytes(Path(args.input)), args.encoding, args.input))
         return lines[:-1] if lines and lines[-1] == "" else lines
     return (line.rstrip("\r\n") for line in sys.stdin)
@@ -78,6 +77,8 @@ def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
     clf: Any = load_model(args)

@@ -8,22 +8,19 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.bundle import CHECKPOINTS, check_bundle_target
 from rnnkit.cli.common import add_data_options, print_json, rounded
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.model_options import (
-    add_model_options,
-    classifier_from,
-    load_training_data,
-    option,
-)
+from rnnkit.cli.model_options import add_model_options, classifier_from, load_training_data
 from rnnkit.cli.resume import PATHS, RESUMABLE, resumed, run_folder, saved_options
 from rnnkit.errors import ConfigError
+from rnnkit.tasks.classification import OPTIONS
+
+if TYPE_CHECKING:
+    from rnnkit.train.distributed import World
 from rnnkit.files import FolderLock
-from rnnkit.train import distributed
-from rnnkit.train.checkpoint import CheckpointPolicy
 
 DESCRIPTION = """\
 Train a recurrent text classifier and write a model bundle to --out.
@@ -72,14 +69,7 @@ def add_parser(commands: Any) -> None:
     )
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
-    option(
-        split,
-        "--valid-split",
-        "valid_split",
-        "fraction of DATA held out for validation when there is no --valid (stratified, seeded)",
-        type=float,
-        metavar="F",
-    )
+    OPTIONS.add_argument(split, "valid_split")
     tests = parser.add_mutually_exclusive_group()
     tests.add_argument(
         "--test", metavar="PATH", help="test file, scored after training (a dataset brings its own)"
@@ -132,6 +122,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rnnkit.train import distributed
+
     if args.nproc is not None:
         return launch(args)
     start = time.perf_counter()
@@ -174,7 +166,10 @@ def check_out(args: argparse.Namespace) -> None:
     check_bundle_target(args.out, option="--out", inputs=[p for p in inputs if p])
 
 
-def train_and_save(args: argparse.Namespace, world: distributed.World, start: float) -> int:
+def train_and_save(args: argparse.Namespace, world: World, start: float) -> int:
+    from rnnkit.train import distributed
+    from rnnkit.train.checkpoint import CheckpointPolicy
+
     clf = classifier_from(args)
     train, valid, test, classes = load_training_data(args, clf.tokenizer)
     if args.no_test:

@@ -1,17 +1,32 @@
-"""Models assembled from the recurrent core: the shared encoder and the task models on it."""
+"""Models assembled from the recurrent core: the shared encoder and the task models on it.
 
-from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.config import CELLS, POOLINGS, EncoderConfig, ModelConfig
-from rnnkit.models.encoder import Encoded, Encoder
-from rnnkit.models.pooling import Pooling
+- :mod:`rnnkit.models.config`: ``EncoderConfig``, ``ModelConfig`` (plain data, no torch);
+- :mod:`rnnkit.models.encoder`: ``Encoder`` (embedding + recurrent stack) and ``Encoded``;
+- :mod:`rnnkit.models.classifier`: ``SequenceClassifier`` (encoder + pooling + linear);
+- :mod:`rnnkit.models.pooling`, :mod:`rnnkit.models.vectors`, :mod:`rnnkit.models.size`.
 
-__all__ = [
-    "CELLS",
-    "POOLINGS",
-    "Encoded",
-    "Encoder",
-    "EncoderConfig",
-    "ModelConfig",
-    "Pooling",
-    "SequenceClassifier",
-]
+Names are imported from their modules when first used, so that the configurations load
+without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "CELLS": "config",
+    "POOLINGS": "config",
+    "EncoderConfig": "config",
+    "ModelConfig": "config",
+    "Encoded": "encoder",
+    "Encoder": "encoder",
+    "Pooling": "pooling",
+    "SequenceClassifier": "classifier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'rnnkit.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rnnkit.models.{_HOMES[name]}"), name)

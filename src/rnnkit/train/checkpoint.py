@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.errors import OutputError, RnnkitError
 from rnnkit.files import cause, sha256, share, unsupported_version, write_bytes
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def _split_optimizer(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str
     """Tensors of an optimizer state dict by flat name, and the rest as JSON-able data."""
     tensors: dict[str, Tensor] = {}
     plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    from torch import Tensor
+
     for index, values in state["state"].items():
         plain["state"][str(index)] = {}
         for key, value in values.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, field_error
 from rnnkit.train.precision import check_precision
 
 SCHEDULES = ("linear", "cosine", "constant")
@@ -38,28 +38,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            ("--epochs", self.epochs is None or self.epochs >= 1, "at least 1"),
-            ("--batch-size", self.batch_size >= 1, "at least 1"),
-            ("--lr", 0 < self.lr < math.inf, "positive and finite"),
-            ("--weight-decay", 0 <= self.weight_decay < math.inf, "zero or positive"),
-            ("--warmup", 0 <= self.warmup < 1, "in [0, 1)"),
-            ("--clip-norm", 0 <= self.clip_norm < math.inf, "zero or positive"),
-            ("--patience", self.patience >= 0, "zero or positive"),
-            ("--label-smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
-            ("--max-steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
-            ("--seed", 0 <= self.seed < 2**32, "in [0, 2**32)"),
+            ("epochs", self.epochs is None or self.epochs >= 1, "at least 1"),
+            ("batch_size", self.batch_size >= 1, "at least 1"),
+            ("lr", 0 < self.lr < math.inf, "positive and finite"),
+            ("weight_decay", 0 <= self.weight_decay < math.inf, "zero or positive"),
+            ("warmup", 0 <= self.warmup < 1, "in [0, 1)"),
+            ("clip_norm", 0 <= self.clip_norm < math.inf, "zero or positive"),
+            ("patience", self.patience >= 0, "zero or positive"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("max_steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
+            ("seed", 0 <= self.seed < 2**32, "in [0, 2**32)"),
         ]
-        for option, ok, expected in checks:
+        for name, ok, expected in checks:
             if not ok:
-                raise ConfigError(
-                    f"{option} must be {expected}, got {getattr(self, _field(option))}"
-                )
+                raise field_error(name, expected, getattr(self, name))
         check_precision(self.precision)
         if self.schedule not in SCHEDULES:
             raise ConfigError(
-                f"unknown --schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}"
+                f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}",
+                field="schedule",
             )
-
-
-def _field(option: str) -> str:
-    return option.lstrip("-").replace("-", "_")

@@ -23,14 +23,13 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import torch.nn.functional as F
 from torch import nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.plotting import pyplot
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.precision import autocast
-from rnnkit.train.trainer import BatchSource, _adamw
+from rnnkit.train.step import LossFn, Step, adamw, cross_entropy
+from rnnkit.train.trainer import BatchSource
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +99,22 @@ def lr_range_test(
     min_lr: float = 1e-5,
     max_lr: float = 1.0,
     steps: int = 100,
+    loss: LossFn | None = None,
 ) -> RangeTest:
     """Run the range test with ``config``'s optimizer settings (AdamW, weight decay, clipping,
-    precision); batches come from as many epochs of ``batches`` as ``steps`` needs."""
+    precision) on the task's ``loss`` (default: cross-entropy with the configuration's label
+    smoothing); batches come from as many epochs of ``batches`` as ``steps`` needs."""
     check_range(min_lr, max_lr, steps)
     parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _adamw(parameters, config)
+    optimizer = adamw(parameters, config.lr, config.weight_decay)
+    step = Step(
+        model,
+        loss or cross_entropy(config.label_smoothing),
+        optimizer,
+        parameters,
+        precision=config.precision,
+        clip_norm=config.clip_norm,
+    )
     result, average, epoch = RangeTest(), 0.0, 0
     model.train()
     while len(result.lrs) < steps:
@@ -116,17 +125,9 @@ def lr_range_test(
             lr = min_lr * (max_lr / min_lr) ** (k / (steps - 1))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with autocast(config.precision):
-                logits = model(*batch.inputs)
-            loss = F.cross_entropy(
-                logits.float(), batch.target, label_smoothing=config.label_smoothing
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            if config.clip_norm:
-                nn.utils.clip_grad_norm_(parameters, config.clip_norm)
-            optimizer.step()
-            value = loss.item()
+            loss_sum, count = step.loss(batch)
+            step.update(loss_sum, 1.0 / max(count, 1))
+            value = loss_sum.item() / max(count, 1)
             average = SMOOTHING * average + (1 - SMOOTHING) * value
             smoothed = average / (1 - SMOOTHING ** (k + 1))
             result.lrs.append(lr)
@@ -143,9 +144,11 @@ def lr_range_test(
 def check_range(min_lr: float, max_lr: float, steps: int) -> None:
     """The range test's own options, checked (``ConfigError`` naming the option)."""
     if not 0 < min_lr < max_lr < math.inf:
-        raise ConfigError(f"--min-lr must be positive and below --max-lr, got {min_lr}, {max_lr}")
+        raise ConfigError(
+            f"min_lr must be positive and below max_lr, got {min_lr}, {max_lr}", field="min_lr"
+        )
     if steps < 2:
-        raise ConfigError(f"--steps must be at least 2, got {steps}")
+        raise ConfigError(f"steps must be at least 2, got {steps}", field="steps")
 
 
 def plot_range_test(result: RangeTest, path: str) -> None:

@@ -1,9 +1,11 @@
-"""A trainer for classifiers that knows nothing about text.
+"""A trainer that knows neither text nor task.
 
-It takes a model called as ``model(*batch.inputs) -> logits``, a source of batches with
-``inputs``, ``target`` and ``num_tokens``, and an ``evaluate(model) -> metrics`` callback, and
-trains with AdamW, linear warm-up then linear or cosine decay, gradient clipping, validation after
-every epoch and early stopping that restores the best weights.
+It takes a model called as ``model(*batch.inputs) -> outputs``, a source of batches with
+``inputs``, ``target`` (of any shape) and ``num_tokens``, an ``Objective`` (the task's loss
+``(outputs, batch) -> (sum, count)`` and the validation metric to watch, with its direction),
+and an ``evaluate(model) -> metrics`` callback, and trains with AdamW, linear warm-up then
+linear or cosine decay, gradient clipping, validation after every epoch and early stopping that
+restores the best weights. Each step is :class:`rnnkit.train.step.Step`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import TrainingInterrupted
@@ -37,22 +38,11 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import TrainConfig, auto_epochs
 from rnnkit.train.distributed import World
-from rnnkit.train.precision import autocast
+from rnnkit.train.step import BatchLike, Objective, Step, adamw, cross_entropy
 
 log = logging.getLogger(__name__)
 
 PROGRESS_LINE_SECONDS = 10.0  # without a terminal, a progress line this often
-
-
-class BatchLike(Protocol):
-    @property
-    def inputs(self) -> tuple[Tensor, ...]: ...
-
-    @property
-    def target(self) -> Tensor: ...
-
-    @property
-    def num_tokens(self) -> int: ...
 
 
 class BatchSource(Protocol):
@@ -101,7 +91,7 @@ class _Progress:
     """The running epoch's totals (this process's share)."""
 
     loss_sum: float = 0.0
-    seen: int = 0
+    seen: int = 0  # targets the loss counted
     tokens: int = 0
     seconds: float = 0.0
 
@@ -143,11 +133,14 @@ class Trainer:
         model: nn.Module,
         batches: BatchSource,
         evaluate: Evaluate | None = None,
-        monitor: str = "accuracy",
+        objective: Objective | None = None,
     ) -> History:
-        """Train ``model`` in place; with ``evaluate``, stop early on ``monitor`` (higher is
-        better, ties broken by a lower ``loss``) and end with the best epoch's weights."""
+        """Train ``model`` in place to minimize ``objective.loss`` (default: cross-entropy with
+        the configuration's label smoothing, monitoring accuracy); with ``evaluate``, stop early
+        on ``objective.monitor`` and end with the best epoch's weights."""
         config = self.config
+        if objective is None:
+            objective = Objective(cross_entropy(config.label_smoothing))
         self.world = world = distributed.current()
         net: nn.Module = model
         if world.distributed:
@@ -157,7 +150,15 @@ class Trainer:
             batches = batches.shard(world.rank, world.size)  # type: ignore[attr-defined]
             torch.manual_seed(config.seed * 7919 + world.rank)  # dropout differs by process
         parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = _adamw(parameters, config)
+        optimizer = adamw(parameters, config.lr, config.weight_decay)
+        step = Step(
+            net,
+            objective.loss,
+            optimizer,
+            model.parameters(),
+            precision=config.precision,
+            clip_norm=config.clip_norm,
+        )
         epochs = config.epochs or auto_epochs(len(batches))
         total_steps = epochs * len(batches)
         if config.max_steps:
@@ -171,15 +172,15 @@ class Trainer:
             self._restore(run, model, optimizer, scheduler)
         with self._stop_on_interrupt():
             while run.epoch < epochs and not run.history.stopped_early:
-                record = self._train_epoch(net, model, batches, epochs, optimizer, scheduler, run)
-                self._end_epoch(record, model, evaluate, monitor, run, optimizer, scheduler)
+                record = self._train_epoch(step, model, batches, epochs, scheduler, run)
+                self._end_epoch(record, model, evaluate, objective, run, optimizer, scheduler)
         history = run.history
         if run.best_state is not None:
             model.load_state_dict(run.best_state)
             log.info(
                 "restored the weights of epoch %d (best validation %s %.4f)",
                 history.best_epoch,
-                monitor,
+                objective.monitor,
                 history.best_score,
             )
         else:
@@ -192,18 +193,18 @@ class Trainer:
         record: dict[str, Any],
         model: nn.Module,
         evaluate: Evaluate | None,
-        monitor: str,
+        objective: Objective,
         run: _Run,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> None:
         """Validate, keep the best weights, decide on early stopping, write checkpoints."""
-        history, improved = run.history, False
+        history, improved, monitor = run.history, False, objective.monitor
         if evaluate is not None:
             model.eval()
             metrics = evaluate(model)  # every process scores the whole set: same decisions
             record["valid"] = metrics
-            key = (metrics[monitor], -metrics.get("loss", 0.0))
+            key = objective.key(metrics)
             if run.best_key is None or key > run.best_key:
                 run.best_key, run.best_state, run.waited = key, _copy_state(model), 0
                 history.best_epoch, history.best_score = record["epoch"], metrics[monitor]
@@ -221,11 +222,10 @@ class Trainer:
 
     def _train_epoch(
         self,
-        net: nn.Module,
+        step: Step,
         model: nn.Module,
         batches: BatchSource,
         epochs: int,
-        optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         run: _Run,
     ) -> dict[str, Any]:
@@ -233,7 +233,7 @@ class Trainer:
 
         config, world, history, progress = self.config, self.world, run.history, run.progress
         epoch, skip = run.epoch, run.batch
-        net.train()
+        step.net.train()
         shown = self.progress and world.is_main
         # On a terminal a progress bar; elsewhere (a log file, a pipe) a line every few seconds
         # instead of a stream of carriage-return updates.
@@ -250,34 +250,21 @@ class Trainer:
         )
         start = time.perf_counter() - progress.seconds
         next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
-        for step, batch in enumerate(bar, start=skip):
+        for index, batch in enumerate(bar, start=skip):
             if config.max_steps and history.steps >= config.max_steps:
                 break
-            with autocast(config.precision):
-                logits = net(*batch.inputs)
-            size = batch.target.shape[0]
-            loss_sum = F.cross_entropy(
-                logits.float(),
-                batch.target,
-                label_smoothing=config.label_smoothing,
-                reduction="sum",
-            )
-            # One collective per step: the global batch size, loss and stop request, so every
-            # process scales, checks and stops alike.
+            loss_sum, size = step.loss(batch)
+            # One collective per step: the global target count, loss and stop request, so
+            # every process scales, checks and stops alike.
             local_loss = loss_sum.item()
             total, global_loss, stop = world.all_sum(
                 [size, local_loss, float(self._stop_requested)]
             )
             if not math.isfinite(global_loss):
-                raise FloatingPointError(self._diverged(global_loss, epoch, step, scheduler))
+                raise FloatingPointError(self._diverged(global_loss, epoch, index, scheduler))
             # DDP averages gradients over processes: scale so that they add up to the gradient
             # of the mean loss over the whole (global) batch.
-            loss = loss_sum * (world.size / total)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            if config.clip_norm:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-            optimizer.step()
+            step.update(loss_sum, world.size / max(total, 1))
             scheduler.step()
             history.steps += 1
             if history.first_step_at is None:
@@ -286,8 +273,8 @@ class Trainer:
             progress.seen += size
             progress.tokens += batch.num_tokens
             progress.seconds = time.perf_counter() - start
-            run.batch = step + 1
-            if shown and step % 10 == 0 and not lines:
+            run.batch = index + 1
+            if shown and index % 10 == 0 and not lines:
                 bar.set_postfix(
                     loss=f"{progress.loss_sum / progress.seen:.4f}",
                     tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
@@ -298,7 +285,7 @@ class Trainer:
                     "epoch %d/%d: batch %d/%d, loss %.4f, %s tokens/s",
                     epoch + 1,
                     epochs,
-                    step + 1,
+                    index + 1,
                     len(batches),
                     progress.loss_sum / progress.seen,
                     f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
@@ -307,10 +294,10 @@ class Trainer:
             if policy is not None and (
                 stop or (policy.every and history.steps % policy.every == 0)
             ):
-                self._save(run, model, optimizer, scheduler)
+                self._save(run, model, step.optimizer, scheduler)
             if stop:
                 raise TrainingInterrupted(
-                    f"stopped by Ctrl-C at epoch {epoch + 1}, after batch {step + 1} (step "
+                    f"stopped by Ctrl-C at epoch {epoch + 1}, after batch {index + 1} (step "
                     f"{history.steps}); checkpoint written to {policy.last if policy else '-'}",
                     str(policy.last) if policy else None,
                 )
@@ -439,17 +426,6 @@ def _is_terminal(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-def _adamw(parameters: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with its fused kernel where this torch has one for these tensors (one pass over each
-    parameter instead of several: a third of the time for a 50,000-word embedding)."""
-    try:
-        return torch.optim.AdamW(
-            parameters, lr=config.lr, weight_decay=config.weight_decay, fused=True
-        )
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
