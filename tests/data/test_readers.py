@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit.data.examples import ReadOptions
-from rnnkit.data.readers import detect_format, read
+from rnnkit.data.reading import detect_format, read
 from rnnkit.errors import ConfigError, DataError
 
 

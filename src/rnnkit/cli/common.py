@@ -11,9 +11,11 @@ from typing import Any
 import torch
 
 from rnnkit.classifier import TextClassifier
-from rnnkit.data.corpus import Corpus, load_corpus
-from rnnkit.data.datasets import DATASETS, Splits, load_dataset
+from rnnkit.data.cache import load_corpus
+from rnnkit.data.corpus import Corpus
+from rnnkit.data.datasets import Splits, load_dataset
 from rnnkit.data.examples import FORMATS, ReadOptions
+from rnnkit.data.registry import DATASETS
 from rnnkit.errors import ConfigError
 from rnnkit.train.precision import PRECISIONS, check_precision
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from rnnkit.cli.common import print_json
-from rnnkit.data.datasets import DATASETS, HOLD_OUT, SPLIT_SEED
+from rnnkit.data.registry import DATASETS, HOLD_OUT, SPLIT_SEED
 
 
 def add_parser(commands: Any) -> None:

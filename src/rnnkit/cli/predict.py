@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.cli.common import add_precision_option, load_model, print_json
-from rnnkit.data.readers import decode, read_bytes, split_lines
+from rnnkit.data.rows import decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError, PredictionError
 
 NON_FINITE = "the model gave NaN or infinite outputs for this text"

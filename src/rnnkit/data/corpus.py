@@ -1,36 +1,30 @@
-"""Tokenized labelled texts, stored compactly and cached on disk.
+"""Tokenized texts, stored compactly.
 
 A :class:`Corpus` keeps each distinct token string once (``types``) and every text as a run of
 int32 indices into them (``ids`` split by ``offsets``). Building a vocabulary is a bincount,
 numericalizing is one array lookup, and the whole corpus saves to one ``.npz`` file without
-pickle, which is what makes a second run on the same file skip reading and tokenizing.
+pickle, which is what lets the cache (:mod:`rnnkit.data.cache`) skip reading and tokenizing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from rnnkit.data.examples import LabeledTexts, ReadOptions
+from rnnkit.data.examples import LabeledTexts
 from rnnkit.errors import DataError
-from rnnkit.files import cause
 from rnnkit.text.tokenize import get_tokenizer
 from rnnkit.text.vocab import UNK, Vocabulary
 
-log = logging.getLogger(__name__)
-
-# Part of every cache key: bump it whenever a reader or tokenizer changes what it produces, so
-# that no run reuses tokens made by older code.
+# Part of every cache file and cache key: bump it whenever the file's layout, a reader or a
+# tokenizer changes what it holds, so that no run reuses tokens made by older code.
 CACHE_FORMAT = 2
 
 
@@ -166,62 +160,3 @@ class Corpus:
                 meta["source"],
                 meta["notes"],
             )
-
-
-def cache_dir() -> Path:
-    """``$RNNKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``."""
-    if os.environ.get("RNNKIT_CACHE_DIR"):
-        return Path(os.environ["RNNKIT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rnnkit"
-
-
-def file_signature(path: Path) -> list[Any]:
-    """Path, size and modification time of a file, or of every file under a folder."""
-    path = path.resolve()
-    if path.is_dir():
-        return [file_signature(p) for p in sorted(path.rglob("*")) if p.is_file()]
-    stat = path.stat()
-    return [str(path), stat.st_size, stat.st_mtime_ns]
-
-
-def cached(key: Mapping[str, Any], build: Callable[[], Corpus], *, enabled: bool = True) -> Corpus:
-    """``build()``, or its result from an earlier call with the same ``key``."""
-    if not enabled:
-        return build()
-    text = json.dumps({**key, "cache_format": CACHE_FORMAT}, sort_keys=True, default=str)
-    path = cache_dir() / "corpora" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
-    if path.exists():
-        try:
-            corpus = Corpus.load(path)
-            log.debug("loaded tokenized data from the cache %s", path)
-            return corpus
-        except (OSError, ValueError, KeyError) as error:
-            log.warning("ignoring the unreadable cache file %s (%s)", path, error)
-    corpus = build()
-    try:
-        corpus.save(path)
-    except OSError as error:
-        log.warning(
-            "could not write the token cache file %s (%s); going on without it", path, cause(error)
-        )
-    return corpus
-
-
-def load_corpus(
-    path: str | Path, options: ReadOptions, tokenizer: str = "word", *, cache: bool = True
-) -> Corpus:
-    """Read and tokenize a labelled file, through the cache."""
-    from rnnkit.data.readers import read
-
-    location = Path(str(path).split("#", 1)[0])
-    if not location.exists():
-        raise DataError(f"{location}: no such file or folder")
-    key = {
-        "kind": "file",
-        "path": str(path),
-        "files": file_signature(location),
-        "options": asdict(options),
-        "tokenizer": tokenizer,
-    }
-    return cached(key, lambda: Corpus.from_labeled(read(path, options), tokenizer), enabled=cache)

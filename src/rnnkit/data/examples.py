@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rnnkit.errors import ConfigError, DataError
@@ -58,3 +59,10 @@ class LabeledTexts:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def subset(self, rows: Iterable[int]) -> LabeledTexts:
+        """The rows at ``rows``, in that order (what reading reported is not carried over)."""
+        index = [int(i) for i in rows]
+        return LabeledTexts(
+            [self.texts[i] for i in index], [self.labels[i] for i in index], self.source
+        )
