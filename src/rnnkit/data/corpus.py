@@ -9,17 +9,17 @@ pickle, which is what lets the cache (:mod:`rnnkit.data.cache`) skip reading and
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnnkit.data.examples import LabeledTexts
 from rnnkit.errors import DataError
+from rnnkit.files import write_file
 from rnnkit.text.tokenize import get_tokenizer
 from rnnkit.text.vocab import UNK, Vocabulary
 
@@ -123,7 +123,7 @@ class Corpus:
     # -- files -----------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        """Write to ``path`` (.npz, no pickle) atomically."""
+        """Write to ``path`` (.npz, no pickle) atomically; ``OSError`` as it comes."""
         meta = {
             "types": self.types,
             "labels": self.labels,
@@ -131,20 +131,17 @@ class Corpus:
             "notes": self.notes,
             "format": CACHE_FORMAT,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(
-                    stream,
-                    ids=self.ids,
-                    offsets=self.offsets,
-                    meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                )
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        arrays: dict[str, Any] = {
+            "ids": self.ids,
+            "offsets": self.offsets,
+            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        }
+
+        def write(staging: Path) -> None:
+            with open(staging, "wb") as stream:  # a path would get ".npz" appended
+                np.savez(stream, **arrays)
+
+        write_file(path, write, output_error=False)
 
     @classmethod
     def load(cls, path: Path) -> Corpus:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from rnnkit.data.cache import cache_dir
 from rnnkit.data.registry import DatasetInfo, RemoteFile, dataset_info
 from rnnkit.errors import DataError
+from rnnkit.files import write_file
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,19 @@ def _missing_message(info: DatasetInfo, looked: list[str], why: str) -> str:
 
 
 def fetch(remote: RemoteFile, destination: Path) -> None:
-    """Download ``remote`` to ``destination`` with a progress bar, checking its checksum."""
+    """Download ``remote`` to ``destination`` with a progress bar, checking its checksum; a
+    failed download (``OSError``, ``urllib.error.URLError``) or a wrong checksum (``DataError``)
+    leaves nothing behind."""
     from tqdm import tqdm
 
     algorithm, expected = remote.checksum.split(":", 1)
     digest = hashlib.new(algorithm)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s", remote.url)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
-    try:
+
+    def write(staging: Path) -> None:
         with (
             urllib.request.urlopen(remote.url, timeout=30) as response,
-            os.fdopen(handle, "wb") as out,
+            open(staging, "wb") as out,
         ):
             total = int(response.headers.get("Content-Length") or 0) or remote.size
             with tqdm(
@@ -97,6 +98,5 @@ def fetch(remote: RemoteFile, destination: Path) -> None:
                 f"{remote.url}: checksum mismatch ({algorithm} {digest.hexdigest()}, expected "
                 f"{expected}); the file was not kept"
             )
-        os.replace(temporary, destination)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+
+    write_file(destination, write, staging_suffix=".part", output_error=False)
