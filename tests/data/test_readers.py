@@ -120,9 +120,9 @@ def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
 
 
 def test_unknown_encoding_and_format_are_named() -> None:
-    with pytest.raises(ConfigError, match="unknown --encoding 'klingon'"):
+    with pytest.raises(ConfigError, match="unknown encoding 'klingon'"):
         ReadOptions(encoding="klingon")
-    with pytest.raises(ConfigError, match="unknown --format 'xml'"):
+    with pytest.raises(ConfigError, match="unknown format 'xml'"):
         ReadOptions(format="xml")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import field_error
 
 STEP_COST = 0.5  # per-step overhead of a recurrent kernel call, in texts (measured, design.md)
 
@@ -63,9 +63,9 @@ class Batches:
         call_cost: float | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+            raise field_error("batch_size", "at least 1", batch_size)
         if max_len is not None and max_len < 1:
-            raise ConfigError(f"--max-len must be at least 1, got {max_len}")
+            raise field_error("max_len", "at least 1", max_len)
         self.ids = ids
         self.starts = offsets[:-1]
         lengths = np.diff(offsets)

@@ -27,17 +27,19 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ConfigError(
-                f"unknown --format {self.format!r}: choose one of {', '.join(FORMATS)}"
+                f"unknown format {self.format!r}: choose one of {', '.join(FORMATS)}",
+                field="format",
             )
         try:
             codecs.lookup(self.encoding)
         except LookupError:
             raise ConfigError(
-                f"unknown --encoding {self.encoding!r}: use a Python codec name such as "
-                "utf-8 or latin-1"
+                f"unknown encoding {self.encoding!r}: use a Python codec name such as utf-8 or "
+                "latin-1",
+                field="encoding",
             ) from None
         if not self.text_cols or not all(self.text_cols):
-            raise ConfigError("--text-col needs at least one column name")
+            raise ConfigError("text_cols needs at least one column name", field="text_cols")
 
 
 @dataclass
