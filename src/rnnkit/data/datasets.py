@@ -49,6 +49,8 @@ def load_dataset(
                 parts.update(info.read(folder))
                 if "valid" not in parts:
                     train = parts["train"]
+                    if train.labels is None:  # every named dataset is labelled
+                        raise ValueError(f"{name}: no labels to split by")
                     kept, held = stratified_split(train.labels, HOLD_OUT, SPLIT_SEED)
                     parts["train"], parts["valid"] = train.subset(kept), train.subset(held)
             corpus = Corpus.from_labeled(parts[which], tokenizer)

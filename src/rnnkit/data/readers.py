@@ -1,5 +1,6 @@
-"""Readers of text files with one text per row: CSV/TSV with a header, JSON Lines, fastText,
-``label text`` lines and TREC questions. (One folder per class: :mod:`rnnkit.data.folders`;
+"""Readers of text files with one text per row: CSV/TSV with a header and JSON Lines (labelled,
+or not with ``label_col=None``), fastText, ``label text`` lines, TREC questions, and plain text
+(one unlabelled text per line). (One folder per class: :mod:`rnnkit.data.folders`;
 CoNLL-U: :mod:`rnnkit.data.conllu`; choosing the reader: :mod:`rnnkit.data.reading`.)
 
 Every reader decodes the whole file first, so an undecodable byte is reported with its line, and
@@ -29,7 +30,8 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str) -> LabeledT
     if not header:
         raise DataError(f"{source}: the file is empty")
     header = [name.strip() for name in header]
-    wanted = [*options.text_cols, options.label_col]
+    label_col = options.label_col
+    wanted = [*options.text_cols, *([label_col] if label_col is not None else [])]
     missing = [name for name in wanted if name not in header]
     if missing:
         raise DataError(
@@ -37,8 +39,8 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str) -> LabeledT
             "choose the text columns with --text-col and the label column with --label-col"
         )
     text_index = [header.index(name) for name in options.text_cols]
-    label_index = header.index(options.label_col)
-    sink = Collector(source, options)
+    label_index = header.index(label_col) if label_col is not None else None
+    sink = Collector(source, options, labelled=label_col is not None)
     line = rows.line_num
     while True:
         try:
@@ -53,14 +55,17 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str) -> LabeledT
         if len(row) != len(header):
             sink.bad(f"line {start}", f"expected {len(header)} columns, found {len(row)}")
             continue
-        sink.add(" ".join(row[i].strip() for i in text_index), row[label_index], f"line {start}")
+        label = row[label_index] if label_index is not None else None
+        sink.add(" ".join(row[i].strip() for i in text_index), label, f"line {start}")
     return sink.result("tsv" if delimiter == "\t" else "csv")
 
 
 def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
     """One JSON object per line with the text and label fields."""
     source = str(path)
-    sink = Collector(source, options)
+    label_col = options.label_col
+    fields = [*options.text_cols, *([label_col] if label_col is not None else [])]
+    sink = Collector(source, options, labelled=label_col is not None)
     for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
         where = f"line {number}"
         try:
@@ -71,7 +76,7 @@ def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
         if not isinstance(record, dict):
             sink.bad(where, f"expected a JSON object, found {type(record).__name__}")
             continue
-        missing = [name for name in (*options.text_cols, options.label_col) if name not in record]
+        missing = [name for name in fields if name not in record]
         if missing and not options.skip_bad_rows and not sink.texts:  # the first record
             raise DataError(
                 f"{source}, {where}: no field {missing[0]!r} (fields: {', '.join(record)}); name "
@@ -81,7 +86,7 @@ def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
             sink.bad(where, f"no field {missing[0]!r} (fields: {', '.join(record)})")
             continue
         text = " ".join(str(record[name]) for name in options.text_cols)
-        label = record[options.label_col]
+        label = record[label_col] if label_col is not None else None
         sink.add(text, "" if label is None else str(label), where)
     return sink.result("jsonl")
 
@@ -123,3 +128,12 @@ def read_trec(path: Path, options: ReadOptions) -> LabeledTexts:
             continue
         sink.add(text, label if options.fine_labels else coarse, f"line {number}")
     return sink.result("trec")
+
+
+def read_text(path: Path, options: ReadOptions) -> LabeledTexts:
+    """One unlabelled text per non-blank line (a language model's corpus)."""
+    source = str(path)
+    sink = Collector(source, options, labelled=False)
+    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+        sink.add(line, None, f"line {number}")
+    return sink.result("text")

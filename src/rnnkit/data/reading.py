@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from rnnkit.data.conllu import read_conllu
 from rnnkit.data.examples import LabeledTexts, ReadOptions
 from rnnkit.data.folders import read_folder
 from rnnkit.data.readers import (
@@ -20,6 +21,7 @@ from rnnkit.data.readers import (
     read_fasttext,
     read_jsonl,
     read_label_text,
+    read_text,
     read_trec,
 )
 from rnnkit.data.rows import split_lines
@@ -42,6 +44,7 @@ def detect_format(path: Path, encoding: str = "utf-8") -> tuple[str, str]:
         (".tsv", "tsv"),
         (".jsonl", "jsonl"),
         (".ndjson", "jsonl"),
+        (".conllu", "conllu"),
     ):
         if name.endswith(suffix):
             return format, f"the file name ends in {suffix}"
@@ -63,7 +66,7 @@ def detect_format(path: Path, encoding: str = "utf-8") -> tuple[str, str]:
 
 
 def read(path: str | Path, options: ReadOptions | None = None) -> LabeledTexts:
-    """Read labelled texts from ``path`` in ``options.format`` (guessed when ``auto``)."""
+    """Read the texts of ``path`` in ``options.format`` (guessed when ``auto``)."""
     options = options or ReadOptions()
     path = Path(path)
     archive = Path(str(path).split("#", 1)[0])
@@ -83,6 +86,8 @@ def read(path: str | Path, options: ReadOptions | None = None) -> LabeledTexts:
         "label-text": read_label_text,
         "trec": read_trec,
         "folder": read_folder,
+        "text": read_text,
+        "conllu": read_conllu,
     }
     result = readers[format](path, options)
     if note:

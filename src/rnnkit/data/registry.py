@@ -44,7 +44,8 @@ class DatasetInfo:
 
 
 def _renamed(data: LabeledTexts, names: dict[str, str]) -> LabeledTexts:
-    data.labels = [names.get(label, label) for label in data.labels]
+    if data.labels is not None:
+        data.labels = [names.get(label, label) for label in data.labels]
     return data
 
 

@@ -44,13 +44,17 @@ def read_bytes(path: Path) -> bytes:
 
 
 class Collector:
-    """Accumulates (text, label) rows; a bad row raises or, with ``skip_bad_rows``, is counted."""
+    """Accumulates rows: (text, label), or text alone for unlabelled files (``labelled=False``),
+    or a sentence of tokens and tags; a bad row raises or, with ``skip_bad_rows``, is counted."""
 
-    def __init__(self, source: str, options: ReadOptions) -> None:
+    def __init__(self, source: str, options: ReadOptions, *, labelled: bool = True) -> None:
         self.source = source
         self.skip = options.skip_bad_rows
+        self.labelled = labelled
         self.texts: list[str] = []
         self.labels: list[str] = []
+        self.tokens: list[list[str]] = []
+        self.tags: list[list[str]] = []
         self.skipped = 0
         self.first_bad = ""
 
@@ -63,15 +67,21 @@ class Collector:
         self.skipped += 1
         self.first_bad = self.first_bad or f"{where}: {problem}"
 
-    def add(self, text: str, label: str, where: str) -> None:
-        text, label = text.strip(), label.strip()
-        if not label:
+    def add(self, text: str, label: str | None, where: str) -> None:
+        text, label = text.strip(), (label or "").strip()
+        if self.labelled and not label:
             self.bad(where, "missing label")
         elif not text:
             self.bad(where, "empty text")
         else:
             self.texts.append(text)
             self.labels.append(label)
+
+    def add_tagged(self, tokens: list[str], tags: list[str]) -> None:
+        """A sentence of ``tokens`` kept as given, with one tag per token (no label)."""
+        self.texts.append(" ".join(tokens))
+        self.tokens.append(tokens)
+        self.tags.append(tags)
 
     def result(self, format: str) -> LabeledTexts:
         if self.skipped and not self.texts:
@@ -81,7 +91,16 @@ class Collector:
             )
         if self.skipped:  # a note of the corpus, which the command line prints
             log.debug("%s: skipped %d bad rows", self.source, self.skipped)
-        return LabeledTexts(self.texts, self.labels, self.source, self.skipped, format)
+        tagged = bool(self.tags)
+        return LabeledTexts(
+            self.texts,
+            self.labels if self.labelled else None,
+            self.source,
+            self.skipped,
+            format,
+            tokens=self.tokens if tagged else None,
+            tags=self.tags if tagged else None,
+        )
 
 
 def split_lines(text: str) -> list[str]:
