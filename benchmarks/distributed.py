@@ -29,7 +29,8 @@ def training_file(data_dir: str, dataset: str, folder: Path) -> Path:
     training alone (a named dataset would be scored on its test set afterwards)."""
     import csv
 
-    from rnnkit.data.datasets import dataset_info, locate
+    from rnnkit.data.download import locate
+    from rnnkit.data.registry import dataset_info
 
     train = dataset_info(dataset).read(locate(dataset, data_dir))["train"]
     path = folder / f"{dataset}-train.csv"

@@ -70,7 +70,8 @@ DEFAULTS_WITHIN = 1.5
 
 def load_texts(name: str, data_dir: str) -> dict[str, tuple[list[str], list[str]]]:
     """``{"train": (texts, labels), "test": ...}``; a dataset's validation split is not used."""
-    from rnnkit.data.datasets import dataset_info, locate
+    from rnnkit.data.download import locate
+    from rnnkit.data.registry import dataset_info
 
     parts = dataset_info(name).read(locate(name, data_dir))
     return {split: (parts[split].texts, parts[split].labels) for split in ("train", "test")}

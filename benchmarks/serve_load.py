@@ -257,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.data_dir:
         parser.error("--data-dir (or RNNKIT_DATA_DIR) is required")
-    from rnnkit.data.datasets import dataset_info, locate
+    from rnnkit.data.download import locate
+    from rnnkit.data.registry import dataset_info
 
     results: dict[str, dict[str, dict[str, Any]]] = {}
     verdicts = []

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data.datasets import DATASETS, load_dataset
+from rnnkit.data.datasets import load_dataset
+from rnnkit.data.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("RNNKIT_DATA_DIR") or ROOT.parent / "shared" / "data")

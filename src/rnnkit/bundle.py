@@ -29,6 +29,7 @@ from rnnkit.data.config import DataConfig
 from rnnkit.errors import BundleError
 from rnnkit.files import (
     FolderLock,
+    check_sha256,
     check_target,
     leftover_hint,
     sha256,
@@ -205,11 +206,8 @@ def load_bundle(path: str | Path) -> Bundle:
             f"{CLASSIFICATION!r} models"
         )
     weights = path / WEIGHTS
-    if not weights.is_file():
-        raise BundleError(f"{weights}: missing")
     expected = config.get("checksums", {}).get(WEIGHTS)
-    if expected != sha256(weights):
-        raise BundleError(f"{weights}: corrupted (its SHA-256 does not match {CONFIG})")
+    check_sha256(weights, expected, listed_in=CONFIG, error=BundleError)
     expected_text = config.get("checksums", {}).get(TEXT)  # bundles before it have none
     if expected_text is not None and expected_text != text_checksum(
         config.get("data"), config.get("vocab")

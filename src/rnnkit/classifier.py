@@ -82,6 +82,8 @@ class TextClassifier:
 
         def __getattr__(self, name: str) -> Any: ...
 
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     # -- scikit-learn protocol -------------------------------------------------------------
 
     @classmethod

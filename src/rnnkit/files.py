@@ -6,7 +6,8 @@
   not the owner-only ones of temporary files;
 - ``check_target`` refuses, before any work, a place that cannot be written or whose contents
   would be lost; ``FolderLock`` keeps two processes from writing the same place at once;
-- every ``OSError`` of writing becomes an ``OutputError`` that names the path and the cause.
+- every ``OSError`` of writing becomes an ``OutputError`` that names the path and the cause;
+- ``check_sha256`` names a checksummed file that is missing or altered.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from rnnkit.errors import OutputError
+from rnnkit.errors import OutputError, RnnkitError
 
 _CAUSES = {
     errno.ENOSPC: "no space left on the device",
@@ -45,6 +46,15 @@ def sha256(path: Path) -> str:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: object, *, listed_in: str, error: type[RnnkitError]) -> None:
+    """Raise ``error`` naming ``path`` when the file is missing or its SHA-256 is not
+    ``expected``, the checksum listed in the file ``listed_in`` (which a caller names)."""
+    if not path.is_file():
+        raise error(f"{path}: missing")
+    if expected != sha256(path):
+        raise error(f"{path}: corrupted (its SHA-256 does not match {listed_in})")
 
 
 def unsupported_version(version: object, supported: int) -> str:
@@ -156,16 +166,29 @@ def _undo(path: Path, staging: Path, moved: list[str], previous: Path | None) ->
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_file(path: Path, write: Callable[[Path], None], *, what: str = "the file") -> Path:
-    """Call ``write(staging)`` on a new file name beside ``path``, then rename it to ``path``.
-    A failed write leaves the previous file as it was and raises ``OutputError``."""
-    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def write_file(
+    path: Path,
+    write: Callable[[Path], object],
+    *,
+    what: str = "the file",
+    staging_suffix: str = ".tmp",
+    output_error: bool = True,
+) -> Path:
+    """Call ``write(staging)`` on a new file name beside ``path`` (``.NAME{staging_suffix}-PID``),
+    then rename it to ``path``. ``write`` may stream into the file, and may raise to refuse
+    what it wrote (a download whose checksum is wrong): the staging file is removed whatever
+    happens. A failed write leaves the previous file as it was and raises ``OutputError``, or
+    with ``output_error=False`` the ``OSError`` itself, for callers that word it themselves or
+    only warn (the token cache)."""
+    staging = path.with_name(f".{path.name}{staging_suffix}-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(staging)
         share(staging)
         os.replace(staging, path)
     except OSError as error:
+        if not output_error:
+            raise
         kept = f"; the previous {path} is intact" if path.exists() else "; nothing was written"
         raise OutputError(f"{path}: cannot write {what} ({cause(error)}){kept}") from None
     finally:

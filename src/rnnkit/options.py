@@ -181,17 +181,15 @@ class OptionTable:
                 option.cli_flag, dest=param, action="store_true", help=option.help
             )
         if option.type is bool:
-            shown = "yes" if option.default else "no"
             return group.add_argument(
                 option.cli_flag,
                 dest=param,
                 action=argparse.BooleanOptionalAction,
                 default=option.default,
-                help=f"{option.help} (default: {shown})",
+                help=f"{option.help} (default: {'yes' if option.default else 'no'})",
             )
-        shown = option.shown
-        if shown is None:
-            shown = "none" if option.default is None else str(option.default)
+        default = "none" if option.default is None else str(option.default)
+        shown = default if option.shown is None else option.shown
         extra: dict[str, Any] = {}
         if option.type is not str:
             extra["type"] = option.type

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rnnkit.data.readers
+import rnnkit.data.reading
 from rnnkit.data.batching import (
     STEP_COST,
     Batches,
@@ -16,7 +16,8 @@ from rnnkit.data.batching import (
     _starts_small,
     cheapest_cuts,
 )
-from rnnkit.data.corpus import Corpus, load_corpus
+from rnnkit.data.cache import load_corpus
+from rnnkit.data.corpus import Corpus
 from rnnkit.data.examples import ReadOptions
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import DataError
@@ -90,7 +91,7 @@ def test_second_load_comes_from_the_cache_until_the_file_changes(
     def no_reading(*args: object, **kwargs: object) -> None:
         raise AssertionError("the file was read again")
 
-    monkeypatch.setattr(rnnkit.data.readers, "read", no_reading)
+    monkeypatch.setattr(rnnkit.data.reading, "read", no_reading)
     second = load_corpus(path, options)
     assert second.types == first.types
     assert second.labels == first.labels

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.data import datasets
-from rnnkit.data.datasets import DATASETS, RemoteFile, load_dataset, locate
+from rnnkit.data import registry
+from rnnkit.data.datasets import load_dataset
+from rnnkit.data.download import locate
+from rnnkit.data.registry import DATASETS, RemoteFile
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -107,7 +109,7 @@ def served_sst2(url: str, root: Path, monkeypatch: pytest.MonkeyPatch, *, corrup
             )
         )
     info = dataclasses.replace(DATASETS["sst2"], files=tuple(files))
-    monkeypatch.setitem(datasets.DATASETS, "sst2", info)
+    monkeypatch.setitem(registry.DATASETS, "sst2", info)
 
 
 def test_download_checks_the_checksum_and_fills_the_cache(

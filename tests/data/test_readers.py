@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit.data.examples import ReadOptions
-from rnnkit.data.readers import detect_format, read
+from rnnkit.data.reading import detect_format, read
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -120,9 +120,9 @@ def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
 
 
 def test_unknown_encoding_and_format_are_named() -> None:
-    with pytest.raises(ConfigError, match="unknown --encoding 'klingon'"):
+    with pytest.raises(ConfigError, match="unknown encoding 'klingon'"):
         ReadOptions(encoding="klingon")
-    with pytest.raises(ConfigError, match="unknown --format 'xml'"):
+    with pytest.raises(ConfigError, match="unknown format 'xml'"):
         ReadOptions(format="xml")
 
 

@@ -98,13 +98,13 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
 
 
 def is_dataset(data: str) -> bool:
-    from rnnkit.data.datasets import DATASETS
+    from rnnkit.data.registry import DATASETS
 
     return data in DATASETS and not Path(data.split("#", 1)[0]).exists()
 
 
 def check_data(data: str) -> None:
-    from rnnkit.data.datasets import DATASETS
+    from rnnkit.data.registry import DATASETS
 
     if not is_dataset(data) and not Path(data.split("#", 1)[0]).exists():
         raise ConfigError(
@@ -120,7 +120,7 @@ def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
 
 
 def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
-    from rnnkit.data.corpus import load_corpus
+    from rnnkit.data.cache import load_corpus
 
     check_data(path)
     corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)

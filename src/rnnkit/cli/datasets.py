@@ -21,7 +21,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _split_text(sizes: tuple[int, int | None, int | None]) -> str:
-    from rnnkit.data.datasets import HOLD_OUT, SPLIT_SEED
+    from rnnkit.data.registry import HOLD_OUT, SPLIT_SEED
 
     train, valid, test = sizes
     held = f"{HOLD_OUT:.0%} of train (seed {SPLIT_SEED})"
@@ -32,7 +32,7 @@ def _split_text(sizes: tuple[int, int | None, int | None]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.data.datasets import DATASETS
+    from rnnkit.data.registry import DATASETS
 
     if args.json:
         print_json(

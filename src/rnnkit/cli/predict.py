@@ -63,7 +63,7 @@ def _input_lines(args: argparse.Namespace) -> Iterable[str]:
             raise ConfigError(
                 f"--input {args.input}: is a folder; give a file with one text a line"
             )
-        from rnnkit.data.readers import decode, read_bytes, split_lines
+        from rnnkit.data.rows import decode, read_bytes, split_lines
 
         lines = split_lines(decode(read_bytes(Path(args.input)), args.encoding, args.input))
         return lines[:-1] if lines and lines[-1] == "" else lines

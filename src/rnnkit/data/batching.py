@@ -22,15 +22,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import field_error
 
 STEP_COST = 0.5  # per-step overhead of a recurrent kernel call, in texts (measured, design.md)
 
 
+IGNORE_INDEX = -100  # a target that counts for nothing: torch's cross_entropy default
+
+
 @dataclass(frozen=True)
 class Batch:
-    """``tokens`` (T, B) padded with 0, ``lengths`` (B,), ``target`` (B,) label ids (or -1),
-    ``index`` (B,) positions of the texts in their corpus."""
+    """``tokens`` (T, B) padded with 0, ``lengths`` (B,), ``index`` (B,) positions of the texts
+    in their corpus, and ``target``: (B,) label ids, or (T, B) per-token target ids padded
+    with ``IGNORE_INDEX`` like the tokens; ``IGNORE_INDEX`` where a text has no target."""
 
     tokens: Tensor
     lengths: Tensor
@@ -47,7 +51,9 @@ class Batch:
 
 
 class Batches:
-    """Batches over numericalized texts ``ids`` (flat) split by ``offsets``."""
+    """Batches over numericalized texts ``ids`` (flat) split by ``offsets``, with per-text
+    ``targets`` (n,) or per-token ``token_targets`` (flat, aligned with ``ids``), or neither
+    (inference: every target ``IGNORE_INDEX``)."""
 
     def __init__(
         self,
@@ -55,6 +61,7 @@ class Batches:
         offsets: np.ndarray,
         targets: np.ndarray | None = None,
         *,
+        token_targets: np.ndarray | None = None,
         batch_size: int,
         max_len: int | None = None,
         shuffle: bool = False,
@@ -63,14 +70,20 @@ class Batches:
         call_cost: float | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+            raise field_error("batch_size", "at least 1", batch_size)
         if max_len is not None and max_len < 1:
-            raise ConfigError(f"--max-len must be at least 1, got {max_len}")
+            raise field_error("max_len", "at least 1", max_len)
         self.ids = ids
         self.starts = offsets[:-1]
         lengths = np.diff(offsets)
         self.lengths = np.minimum(lengths, max_len) if max_len else lengths
-        self.targets = targets if targets is not None else np.full(len(lengths), -1, np.int64)
+        if targets is not None and token_targets is not None:
+            raise ValueError("give targets per text or per token, not both")
+        if token_targets is not None and len(token_targets) != len(ids):
+            raise ValueError(f"{len(token_targets)} token targets for {len(ids)} tokens")
+        missing = np.full(len(lengths), IGNORE_INDEX, np.int64)
+        self.targets = targets if targets is not None else missing
+        self.token_targets = token_targets
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -122,10 +135,14 @@ class Batches:
         real = steps < lengths[None, :]  # (T, B)
         positions = np.where(real, self.starts[index][None, :] + steps, 0)
         tokens = np.where(real, self.ids[positions], 0)
+        if self.token_targets is None:
+            target = self.targets[index]  # (B,)
+        else:
+            target = np.where(real, self.token_targets[positions], IGNORE_INDEX)  # (T, B)
         return Batch(
             torch.from_numpy(tokens.astype(np.int64, copy=False)),
             torch.from_numpy(lengths.astype(np.int64)),
-            torch.from_numpy(self.targets[index].astype(np.int64, copy=False)),
+            torch.from_numpy(target.astype(np.int64, copy=False)),
             index,
         )
 

@@ -1,10 +1,11 @@
-"""Data configuration: how texts become token ids. Plain data, saved as JSON with a model."""
+"""Data configuration: how texts become token ids. Plain data, saved as JSON with a model.
+Errors name the field (``min_freq``); the command line shows its flag instead."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, field_error
 from rnnkit.text.tokenize import TOKENIZERS
 
 
@@ -19,13 +20,14 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.tokenizer not in TOKENIZERS:
             raise ConfigError(
-                f"unknown --tokenizer {self.tokenizer!r}: choose one of {', '.join(TOKENIZERS)}"
+                f"unknown tokenizer {self.tokenizer!r}: choose one of {', '.join(TOKENIZERS)}",
+                field="tokenizer",
             )
         if self.min_freq < 1:
-            raise ConfigError(f"--min-freq must be at least 1, got {self.min_freq}")
+            raise field_error("min_freq", "at least 1", self.min_freq)
         if self.max_vocab is not None and self.max_vocab < 3:
-            raise ConfigError(f"--max-vocab must be at least 3, got {self.max_vocab}")
+            raise field_error("max_vocab", "at least 3", self.max_vocab)
         if self.max_len is not None and self.max_len < 1:
-            raise ConfigError(f"--max-len must be at least 1, got {self.max_len}")
+            raise field_error("max_len", "at least 1", self.max_len)
         if not 0.0 <= self.valid_split < 1.0:
-            raise ConfigError(f"--valid-split must be in [0, 1), got {self.valid_split}")
+            raise field_error("valid_split", "in [0, 1)", self.valid_split)

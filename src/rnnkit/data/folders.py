@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from rnnkit.data.examples import LabeledTexts, ReadOptions
-from rnnkit.data.readers import Collector, decode
+from rnnkit.data.rows import Collector, decode
 from rnnkit.errors import DataError
 
 

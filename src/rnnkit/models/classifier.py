@@ -37,7 +37,7 @@ class SequenceClassifier(nn.Module):
             size, directions = self.encoder.output_size, config.num_directions
             self.pooling = Pooling(config.pooling, size, directions)
         self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
-        self._register_load_state_dict_pre_hook(_rename_legacy)
+        self._register_load_state_dict_pre_hook(_rename_legacy)  # type: ignore[no-untyped-call]
 
     def flops_per_token(self) -> int:
         return self.encoder.flops_per_token()

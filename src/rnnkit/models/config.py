@@ -83,5 +83,5 @@ class ModelConfig(EncoderConfig):
     @classmethod
     def from_json(cls, data: dict[str, object]) -> ModelConfig:
         values = dict(data)
-        values["pooling"] = tuple(values["pooling"])  # type: ignore[call-overload]
+        values["pooling"] = tuple(values["pooling"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]

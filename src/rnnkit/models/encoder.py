@@ -121,7 +121,7 @@ class Encoder(nn.Module):
 
     # -- layer by layer --------------------------------------------------------------------
 
-    def groups(self) -> list[list[nn.Parameter]]:
+    def groups(self) -> list[list[Tensor]]:
         """The parameters layer by layer: the embedding, then each recurrent layer (both
         directions) from the bottom up; what ``freeze`` and ``unfreeze`` count."""
         groups = [[self.embedding.weight]]
@@ -150,7 +150,7 @@ class Encoder(nn.Module):
             for parameter in group:
                 parameter.requires_grad_(True)
 
-    def _selected(self, count: int | None) -> Iterator[list[nn.Parameter]]:
+    def _selected(self, count: int | None) -> Iterator[list[Tensor]]:
         groups = self.groups()
         if count is not None and not 0 <= count <= len(groups):
             raise ValueError(f"count must be in [0, {len(groups)}] (the groups), got {count}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.readers import read_bytes
+from rnnkit.data.rows import read_bytes
 from rnnkit.errors import DataError
 from rnnkit.text.vocab import Vocabulary
 

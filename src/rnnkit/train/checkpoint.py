@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.errors import OutputError, RnnkitError
-from rnnkit.files import cause, sha256, share, unsupported_version, write_bytes
+from rnnkit.files import (
+    cause,
+    check_sha256,
+    sha256,
+    unsupported_version,
+    write_bytes,
+    write_file,
+)
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -115,23 +121,15 @@ def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str
     checkpoint.json, which names that file, is replaced in one rename; older state files go
     last. (Swapping whole folders would leave an instant with none: two renames.)"""
     name = f"state-{time.time_ns()}.safetensors"
-    staging, text = folder / f".{name}.tmp", folder / f".{META}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_state(staging)
-        share(staging)
-        os.replace(staging, folder / name)
+        write_file(folder / name, write_state, output_error=False)
         meta = {**meta, "state_file": name, "checksums": {name: sha256(folder / name)}}
-        text.write_text(json.dumps(meta, indent=1) + "\n")
-        share(text)
-        os.replace(text, folder / META)
+        text = json.dumps(meta, indent=1) + "\n"
+        write_file(folder / META, lambda staging: staging.write_text(text), output_error=False)
     except OSError as error:
         (folder / name).unlink(missing_ok=True)
         kept = "; the previous checkpoint there is intact" if (folder / META).is_file() else ""
         raise OutputError(f"{folder}: cannot write the checkpoint ({cause(error)}){kept}") from None
-    finally:
-        staging.unlink(missing_ok=True)
-        text.unlink(missing_ok=True)
     for old in folder.glob("state-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
@@ -209,10 +207,8 @@ def verify_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
     if not isinstance(name, str) or "/" in name:
         raise CheckpointError(f"{path / META}: corrupted (no state_file)")
     state_path = path / name
-    if not state_path.is_file():
-        raise CheckpointError(f"{state_path}: missing")
-    if meta.get("checksums", {}).get(name) != sha256(state_path):
-        raise CheckpointError(f"{state_path}: corrupted (its SHA-256 does not match {META})")
+    expected = meta.get("checksums", {}).get(name)
+    check_sha256(state_path, expected, listed_in=META, error=CheckpointError)
     return meta, state_path
 
 

@@ -1,0 +1,116 @@
+"""From bytes to rows: decoding that names the line and byte of a bad one, reading a file,
+splitting lines as the readers do, and the collector that every reader adds its rows to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from rnnkit.data.examples import LabeledTexts, ReadOptions
+from rnnkit.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def decode(data: bytes, encoding: str, source: str) -> str:
+    """Decode ``data``, naming the line and byte of the first undecodable byte."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start]
+        hint = (
+            "; if the file uses another encoding, name it with --encoding "
+            "(for example --encoding latin-1)"
+        )
+        raise DataError(
+            f"{source}, line {line}: byte 0x{byte:02x} cannot be decoded as {encoding}{hint}"
+        ) from None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(
+            f"{path}: is a folder; use --format folder for one folder per class"
+        ) from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+class Collector:
+    """Accumulates rows: (text, label), or text alone for unlabelled files (``labelled=False``),
+    or a sentence of tokens and tags; a bad row raises or, with ``skip_bad_rows``, is counted."""
+
+    def __init__(self, source: str, options: ReadOptions, *, labelled: bool = True) -> None:
+        self.source = source
+        self.skip = options.skip_bad_rows
+        self.labelled = labelled
+        self.texts: list[str] = []
+        self.labels: list[str] = []
+        self.tokens: list[list[str]] = []
+        self.tags: list[list[str]] = []
+        self.skipped = 0
+        self.first_bad = ""
+
+    def bad(self, where: str, problem: str) -> None:
+        if not self.skip:
+            raise DataError(
+                f"{self.source}, {where}: {problem}; fix it, or pass --skip-bad-rows to leave "
+                "such rows out"
+            )
+        self.skipped += 1
+        self.first_bad = self.first_bad or f"{where}: {problem}"
+
+    def add(self, text: str, label: str | None, where: str) -> None:
+        text, label = text.strip(), (label or "").strip()
+        if self.labelled and not label:
+            self.bad(where, "missing label")
+        elif not text:
+            self.bad(where, "empty text")
+        else:
+            self.texts.append(text)
+            self.labels.append(label)
+
+    def add_tagged(self, tokens: list[str], tags: list[str]) -> None:
+        """A sentence of ``tokens`` kept as given, with one tag per token (no label)."""
+        self.texts.append(" ".join(tokens))
+        self.tokens.append(tokens)
+        self.tags.append(tags)
+
+    def result(self, format: str) -> LabeledTexts:
+        if self.skipped and not self.texts:
+            raise DataError(
+                f"{self.source}: every row ({self.skipped}) was bad and skipped; the first: "
+                f"{self.first_bad}; check --format, --text-col and --label-col"
+            )
+        if self.skipped:  # a note of the corpus, which the command line prints
+            log.debug("%s: skipped %d bad rows", self.source, self.skipped)
+        tagged = bool(self.tags)
+        return LabeledTexts(
+            self.texts,
+            self.labels if self.labelled else None,
+            self.source,
+            self.skipped,
+            format,
+            tokens=self.tokens if tagged else None,
+            tags=self.tags if tagged else None,
+        )
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines ended by LF or CRLF only. ``str.splitlines`` would also split at characters such as
+    NEL (U+0085), which Latin-1 files like MR's hold inside sentences."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers."""
+    for number, line in enumerate(split_lines(text), start=1):
+        if line.strip():
+            yield number, line
