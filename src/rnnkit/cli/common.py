@@ -119,13 +119,14 @@ def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
     return load_dataset(name, args.data_dir, tokenizer, cache=not args.no_cache)
 
 
-def load_file(args: argparse.Namespace, path: str, tokenizer: str) -> Corpus:
+def load_file(args: argparse.Namespace, path: str, tokenizer: str, *, quiet: bool) -> Corpus:
+    """The file ``path`` read with the data options of ``args``; its notes (the format
+    guessed, rows skipped) printed unless ``quiet``."""
     from rnnkit.data.cache import load_corpus
 
     check_data(path)
     corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
-    # quiet: --quiet, or a data-parallel process other than rank 0
-    if not getattr(args, "quiet", False):
+    if not quiet:
         for note in corpus.notes:
             print(f"rnnkit: {note}", file=sys.stderr)
     return corpus

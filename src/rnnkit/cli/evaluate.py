@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if corpus is None:
             raise ConfigError(f"dataset {args.data!r} has no test split")
     else:
-        corpus = load_file(args, args.data, clf.tokenizer)
+        corpus = load_file(args, args.data, clf.tokenizer, quiet=False)
     report = clf.evaluate_corpus(corpus)
     report["data"] = args.data
     report["texts"] = len(corpus)

@@ -73,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_range(args.min_lr, args.max_lr, args.steps)
     plot = image_path("--plot", args.plot) if args.plot else None
-    clf = classifier_from(args)
+    clf = classifier_from(args, quiet=args.quiet)
     clf.check_params()
     clf.verbose = False
-    train, _, _, _ = load_training_data(args, clf.tokenizer)
+    train, _, _, _ = load_training_data(args, clf.tokenizer, quiet=args.quiet)
     result = clf.lr_find(train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
     for line in describe(result, every=max(1, len(result.lrs) // 20)):
         print(line)

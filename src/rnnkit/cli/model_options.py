@@ -21,28 +21,37 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_training_data(
-    args: argparse.Namespace, tokenizer: str
+    args: argparse.Namespace,
+    tokenizer: str,
+    *,
+    valid: str | None = None,
+    test: str | None = None,
+    quiet: bool,
 ) -> tuple[Corpus, Corpus | None, Corpus | None, list[str] | None]:
-    """Training, validation and test data and the class names from DATA, --valid, --test."""
+    """Training data from ``args.data``, validation and test data (a dataset's own splits,
+    or the files ``valid`` and ``test``, which replace them) and the class names."""
     check_data(args.data)
+
+    def read(path: str | None) -> Corpus | None:
+        return load_file(args, path, tokenizer, quiet=quiet) if path else None
+
     if is_dataset(args.data):
         splits = load_named(args, args.data, tokenizer)
-        valid: Corpus | None = splits.valid
-        test: Corpus | None = splits.test
-        if getattr(args, "valid", None):
-            valid = load_file(args, args.valid, tokenizer)
-        if getattr(args, "test", None):
-            test = load_file(args, args.test, tokenizer)
-        return splits.train, valid, test, list(splits.classes)
-    train = load_file(args, args.data, tokenizer)
-    valid = load_file(args, args.valid, tokenizer) if getattr(args, "valid", None) else None
-    test = load_file(args, args.test, tokenizer) if getattr(args, "test", None) else None
-    return train, valid, test, None
+        valid_data, test_data = read(valid) or splits.valid, read(test) or splits.test
+        return splits.train, valid_data, test_data, list(splits.classes)
+    train = load_file(args, args.data, tokenizer, quiet=quiet)
+    return train, read(valid), read(test), None
 
 
-def classifier_from(args: argparse.Namespace) -> TextClassifier:
+def classifier_from(
+    args: argparse.Namespace, *, quiet: bool, threads: int | None = None
+) -> TextClassifier:
+    """The estimator the options in ``args`` describe (``threads``, when given, instead of
+    ``--threads``)."""
     from rnnkit.classifier import TextClassifier
 
     values = vars(args)
     params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}
-    return TextClassifier(**params, verbose=not args.quiet)
+    if threads is not None:
+        params["threads"] = threads
+    return TextClassifier(**params, verbose=not quiet)

@@ -132,16 +132,17 @@ def run(args: argparse.Namespace) -> int:
         if world.is_main and args.resume:  # held before its checkpoint is read
             stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))
         args = prepared(args)
-        if not world.is_main:  # rank 0 alone prints and writes
-            args.quiet = True
-        if args.quiet:  # a resumed run is as quiet as the run it continues
+        # rank 0 alone prints and writes; a resumed run is as quiet as the run it continues
+        quiet = args.quiet or not world.is_main
+        if quiet:
             logging.getLogger("rnnkit").setLevel(logging.WARNING)
-        if world.distributed and not args.threads:
-            args.threads = distributed.default_threads()
+        threads = args.threads
+        if world.distributed and not threads:
+            threads = distributed.default_threads()
         if world.is_main:  # the output checked and held before any work
             check_out(args)
             stack.enter_context(FolderLock(Path(args.out), option="--out"))
-        return train_and_save(args, world, start)
+        return train_and_save(args, world, start, quiet=quiet, threads=threads)
 
 
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
@@ -156,7 +157,7 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
         raise ConfigError(
             f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
         )
-    classifier_from(args).check_params()
+    classifier_from(args, quiet=True).check_params()
     return args
 
 
@@ -166,12 +167,16 @@ def check_out(args: argparse.Namespace) -> None:
     check_bundle_target(args.out, option="--out", inputs=[p for p in inputs if p])
 
 
-def train_and_save(args: argparse.Namespace, world: World, start: float) -> int:
+def train_and_save(
+    args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
+) -> int:
     from rnnkit.train import distributed
     from rnnkit.train.checkpoint import CheckpointPolicy
 
-    clf = classifier_from(args)
-    train, valid, test, classes = load_training_data(args, clf.tokenizer)
+    clf = classifier_from(args, quiet=quiet, threads=threads)
+    train, valid, test, classes = load_training_data(
+        args, clf.tokenizer, valid=args.valid, test=args.test, quiet=quiet
+    )
     if args.no_test:
         test = None
     policy = CheckpointPolicy(
