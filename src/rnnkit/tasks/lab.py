@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 import rnnkit.nn
 from rnnkit.errors import ConfigError
-from rnnkit.nn._reference import STEPS
 from rnnkit.tasks.sequences import SOLVED_MSE, SequenceTask
 
 log = logging.getLogger(__name__)
@@ -163,12 +162,11 @@ def hidden_gradient_norms(model: SequenceModel, task: SequenceTask) -> np.ndarra
     unrolled step by step with its own weights (the readable path) and each ``h_t`` keeps its
     gradient. Returns shape (T,)."""
     layer = model.recurrent
-    weights = [getattr(layer, name) for name in layer._weight_names[0]]
-    step = STEPS[layer.mode]
+    weights = layer.layer_weights(0, 0)
+    step = layer.cell.step
     x, target = _tensors(task)
     batch = x.shape[1]
-    h = x.new_zeros(batch, layer.hidden_size)
-    state: tuple[Tensor, ...] = (h, h.clone()) if layer.mode == "LSTM" else (h,)
+    state = tuple(x.new_zeros(batch, layer.hidden_size) for _ in range(layer.cell.num_states))
     hidden: list[Tensor] = []
     for t in range(x.shape[0]):
         state = step(x[t], state, weights)
