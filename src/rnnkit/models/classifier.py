@@ -66,7 +66,7 @@ class SequenceClassifier(nn.Module):
         config = self.config
         if self.encoder is None:
             return config.embed_dim
-        gates = {"lstm": 4, "gru": 3, "rnn": 1}[config.cell]
+        gates = self.encoder.cell.num_gates  # from rnnkit.nn.registry
         directions = 2 if config.bidirectional else 1
         flops, size = 0, config.embed_dim
         for _ in range(config.num_layers):
