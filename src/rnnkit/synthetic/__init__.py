@@ -12,7 +12,7 @@ Every generator takes ``seed`` and returns NumPy arrays or lists of strings; not
 downloaded.
 """
 
-from rnnkit.tasks.sequences import SequenceTask, adding, copy_memory, parity
-from rnnkit.tasks.text import NegationSplits, negation
+from rnnkit.synthetic.sequences import SequenceTask, adding, copy_memory, parity
+from rnnkit.synthetic.text import NegationSplits, negation
 
 __all__ = ["NegationSplits", "SequenceTask", "adding", "copy_memory", "negation", "parity"]

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 import rnnkit.nn
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.sequences import SOLVED_MSE, SequenceTask
+from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
 
 log = logging.getLogger(__name__)
 
