@@ -62,7 +62,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.demo import DemoConfig, as_json, gradient_ratios, run_demo
+    from rnnkit.synthetic.demo import DemoConfig, as_json, gradient_ratios, run_demo
 
     set_threads(args.threads)
     config = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)

@@ -64,9 +64,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.tasks import adding, copy_memory, parity
-    from rnnkit.tasks.demo import DemoConfig, negation_runs, plot_learning_curves
-    from rnnkit.tasks.lab import hidden_gradient_norms, train_task
+    from rnnkit.synthetic import adding, copy_memory, parity
+    from rnnkit.synthetic.demo import DemoConfig, negation_runs, plot_learning_curves
+    from rnnkit.synthetic.lab import hidden_gradient_norms, train_task
 
     for option, value in (
         ("--length", args.length),

@@ -12,9 +12,9 @@ both with dynamic sizes, and returns ``probs`` (batch, classes) and ``logits``. 
 Variable length stays exact because ONNX's recurrent operators take ``sequence_lens``: each
 sequence stops at its own end, and the reverse direction starts there, as in ``rnnkit.nn``.
 (``torch.onnx.export`` traces the padded fused kernel instead, which would carry padding into
-the states.) The gate blocks are reordered from PyTorch's layout to ONNX's: LSTM i, f, g, o
-becomes i, o, f, c; GRU r, z, n becomes z, r, h, with ``linear_before_reset=1`` as PyTorch
-computes it.
+the states.) The operator, its attributes and the order of the gate blocks come from the cell's
+``CellSpec`` (:mod:`rnnkit.nn.registry`): LSTM i, f, g, o becomes i, o, f, c; GRU r, z, n
+becomes z, r, h, with ``linear_before_reset=1`` as PyTorch computes it.
 
 ``quantize_int8`` applies ONNX Runtime's dynamic quantization to the recurrent (LSTM) and
 linear weights: int8 weights, activations quantized per batch at run time.
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 OPSET = 18
 INPUTS = ("tokens", "lengths")
 OUTPUTS = ("probs", "logits")
-
-# Gate blocks of PyTorch's stacked matrices, in the order ONNX's operators expect them.
-_GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
-_OPERATOR = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
 def _require_onnx() -> Any:
@@ -81,10 +77,10 @@ def _array(tensor: Any) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()  # type: ignore[no-any-return]
 
 
-def _gates(matrix: np.ndarray, cell: str) -> np.ndarray:
+def _gates(matrix: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     """Reorder the gate blocks of a (G * H, ...) weight or (G * H,) bias for ONNX."""
-    blocks = np.split(matrix, len(_GATE_ORDER[cell]), axis=0)
-    return np.concatenate([blocks[i] for i in _GATE_ORDER[cell]], axis=0)
+    blocks = np.split(matrix, len(order), axis=0)
+    return np.concatenate([blocks[i] for i in order], axis=0)
 
 
 def _recurrent_layer(
@@ -93,12 +89,15 @@ def _recurrent_layer(
     """One (bidirectional) layer: returns outputs (T, B, D * H) and h_n (D, B, H)."""
     encoder = model.encoder.rnn
     assert encoder is not None
-    cell, H = model.config.cell, encoder.hidden_size
+    cell, H = encoder.cell, encoder.hidden_size
+    operator, order = cell.onnx_operator, cell.onnx_gate_order
+    if operator is None or order is None:
+        raise ConfigError(f"ONNX export: the {cell.mode} cell has no ONNX operator")
     suffixes = ["", "_reverse"] if encoder.bidirectional else [""]
     W, R, B = [], [], []
     for suffix in suffixes:
         w_ih, w_hh, b_ih, b_hh = (
-            _gates(_array(getattr(encoder, f"{kind}_l{layer}{suffix}")), cell)
+            _gates(_array(getattr(encoder, f"{kind}_l{layer}{suffix}")), order)
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         )
         W.append(w_ih)
@@ -107,21 +106,18 @@ def _recurrent_layer(
     attributes: dict[str, Any] = {
         "hidden_size": H,
         "direction": "bidirectional" if encoder.bidirectional else "forward",
+        **dict(cell.onnx_attributes),
     }
-    if cell == "gru":
-        attributes["linear_before_reset"] = 1
-    if cell == "rnn":
-        activation = "Relu" if getattr(encoder, "nonlinearity", "tanh") == "relu" else "Tanh"
-        attributes["activations"] = [activation] * len(suffixes)
-    outputs = 3 if cell == "lstm" else 2
+    if cell.onnx_activations:
+        attributes["activations"] = list(cell.onnx_activations) * len(suffixes)
     results = g.op(
-        _OPERATOR[cell],
+        operator,
         x,
         g.constant(f"W_l{layer}", np.stack(W)),
         g.constant(f"R_l{layer}", np.stack(R)),
         g.constant(f"B_l{layer}", np.stack(B)),
         seq_lens,
-        outputs=outputs,
+        outputs=1 + cell.num_states,  # Y, then Y_h (and Y_c)
         **attributes,
     )
     y, h_n = results[0], results[1]

@@ -3,6 +3,8 @@
 - :mod:`rnnkit.nn.cells`: ``RNNCell``, ``LSTMCell``, ``GRUCell`` (one step each).
 - :mod:`rnnkit.nn.layers`: ``RNN``, ``LSTM``, ``GRU`` (stacked, bidirectional, exact on
   padded batches given ``lengths``), with a readable and a fused implementation.
+- :mod:`rnnkit.nn.registry`: ``CellSpec``, what each cell is (gates, step, fused kernel, ONNX
+  operator); ``register`` a new one and subclass ``RecurrentBase`` with its ``mode``.
 - :mod:`rnnkit.nn.masking`: helpers for padded batches of variable-length sequences.
 """
 

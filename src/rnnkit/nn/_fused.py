@@ -19,7 +19,9 @@ variable-length semantics around it:
   so ``c`` stays at each sequence's own final value through the padding and the
   kernel's final ``c`` is exact. At real positions the feature is 0 and changes
   nothing. The same feature with ``-S`` on every row keeps a relu RNN's state at
-  zero in padding, so it cannot overflow there.
+  zero in padding, so it cannot overflow there. Which feature a cell needs is its
+  ``CellSpec.padding_feature`` (:mod:`rnnkit.nn.registry`); the GRU and the tanh RNN
+  need none.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn.masking import Padding, last_step, reverse_padded
+from rnnkit.nn.registry import CellSpec
 
 State = tuple[Tensor, ...]
 
@@ -37,11 +40,9 @@ State = tuple[Tensor, ...]
 # for any pre-activation |a| < 9,000; S itself fits in float16.
 _SATURATE = 1e4
 
-_KERNELS = {"GRU": torch.gru, "RNN_TANH": torch.rnn_tanh, "RNN_RELU": torch.rnn_relu}
-
 
 def kernel(
-    mode: str,
+    cell: CellSpec,
     x: Tensor,
     state: State,
     weights: Sequence[Tensor],
@@ -52,29 +53,30 @@ def kernel(
     bidirectional: bool,
 ) -> tuple[Tensor, State]:
     """PyTorch's fused kernel on a time-major batch ``x`` (T, B, I); state entries (L*D, B, H)."""
-    has_biases = len(weights) // (num_layers * (2 if bidirectional else 1)) == 4
-    args = (list(weights), has_biases, num_layers, dropout, training, bidirectional, False)
-    if mode == "LSTM":
-        out, h, c = torch.lstm(x, list(state), *args)
-        return out, (h, c)
-    out, h = _KERNELS[mode](x, state[0], *args)
-    return out, (h,)
+    if cell.kernel is None:
+        raise ValueError(f"the {cell.mode} cell has no fused kernel: use impl='reference'")
+    return cell.kernel(
+        x,
+        state,
+        list(weights),
+        has_biases=len(weights) // (num_layers * (2 if bidirectional else 1)) == 4,
+        num_layers=num_layers,
+        dropout=dropout,
+        training=training,
+        bidirectional=bidirectional,
+    )
 
 
-def _padding_column(mode: str, weight_ih: Tensor) -> Tensor:
-    """The weight column of the padding feature: (gates * H, 1)."""
-    column = weight_ih.new_zeros(weight_ih.shape[0], 1)
-    if mode == "LSTM":
-        hidden = weight_ih.shape[0] // 4
-        column[:hidden] = -_SATURATE  # input gate i -> 0
-        column[hidden : 2 * hidden] = _SATURATE  # forget gate f -> 1
-    else:  # RNN_RELU
-        column[:] = -_SATURATE
-    return column
+def _padding_column(signs: tuple[int, ...], weight_ih: Tensor) -> Tensor:
+    """The weight column of the padding feature: (gates * H, 1), ``signs[k] * S`` on the rows
+    of gate block ``k`` (LSTM: -S on the input gate, +S on the forget gate)."""
+    hidden = weight_ih.shape[0] // len(signs)
+    column = weight_ih.new_tensor(signs).mul_(_SATURATE)  # (gates,)
+    return column.repeat_interleave(hidden).unsqueeze(1)
 
 
 def layer(
-    mode: str,
+    cell: CellSpec,
     x: Tensor,
     states: Sequence[State],
     padding: Padding,
@@ -89,16 +91,17 @@ def layer(
     sequence's own end.
     """
     valid = padding.valid.unsqueeze(-1)  # (T, B, 1)
-    if mode in ("LSTM", "RNN_RELU"):  # the feature is the same in both directions: add it once
+    signs = cell.padding_feature
+    if signs is not None:  # the feature is the same in both directions: add it once
         x = torch.cat([x, (~valid).to(x.dtype)], dim=-1)  # (T, B, I + 1)
     outputs, finals = [], []
     for direction, (state, direction_weights) in enumerate(zip(states, weights, strict=True)):
         reverse = direction == 1
         flat = list(direction_weights)
-        if mode in ("LSTM", "RNN_RELU"):
-            flat[0] = torch.cat([flat[0], _padding_column(mode, flat[0])], dim=1)
+        if signs is not None:
+            flat[0] = torch.cat([flat[0], _padding_column(signs, flat[0])], dim=1)
         out, final = kernel(
-            mode,
+            cell,
             reverse_padded(x, padding.reverse) if reverse else x,
             tuple(s.unsqueeze(0) for s in state),
             flat,

@@ -1,50 +1,28 @@
 """The readable path: one layer, one direction, a Python loop over time using the cell steps.
 
 This is the specification the fast path is tested against. At each time step the
-cell from :mod:`rnnkit.nn.cells` computes the next state for the whole batch,
-and sequences whose position ``t`` is padding keep their previous state. Walking
-``t`` from the end backwards therefore starts the reverse direction of every
-sequence at its own last real token.
+cell's step (``CellSpec.step``, see :mod:`rnnkit.nn.registry`) computes the next
+state for the whole batch, and sequences whose position ``t`` is padding keep their
+previous state. Walking ``t`` from the end backwards therefore starts the reverse
+direction of every sequence at its own last real token. Every registered cell runs
+here, including those without a fused kernel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
 from rnnkit.nn.masking import Padding
+from rnnkit.nn.registry import CellSpec
 
 State = tuple[Tensor, ...]
-StepFn = Callable[[Tensor, State, Sequence[Tensor]], State]
-
-
-def _rnn(x: Tensor, state: State, weights: Sequence[Tensor], *, nonlinearity: str) -> State:
-    return (rnn_step(x, state[0], *weights, nonlinearity=nonlinearity),)  # type: ignore[arg-type]
-
-
-def _lstm(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    h, c = state
-    return lstm_step(x, (h, c), *weights)
-
-
-def _gru(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    return (gru_step(x, state[0], *weights),)
-
-
-STEPS: dict[str, StepFn] = {
-    "RNN_TANH": partial(_rnn, nonlinearity="tanh"),
-    "RNN_RELU": partial(_rnn, nonlinearity="relu"),
-    "LSTM": _lstm,
-    "GRU": _gru,
-}
 
 
 def unroll(
-    mode: str,
+    cell: CellSpec,
     x: Tensor,
     state: State,
     padding: Padding | None,
@@ -56,7 +34,7 @@ def unroll(
 
     Returns the outputs (T, B, H), zero at padding, and the state at each sequence's end.
     """
-    step = STEPS[mode]
+    step = cell.step
     time_steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     outputs: list[Tensor] = [x] * x.shape[0]
     for t in time_steps:
@@ -74,7 +52,7 @@ def unroll(
 
 
 def layer(
-    mode: str,
+    cell: CellSpec,
     x: Tensor,
     states: Sequence[State],
     padding: Padding | None,
@@ -84,7 +62,7 @@ def layer(
     direction runs backwards. Returns the outputs (T, B, D * H) and the final states."""
     outputs, finals = [], []
     for direction, (state, direction_weights) in enumerate(zip(states, weights, strict=True)):
-        out, final = unroll(mode, x, state, padding, direction_weights, reverse=direction == 1)
+        out, final = unroll(cell, x, state, padding, direction_weights, reverse=direction == 1)
         outputs.append(out)
         finals.append(final)
     return torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0], finals

@@ -1,18 +1,4 @@
-"""Seeded generators of the classic sequence tasks that show what recurrent networks can and
-cannot do:
-
-- :func:`negation`: sentences whose label depends on where a negator stands, not on which
-  words occur, so an order-blind model scores about 0.5;
-- :func:`adding`: the adding problem (Hochreiter and Schmidhuber, 1997), a test of memory over
-  ``T`` steps;
-- :func:`copy_memory`: the copy task (Arjovsky et al., 2016);
-- :func:`parity`: the parity of a bit string.
-
-Every generator takes ``seed`` and returns NumPy arrays or lists of strings; nothing is
-downloaded.
-"""
-
-from rnnkit.tasks.sequences import SequenceTask, adding, copy_memory, parity
-from rnnkit.tasks.text import NegationSplits, negation
-
-__all__ = ["NegationSplits", "SequenceTask", "adding", "copy_memory", "negation", "parity"]
+"""The tasks rnnkit trains models for, one module each: its options (an ``OptionTable``), its
+objective (loss and monitored metric), and the head and reader it adds to the shared encoder
+and data pipeline. :mod:`rnnkit.tasks.classification` is the first; language modelling,
+pretraining and translation follow it. Nothing here imports torch at import time."""

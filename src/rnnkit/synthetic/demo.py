@@ -1,6 +1,6 @@
 """``rnnkit demo``: measurements of the claims a course on recurrent networks makes.
 
-1. Word order matters: on :func:`rnnkit.tasks.negation` the order-blind ``bag`` model (mean of
+1. Word order matters: on :func:`rnnkit.synthetic.negation` the order-blind ``bag`` model (mean of
    embeddings) cannot beat 0.5, while recurrent classifiers read "not" where it stands.
 2. Plain RNNs forget over long spans: on the adding problem the simple RNN solves a short
    sequence but not a long one, while LSTM and GRU solve both; the gradient of the loss with
@@ -22,9 +22,9 @@ import numpy as np
 
 from rnnkit.classifier import TextClassifier
 from rnnkit.plotting import pyplot
-from rnnkit.tasks.lab import LabRun, hidden_gradient_norms, train_task
-from rnnkit.tasks.sequences import adding
-from rnnkit.tasks.text import negation
+from rnnkit.synthetic.lab import LabRun, hidden_gradient_norms, train_task
+from rnnkit.synthetic.sequences import adding
+from rnnkit.synthetic.text import negation
 
 log = logging.getLogger(__name__)
 

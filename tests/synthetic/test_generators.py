@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from rnnkit.errors import ConfigError
-from rnnkit.tasks import adding, copy_memory, negation, parity
-from rnnkit.tasks.text import NEGATIVE, POSITIVE
+from rnnkit.synthetic import adding, copy_memory, negation, parity
+from rnnkit.synthetic.text import NEGATIVE, POSITIVE
 
 
 def _polarity(text: str) -> str:

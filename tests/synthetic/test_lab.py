@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError
-from rnnkit.tasks import adding, copy_memory, parity
-from rnnkit.tasks.lab import SequenceModel, _loss, _tensors, hidden_gradient_norms, train_task
+from rnnkit.synthetic import adding, copy_memory, parity
+from rnnkit.synthetic.lab import SequenceModel, _loss, _tensors, hidden_gradient_norms, train_task
 
 
 def test_lstm_solves_a_short_adding_problem_and_reports_its_curve() -> None:

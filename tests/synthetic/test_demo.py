@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.tasks.demo import DemoConfig, as_json, run_demo
+from rnnkit.synthetic.demo import DemoConfig, as_json, run_demo
 from tests.test_cli import rnnkit
 
 TINY_DEMO = DemoConfig(

@@ -21,10 +21,23 @@ from torch import Tensor, nn
 
 import rnnkit.nn
 from rnnkit.errors import ConfigError
-from rnnkit.nn._reference import STEPS
-from rnnkit.tasks.sequences import SOLVED_MSE, SequenceTask
+from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
+from rnnkit.train.step import BatchLike, Step
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TensorBatch:
+    """A batch of a generated task for :class:`rnnkit.train.step.Step`."""
+
+    inputs: tuple[Tensor, ...]
+    target: Tensor
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.inputs[0].shape[0] * self.inputs[0].shape[1])
+
 
 CELLS = ("rnn", "lstm", "gru")
 SOLVED_ACCURACY = 0.99  # parity and copy memory (recall steps)
@@ -123,6 +136,12 @@ def train_task(
         cell, train.input_size, hidden_size, outputs, per_step=train.kind == "per_step"
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def loss_sum(output: Tensor, batch: BatchLike) -> tuple[Tensor, int]:
+        count = batch.target.shape[0]  # sequences: each task's loss is a mean over them
+        return _loss(train, output, batch.target) * count, count
+
+    update = Step(model, loss_sum, optimizer, model.parameters(), clip_norm=clip_norm)
     x_train, y_train = _tensors(train)
     x_test, y_test = _tensors(test)
     generator = torch.Generator().manual_seed(seed)
@@ -131,12 +150,9 @@ def train_task(
     for step in range(1, steps + 1):
         model.train()
         rows = torch.randint(0, x_train.shape[1], (batch_size,), generator=generator)
-        loss = _loss(train, model(x_train[:, rows]), y_train[rows])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        if clip_norm:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        total, count = update.loss(TensorBatch((x_train[:, rows],), y_train[rows]))
+        update.update(total, 1.0 / count)
+        loss = total.detach() / count
         if step % eval_every == 0 or step == steps:
             run.curve.append((step, loss.item()))
             model.eval()
@@ -163,12 +179,11 @@ def hidden_gradient_norms(model: SequenceModel, task: SequenceTask) -> np.ndarra
     unrolled step by step with its own weights (the readable path) and each ``h_t`` keeps its
     gradient. Returns shape (T,)."""
     layer = model.recurrent
-    weights = [getattr(layer, name) for name in layer._weight_names[0]]
-    step = STEPS[layer.mode]
+    weights = layer.layer_weights(0, 0)
+    step = layer.cell.step
     x, target = _tensors(task)
     batch = x.shape[1]
-    h = x.new_zeros(batch, layer.hidden_size)
-    state: tuple[Tensor, ...] = (h, h.clone()) if layer.mode == "LSTM" else (h,)
+    state = tuple(x.new_zeros(batch, layer.hidden_size) for _ in range(layer.cell.num_states))
     hidden: list[Tensor] = []
     for t in range(x.shape[0]):
         state = step(x[t], state, weights)
