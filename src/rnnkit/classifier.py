@@ -30,7 +30,7 @@ from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.size import check_training_memory
-from rnnkit.models.vectors import load_vectors
+from rnnkit.models.vectors import copy_vectors, load_vectors
 from rnnkit.options import option_name, read_config
 from rnnkit.scoring import evaluate_batches, logits_in_order
 from rnnkit.tasks.classification import OPTIONS
@@ -38,13 +38,15 @@ from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.trainer import History, Trainer
+from rnnkit.train.run import History
+from rnnkit.train.trainer import Trainer
 from rnnkit.validation import (
     check_classes,
     check_labels,
     check_texts,
     check_weights,
     finite_rows,
+    natural_sorted,
 )
 
 log = logging.getLogger(__name__)
@@ -217,7 +219,7 @@ class TextClassifier:
         """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
         this classifier's settings; leaves the classifier unfitted."""
         self.check_params()
-        names = _natural_sorted(set(train.labels))
+        names = natural_sorted(set(train.labels))
         _, model, batches = self._prepare(train, names)
         return lr_range_test(
             model, batches, self.train_config(), min_lr=min_lr, max_lr=max_lr, steps=steps
@@ -238,7 +240,7 @@ class TextClassifier:
         data, train_config = self.data_config(), self.train_config()
         check_classes(train)
         if classes is None:
-            classes = _natural_sorted(set(train.labels))
+            classes = natural_sorted(set(train.labels))
         names = [str(c) for c in classes]
         if valid is None and data.valid_split > 0:
             kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
@@ -285,7 +287,7 @@ class TextClassifier:
         check_training_memory(config)
         model = SequenceClassifier(config)
         if vectors is not None and vectors.rows:
-            _set_vectors(model, vectors.rows)
+            copy_vectors(model.encoder.embedding.weight, vectors.rows)
         return model
 
     # -- prediction ------------------------------------------------------------------------
@@ -398,23 +400,6 @@ class TextClassifier:
             History(),
         )
         return clf
-
-
-def _natural_sorted(labels: set[str]) -> list[str]:
-    """Numeric order when every label is an integer, else alphabetical."""
-    if all(label.lstrip("-").isdigit() for label in labels):
-        return sorted(labels, key=int)
-    return sorted(labels)
-
-
-def _set_vectors(model: SequenceClassifier, rows: dict[int, np.ndarray]) -> None:
-    """Copy pretrained rows into the embedding; other rows get random values of their scale."""
-    with torch.no_grad():
-        weight = model.encoder.embedding.weight
-        found = torch.from_numpy(np.stack(list(rows.values())))
-        weight.normal_(0.0, float(found.std()))
-        weight[torch.tensor(list(rows))] = found
-        weight[0] = 0.0
 
 
 TextClassifier.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]

@@ -139,3 +139,10 @@ def check_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) 
                 f"{path}: tensor {name} holds NaN or infinite values; the model is damaged "
                 "(retrain it, or restore the folder from a copy)"
             )
+
+
+def natural_sorted(labels: set[str]) -> list[str]:
+    """Numeric order when every label is an integer, else alphabetical."""
+    if all(label.lstrip("-").isdigit() for label in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)

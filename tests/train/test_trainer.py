@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.precision import bf16_supported
-from rnnkit.train.trainer import Trainer, lr_factor
+from rnnkit.train.run import lr_factor
+from rnnkit.train.trainer import Trainer
 
 
 @dataclass

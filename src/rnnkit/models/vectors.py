@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from rnnkit.data.rows import read_bytes
 from rnnkit.errors import DataError
@@ -83,3 +85,13 @@ def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8"
         dim,
     )
     return vectors
+
+
+def copy_vectors(weight: Tensor, rows: dict[int, np.ndarray]) -> None:
+    """Copy pretrained rows into the embedding matrix ``weight`` (in place); the other rows get
+    random values of their scale, and row 0 (padding) zeros."""
+    with torch.no_grad():
+        found = torch.from_numpy(np.stack(list(rows.values())))
+        weight.normal_(0.0, float(found.std()))
+        weight[torch.tensor(list(rows))] = found
+        weight[0] = 0.0

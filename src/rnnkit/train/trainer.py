@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Protocol
 
 import torch
@@ -38,6 +38,7 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import TrainConfig, auto_epochs
 from rnnkit.train.distributed import World
+from rnnkit.train.run import History, Progress, RunState, describe_epoch, lr_factor
 from rnnkit.train.step import BatchLike, Objective, Step, adamw, cross_entropy
 
 log = logging.getLogger(__name__)
@@ -52,61 +53,6 @@ class BatchSource(Protocol):
 
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
-
-
-@dataclass
-class History:
-    """What happened: one record per epoch, the best epoch and the training time."""
-
-    epochs: list[dict[str, Any]] = field(default_factory=list)
-    planned_epochs: int = 0
-    steps: int = 0
-    first_step_at: float | None = None  # time.perf_counter() when the first step finished
-    best_epoch: int = 0
-    best_score: float | None = None
-    stopped_early: bool = False
-    seconds: float = 0.0
-    tokens: int = 0
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
-
-
-def lr_factor(step: int, total: int, config: TrainConfig) -> float:
-    """Multiplier of the peak learning rate at ``step`` of ``total``."""
-    warmup = int(config.warmup * total)
-    if step < warmup:
-        return (step + 1) / warmup
-    if config.schedule == "constant":
-        return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
-    if config.schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-    return max(0.0, 1.0 - progress)
-
-
-@dataclass
-class _Progress:
-    """The running epoch's totals (this process's share)."""
-
-    loss_sum: float = 0.0
-    seen: int = 0  # targets the loss counted
-    tokens: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class _Run:
-    """Everything ``fit`` carries from step to step, and what a checkpoint saves."""
-
-    history: History
-    epoch: int = 0  # the epoch running
-    batch: int = 0  # batches done in it
-    progress: _Progress = field(default_factory=_Progress)
-    best_state: dict[str, Tensor] | None = None
-    best_key: tuple[float, float] | None = None
-    waited: int = 0
 
 
 class Trainer:
@@ -167,7 +113,7 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, total_steps, config)
         )
-        run = _Run(History(planned_epochs=epochs))
+        run = RunState(History(planned_epochs=epochs))
         if self.checkpoints is not None and self.checkpoints.resume:
             self._restore(run, model, optimizer, scheduler)
         with self._stop_on_interrupt():
@@ -194,7 +140,7 @@ class Trainer:
         model: nn.Module,
         evaluate: Evaluate | None,
         objective: Objective,
-        run: _Run,
+        run: RunState,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> None:
@@ -212,11 +158,11 @@ class Trainer:
             else:
                 run.waited += 1
         history.epochs.append(record)
-        log.info("%s", _describe(record, monitor))
+        log.info("%s", describe_epoch(record, monitor))
         if evaluate is not None and self.config.patience and run.waited >= self.config.patience:
             history.stopped_early = True
             log.info("stopping early: no better validation %s in %d epochs", monitor, run.waited)
-        run.epoch, run.batch, run.progress = run.epoch + 1, 0, _Progress()
+        run.epoch, run.batch, run.progress = run.epoch + 1, 0, Progress()
         if self.checkpoints is not None:
             self._save(run, model, optimizer, scheduler, best=improved)
 
@@ -227,7 +173,7 @@ class Trainer:
         batches: BatchSource,
         epochs: int,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
-        run: _Run,
+        run: RunState,
     ) -> dict[str, Any]:
         from tqdm import tqdm
 
@@ -335,7 +281,7 @@ class Trainer:
 
     def _save(
         self,
-        run: _Run,
+        run: RunState,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
@@ -367,7 +313,7 @@ class Trainer:
 
     def _restore(
         self,
-        run: _Run,
+        run: RunState,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
@@ -391,7 +337,7 @@ class Trainer:
         torch.set_rng_state(rng[self.world.rank % len(rng)].clone())
         run.history = History(**state.history)
         run.epoch, run.batch = state.position["epoch"], state.position["batch"]
-        run.progress = _Progress(**state.progress)
+        run.progress = Progress(**state.progress)
         key = state.best["key"]
         run.best_key = (float(key[0]), float(key[1])) if key else None
         run.waited = state.best["waited"]
@@ -430,16 +376,3 @@ def _is_terminal(stream: Any) -> bool:
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
-def _describe(record: dict[str, Any], monitor: str) -> str:
-    text = (
-        f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, "
-        f"{record['tokens_per_second']:,.0f} tokens/s, {record['seconds']:.1f} s"
-    )
-    if "valid" in record:
-        valid = record["valid"]
-        text += f"; valid {monitor} {valid[monitor]:.4f}"
-        if "loss" in valid:
-            text += f", loss {valid['loss']:.4f}"
-    return text

@@ -1,0 +1,80 @@
+"""What a training run carries from step to step: the history it reports, the running
+epoch's totals, the best weights so far, and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from rnnkit.train.config import TrainConfig
+
+
+@dataclass
+class History:
+    """What happened: one record per epoch, the best epoch and the training time."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    planned_epochs: int = 0
+    steps: int = 0
+    first_step_at: float | None = None  # time.perf_counter() when the first step finished
+    best_epoch: int = 0
+    best_score: float | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+    tokens: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+def lr_factor(step: int, total: int, config: TrainConfig) -> float:
+    """Multiplier of the peak learning rate at ``step`` of ``total``."""
+    warmup = int(config.warmup * total)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total - warmup)
+    if config.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return max(0.0, 1.0 - progress)
+
+
+@dataclass
+class Progress:
+    """The running epoch's totals (this process's share)."""
+
+    loss_sum: float = 0.0
+    seen: int = 0  # targets the loss counted
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class RunState:
+    """Everything ``fit`` carries from step to step, and what a checkpoint saves."""
+
+    history: History
+    epoch: int = 0  # the epoch running
+    batch: int = 0  # batches done in it
+    progress: Progress = field(default_factory=Progress)
+    best_state: dict[str, Tensor] | None = None
+    best_key: tuple[float, float] | None = None
+    waited: int = 0
+
+
+def describe_epoch(record: dict[str, Any], monitor: str) -> str:
+    text = (
+        f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, "
+        f"{record['tokens_per_second']:,.0f} tokens/s, {record['seconds']:.1f} s"
+    )
+    if "valid" in record:
+        valid = record["valid"]
+        text += f"; valid {monitor} {valid[monitor]:.4f}"
+        if "loss" in valid:
+            text += f", loss {valid['loss']:.4f}"
+    return text
