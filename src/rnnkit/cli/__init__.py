@@ -6,7 +6,6 @@ error and exit with status 2, without a traceback.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -25,12 +24,13 @@ from rnnkit.cli import (
     train,
 )
 from rnnkit.cli.common import flagged
+from rnnkit.cli.parser import Parser
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.files import USER_ERRNOS, cause
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="rnnkit",
         description="Recurrent neural networks for text: train, evaluate and use classifiers.",
         epilog="Run 'rnnkit COMMAND --help' for a command's options.",

@@ -13,6 +13,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from rnnkit.cli.parser import Parser
 from rnnkit.errors import ConfigError
 from rnnkit.options import option_name, read_config
 
@@ -21,16 +22,16 @@ from rnnkit.options import option_name, read_config
 NOT_IN_FILES = frozenset({"help", "config", "data", "out", "resume", "nproc"})
 
 
-def configurable(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+def configurable(parser: Parser) -> dict[str, argparse.Action]:
     """The options of ``parser`` a config file may set, by destination."""
     return {
         action.dest: action
-        for action in parser._actions
+        for action in parser.declared
         if action.option_strings and action.dest not in NOT_IN_FILES
     }
 
 
-def apply_config(parser: argparse.ArgumentParser, path: str | Path) -> dict[str, Any]:
+def apply_config(parser: Parser, path: str | Path) -> dict[str, Any]:
     """Make the options in ``path`` the defaults of ``parser``; returns them, checked."""
     actions = configurable(parser)
     defaults = {}

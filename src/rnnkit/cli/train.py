@@ -117,7 +117,7 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(
         run=run,
         configure=functools.partial(apply_config, parser),
-        defaults={action.dest: action.default for action in parser._actions},
+        defaults=parser.defaults(),
     )
 
 
