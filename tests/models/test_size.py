@@ -32,3 +32,10 @@ def test_a_model_larger_than_memory_is_refused_with_the_sizes() -> None:
         ConfigError, match=r"9,064,802 parameters .* training needs at least 145.0 MB .* has 1.0 MB"
     ):
         check_training_memory(config, available=10**6)
+
+
+def test_the_configuration_names_every_built_in_layer() -> None:
+    from rnnkit.models.config import CELLS
+    from rnnkit.nn.layers import LAYERS
+
+    assert set(CELLS) == {*LAYERS, "bag"}  # config.py stays torch-free, so it lists them

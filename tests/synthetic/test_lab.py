@@ -38,7 +38,7 @@ def test_classification_tasks_are_scored_by_accuracy(make, metric) -> None:  # t
 
 
 def test_unknown_cell_is_named() -> None:
-    with pytest.raises(ConfigError, match="unknown --cell 'tree'"):
+    with pytest.raises(ConfigError, match="unknown cell 'tree'"):
         SequenceModel("tree", 2, 4, 1, per_step=False)
 
 

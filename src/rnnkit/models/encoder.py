@@ -20,13 +20,8 @@ from torch import Tensor, nn
 import rnnkit.nn
 from rnnkit.models.config import EncoderConfig
 from rnnkit.nn.dropout import dropout, dropout_mask, locked_dropout
+from rnnkit.nn.layers import LAYERS
 from rnnkit.text.vocab import Vocabulary
-
-LAYERS: dict[str, type[rnnkit.nn.RecurrentBase]] = {
-    "lstm": rnnkit.nn.LSTM,
-    "gru": rnnkit.nn.GRU,
-    "rnn": rnnkit.nn.RNN,
-}
 
 
 @dataclass(frozen=True)

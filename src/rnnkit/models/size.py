@@ -6,12 +6,11 @@ import os
 
 from rnnkit.errors import ConfigError
 from rnnkit.models.config import ModelConfig
+from rnnkit.nn import registry
+from rnnkit.nn.layers import LAYERS
 
 # Bytes per parameter in training: fp32 weights, their gradients and AdamW's two moments.
 TRAINING_BYTES_PER_PARAMETER = 16
-
-
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 def parameter_count(config: ModelConfig) -> int:
@@ -23,7 +22,8 @@ def parameter_count(config: ModelConfig) -> int:
     if config.cell == "bag":
         return count + (config.embed_dim + 1) * config.num_classes
     directions = 2 if config.bidirectional else 1
-    gates, hidden, size = GATES[config.cell], config.hidden_size, config.embed_dim
+    gates = registry.get(LAYERS[config.cell].mode).num_gates
+    hidden, size = config.hidden_size, config.embed_dim
     for _ in range(config.num_layers):  # weight_ih, weight_hh, bias_ih, bias_hh
         count += directions * gates * hidden * (size + hidden + 2)
         size = directions * hidden

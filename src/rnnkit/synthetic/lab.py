@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnnkit.nn
 from rnnkit.errors import ConfigError
+from rnnkit.nn.layers import LAYERS
 from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
 from rnnkit.train.step import BatchLike, Step
 
@@ -39,7 +39,7 @@ class TensorBatch:
         return int(self.inputs[0].shape[0] * self.inputs[0].shape[1])
 
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = tuple(LAYERS)  # rnn, lstm, gru
 SOLVED_ACCURACY = 0.99  # parity and copy memory (recall steps)
 COPY_RECALL = 10
 
@@ -52,11 +52,12 @@ class SequenceModel(nn.Module):
     ) -> None:
         super().__init__()
         if cell not in CELLS:
-            raise ConfigError(f"unknown --cell {cell!r}: choose one of {', '.join(CELLS)}")
-        layers = {"rnn": rnnkit.nn.RNN, "lstm": rnnkit.nn.LSTM, "gru": rnnkit.nn.GRU}
+            raise ConfigError(
+                f"unknown cell {cell!r}: choose one of {', '.join(CELLS)}", field="cell"
+            )
         self.cell = cell
         self.per_step = per_step
-        self.recurrent = layers[cell](input_size, hidden_size)
+        self.recurrent = LAYERS[cell](input_size, hidden_size)
         self.readout = nn.Linear(hidden_size, outputs)
 
     def forward(self, x: Tensor) -> Tensor:
