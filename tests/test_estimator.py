@@ -116,7 +116,7 @@ def test_pretrained_vectors_set_the_embedding_and_stay_frozen(tmp_path: Path) ->
     for word, vector in rows.items():
         np.testing.assert_allclose(weight[clf.vocab_.index[word]].numpy(), vector, rtol=1e-6)
     assert weight[0].abs().sum() == 0  # padding stays zero
-    with pytest.raises(ConfigError, match=r"--embed-dim 16 differs from the dimension 3"):
+    with pytest.raises(ConfigError, match=r"embed_dim 16 differs from the dimension 3"):
         TextClassifier(**{**params, "embed_dim": 16}, vectors=str(vectors)).fit(texts, labels)
 
 

@@ -11,9 +11,10 @@ and the estimator works with ``sklearn.base.clone``, ``Pipeline`` and ``cross_va
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import copy_vectors, load_vectors
 from rnnkit.options import option_name, read_config
 from rnnkit.scoring import evaluate_batches, logits_in_order
-from rnnkit.tasks.classification import OPTIONS
+from rnnkit.tasks.classification import OPTIONS, objective
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
@@ -57,6 +58,16 @@ EVAL_BATCH_SIZE = 256
 # a separate call costs less than the padding it saves (design.md, decision 21). None: batches
 # of EVAL_BATCH_SIZE only (what the benchmarks compare against).
 CALL_FLOPS: float | None = 56e6
+
+
+@contextlib.contextmanager
+def _in_params() -> Iterator[None]:
+    """A library error about a field, as the estimator's user knows it: by its parameter
+    (``hidden_size`` -> ``hidden``)."""
+    try:
+        yield
+    except ConfigError as error:
+        raise OPTIONS.shown(error, "param") from None
 
 
 # The parameters: the classification options, then whether to show progress.
@@ -130,9 +141,9 @@ class TextClassifier:
         params: dict[str, Any] = {}
         names = cls._param_names()
         for key, value in read_config(path).items():
-            name = OPTIONS.param_of(key)
-            if name is None:
-                close = difflib.get_close_matches(option_name(key), names, n=1)
+            name = option_name(key)
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"{path}: {key!r} is not a TextClassifier parameter{hint}")
             if isinstance(value, list):
@@ -157,7 +168,7 @@ class TextClassifier:
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
         range; ``fit`` and ``rnnkit train`` call this before reading any data."""
-        try:
+        with _in_params():
             OPTIONS.check_types(self.get_params())
             self.data_config(), self.train_config()
             self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
@@ -165,8 +176,6 @@ class TextClassifier:
                 value = getattr(self, name)
                 if value is not None and value < 1:
                     raise field_error(name, "at least 1", value)
-        except ConfigError as error:
-            raise OPTIONS.shown(error, "param") from None
 
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``; returns ``self``."""
@@ -191,9 +200,10 @@ class TextClassifier:
         if len(vocab) <= 2:
             most = max((c for t, c in counts.items() if t not in vocab), default=0)
             raise ConfigError(
-                f"--min-freq {data.min_freq} leaves no words in the vocabulary: the most "
+                f"min_freq {data.min_freq} leaves no words in the vocabulary: the most "
                 f"frequent token of the {len(train):,} training texts occurs {most:,} times; "
-                f"lower --min-freq to {max(1, most)} or less"
+                f"lower min_freq to {max(1, most)} or less",
+                field="min_freq",
             )
         torch.manual_seed(train_config.seed)
         model = self._build_model(vocab, len(names))
@@ -220,9 +230,17 @@ class TextClassifier:
         this classifier's settings; leaves the classifier unfitted."""
         self.check_params()
         names = natural_sorted(set(train.labels))
-        _, model, batches = self._prepare(train, names)
+        with _in_params():
+            _, model, batches = self._prepare(train, names)
+        config = self.train_config()
         return lr_range_test(
-            model, batches, self.train_config(), min_lr=min_lr, max_lr=max_lr, steps=steps
+            model,
+            batches,
+            config,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            steps=steps,
+            loss=objective(config.label_smoothing).loss,
         )
 
     def fit_corpus(
@@ -245,7 +263,8 @@ class TextClassifier:
         if valid is None and data.valid_split > 0:
             kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
             train, valid = train.subset(kept), train.subset(held)
-        vocab, model, batches = self._prepare(train, names)
+        with _in_params():
+            vocab, model, batches = self._prepare(train, names)
         evaluate = None
         if valid is not None:
             valid_batches = self._batches(valid, model, vocab, names, data.max_len)
@@ -259,7 +278,7 @@ class TextClassifier:
             len(names),
         )
         trainer = Trainer(train_config, progress=self.verbose, checkpoints=checkpoints)
-        history = trainer.fit(model, batches, evaluate)
+        history = trainer.fit(model, batches, evaluate, objective(train_config.label_smoothing))
         self.model_, self.vocab_, self.history_ = model, vocab, history
         self.classes_ = np.asarray(classes)
         self.embed_dim_ = model.config.embed_dim
@@ -280,8 +299,9 @@ class TextClassifier:
             embed_dim = vectors.dim if vectors else ModelConfig.embed_dim
         if vectors is not None and vectors.dim != embed_dim:
             raise ConfigError(
-                f"--embed-dim {embed_dim} differs from the dimension {vectors.dim} of the "
-                f"vectors in {self.vectors}; leave --embed-dim out to use theirs"
+                f"embed_dim {embed_dim} differs from the dimension {vectors.dim} of the "
+                f"vectors in {self.vectors}; leave embed_dim out to use theirs",
+                field="embed_dim",
             )
         config = self.model_config(len(vocab), num_classes, embed_dim)
         check_training_memory(config)
@@ -403,5 +423,5 @@ class TextClassifier:
 
 
 TextClassifier.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]
-    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False)
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
 )

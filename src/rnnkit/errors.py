@@ -19,16 +19,25 @@ class ConfigError(RnnkitError, ValueError):
     message names; the command line shows its flag there instead (``--hidden``), and the
     estimator its parameter (``hidden``)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, others: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.others = others  # further fields the message names (min_lr ... below max_lr)
 
-    def naming(self, shown: str) -> ConfigError:
-        """This error with its field's name replaced by ``shown`` wherever it stands alone."""
-        if self.field is None or shown == self.field:
-            return self
-        text = re.sub(rf"(?<![\w-]){re.escape(self.field)}(?![\w-])", shown, str(self))
-        return ConfigError(text, field=self.field)
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field, *self.others) if self.field else self.others
+
+    def naming(self, shown: dict[str, str]) -> ConfigError:
+        """This error with each field it names (a key of ``shown``) spelled as ``shown`` says,
+        wherever the name stands alone."""
+        text = str(self)
+        for name in self.fields:
+            if name in shown and shown[name] != name:
+                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", shown[name], text)
+        return ConfigError(text, field=self.field, others=self.others)
 
 
 def field_error(field: str, expected: str, value: object) -> ConfigError:

@@ -180,7 +180,7 @@ def write_file(
     happens. A failed write leaves the previous file as it was and raises ``OutputError``, or
     with ``output_error=False`` the ``OSError`` itself, for callers that word it themselves or
     only warn (the token cache)."""
-    staging = path.with_name(f".{path.name}{staging_suffix}-{os.getpid()}")
+    staging = path.with_name(f".{path.name}{staging_suffix}-{os.getpid()}-{threading.get_ident()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(staging)

@@ -20,7 +20,6 @@ import dataclasses
 import inspect
 import json
 import numbers
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ class Option:
     metavar: str | None = None
     shown: str | None = None  # what --help says the default is
     group: str = ""  # the --help section
+    listed_before: str = ""  # in --help, just before this option (default: in table order)
     switch: str = "toggle"  # bools: "toggle" (--x / --no-x) or "set" (--x sets it)
     to_config: Callable[[Any], Any] | None = None  # parameter value -> configuration value
     from_config: Callable[[Any], Any] | None = None  # and back
@@ -104,11 +104,16 @@ class OptionTable:
         """Keyword-only parameters with their defaults (what scikit-learn's ``get_params``
         and ``clone`` read), then ``extra``."""
         parameters = [
-            inspect.Parameter(o.param, inspect.Parameter.KEYWORD_ONLY, default=o.default)
+            inspect.Parameter(
+                o.param,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=o.default,
+                annotation=f"{o.type.__name__} | None" if o.optional else o.type.__name__,
+            )
             for o in self
         ]
         self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return inspect.Signature([self_parameter, *parameters, *extra])
+        return inspect.Signature([self_parameter, *parameters, *extra], return_annotation="None")
 
     def check_types(self, params: Mapping[str, Any]) -> None:
         """Whole numbers where an option wants them (``embed_dim=16.5`` is refused before any
@@ -146,28 +151,20 @@ class OptionTable:
                 params[option.param] = option.from_config(value) if option.from_config else value
         return params
 
-    def param_of(self, key: object) -> str | None:
-        """The parameter a ``--config`` key or keyword names (in any spelling), or None."""
-        name = option_name(key)
-        for option in self:
-            if name in (option.param, option.name, option_name(option.cli_flag)):
-                return option.param
-        return None
-
     # -- errors ----------------------------------------------------------------------------
 
-    def shown(self, error: ConfigError, spelling: str) -> ConfigError:
-        """``error`` with the option names it holds in ``spelling``: "flag" (``--hidden``)
-        or "param" (``hidden``). Its own field is replaced wherever it stands alone; other
-        options' names only where unambiguous (they hold an underscore)."""
-        text = str(error)
+    def spellings(self, spelling: str) -> dict[str, str]:
+        """Each option's library name and parameter -> its "flag" (``--hidden``) or its
+        "param" (``hidden``)."""
+        shown = {}
         for option in self:
             target = option.cli_flag if spelling == "flag" else option.param
-            own = error.field in (option.name, option.param)
-            for name in {option.name, option.param}:
-                if name != target and (own or "_" in name):
-                    text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", target, text)
-        return ConfigError(text, field=error.field)
+            shown[option.name] = shown[option.param] = target
+        return shown
+
+    def shown(self, error: ConfigError, spelling: str) -> ConfigError:
+        """``error`` with the fields it names spelled as "flag" or "param"."""
+        return error.naming(self.spellings(spelling))
 
     # -- the command line ------------------------------------------------------------------
 
@@ -208,7 +205,11 @@ class OptionTable:
     def add_arguments(self, parser: Any, groups: Mapping[str, str]) -> None:
         """Every option whose ``group`` is a key of ``groups``, under that group's title."""
         made = {key: parser.add_argument_group(title) for key, title in groups.items()}
+        listed = [o for o in self if not o.listed_before]
         for option in self:
+            if option.listed_before:
+                listed.insert(listed.index(self.options[option.listed_before]), option)
+        for option in listed:
             if option.group in made:
                 self.add_argument(made[option.group], option.param)
 

@@ -136,5 +136,5 @@ def test_int8_quantizes_the_weights_it_can_and_stays_close(tmp_path: Path, cell:
 def test_unknown_quantization_is_refused(tmp_path: Path) -> None:
     from rnnkit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--quantize"):
+    with pytest.raises(ConfigError, match="unknown quantize"):
         export_onnx(model_of(), ["a", "b", "c"], tmp_path / "m.onnx", quantize="int4")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.data.examples import FORMATS, ReadOptions
+from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
 from rnnkit.errors import ConfigError
 from rnnkit.train.precision import PRECISIONS, check_precision
 
@@ -27,18 +27,15 @@ def flagged(error: ConfigError) -> ConfigError:
     (``hidden_size must be at least 1`` -> ``--hidden must be at least 1``)."""
     from rnnkit.tasks.classification import OPTIONS
 
-    if error.field is None:
-        return error
-    if OPTIONS.param_of(error.field) is not None:
-        return OPTIONS.shown(error, "flag")
-    return error.naming(FLAGS.get(error.field, "--" + error.field.replace("_", "-")))
+    shown = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.fields}
+    return error.naming({**shown, **OPTIONS.spellings("flag")})
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reading data files")
     group.add_argument(
         "--format",
-        choices=FORMATS,
+        choices=LABELLED_FORMATS,
         default="auto",
         help="file format; auto guesses from the name and first line and says "
         "what it chose (default: auto)",

@@ -115,6 +115,7 @@ def add_parser(commands: Any) -> None:
         "--standalone --nproc_per_node N); see docs/distributed.md for several machines",
     )
     parser.set_defaults(
+        resume_from=None,  # the checkpoint folder --resume continues (set by resumed())
         run=run,
         configure=functools.partial(apply_config, parser),
         defaults=parser.defaults(),
@@ -183,7 +184,7 @@ def train_and_save(
         Path(args.out) / CHECKPOINTS,
         every=args.checkpoint_every,
         resume=bool(args.resume),
-        resume_from=Path(args.resume_from) if getattr(args, "resume_from", None) else None,
+        resume_from=Path(args.resume_from) if args.resume_from else None,
         extra={"args": saved_options(args)},
     )
     clf.fit_corpus(train, valid, classes=classes, checkpoints=policy)

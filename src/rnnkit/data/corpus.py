@@ -104,8 +104,10 @@ class Corpus:
         """One label per text; ``DataError`` for unlabelled text."""
         if self.label_list is None:
             raise DataError(
-                f"{self.source or 'the data'}: the texts have no labels (they were read "
-                "without a label column)"
+                f"{self.source or 'the data'}: the texts have no labels (a text or CoNLL-U "
+                "file, or read without a label column); a classifier needs labelled texts: "
+                "CSV, TSV or JSON Lines with a label column, fastText, label-text, TREC, or "
+                "one folder per class"
             )
         return self.label_list
 

@@ -10,10 +10,9 @@ from typing import Any
 
 from rnnkit.errors import ConfigError, DataError
 
-FORMATS = (
-    *("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "trec", "folder"),
-    *("text", "conllu"),
-)
+# The formats that give each text a label (what a classifier reads), then the others.
+LABELLED_FORMATS = ("auto", "csv", "tsv", "jsonl", "fasttext", "label-text", "trec", "folder")
+FORMATS = (*LABELLED_FORMATS, "text", "conllu")
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,9 @@ def export_onnx(
     onnx = _require_onnx()
     path = Path(path)
     if quantize not in (None, "int8"):
-        raise ConfigError(f"unknown --quantize {quantize!r}: the only choice is int8")
+        raise ConfigError(
+            f"unknown quantize {quantize!r}: the only choice is int8", field="quantize"
+        )
     graph = build_graph(model, labels)
 
     def write(staging: Path) -> None:

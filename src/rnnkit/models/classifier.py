@@ -37,7 +37,7 @@ class SequenceClassifier(nn.Module):
             size, directions = self.encoder.output_size, config.num_directions
             self.pooling = Pooling(config.pooling, size, directions)
         self.classifier = nn.Linear(self.pooling.output_size, config.num_classes)
-        self._register_load_state_dict_pre_hook(_rename_legacy)  # type: ignore[no-untyped-call]
+        self.register_load_state_dict_pre_hook(_rename_legacy)  # type: ignore[no-untyped-call]
 
     def flops_per_token(self) -> int:
         return self.encoder.flops_per_token()
@@ -51,11 +51,11 @@ class SequenceClassifier(nn.Module):
 
 def rename_legacy(state: dict[str, Any]) -> dict[str, Any]:
     """``state`` with the names of bundle format 1 renamed to today's (in place)."""
-    _rename_legacy(state, "")
+    _rename_legacy(None, state, "")
     return state
 
 
-def _rename_legacy(state: dict[str, Any], prefix: str, *args: Any) -> None:
+def _rename_legacy(module: Any, state: dict[str, Any], prefix: str, *args: Any) -> None:
     """Load-state-dict hook: format-1 names (``embedding.weight``, ``encoder.weight_ih_l0``)
     become the encoder's (``encoder.embedding.weight``, ``encoder.rnn.weight_ih_l0``)."""
     if not any(name.startswith(prefix + "embedding.") for name in state):

@@ -140,25 +140,31 @@ class Encoder(nn.Module):
 
     def unfreeze(self, count: int | None = None) -> None:
         """Train the highest ``count`` groups of ``groups()`` again (all with None)."""
-        groups = self.groups()
-        for group in groups[len(groups) - (len(groups) if count is None else count) :]:
+        for group in self._selected(count, top=True):
             for parameter in group:
                 parameter.requires_grad_(True)
 
-    def _selected(self, count: int | None) -> Iterator[list[Tensor]]:
+    def _selected(self, count: int | None, *, top: bool = False) -> Iterator[list[Tensor]]:
+        """The lowest (or with ``top`` the highest) ``count`` groups; all with None."""
         groups = self.groups()
-        if count is not None and not 0 <= count <= len(groups):
+        if count is None:
+            count = len(groups)
+        if not 0 <= count <= len(groups):
             raise ValueError(f"count must be in [0, {len(groups)}] (the groups), got {count}")
-        yield from groups[: len(groups) if count is None else count]
+        yield from (groups[len(groups) - count :] if top else groups[:count])
 
     def transfer(self, source: Encoder, vocab: Vocabulary, source_vocab: Vocabulary) -> None:
         """Load ``source``'s weights (an encoder of another model) into this one; both must
-        have the same configuration and vocabulary, or the embedding rows would mean other
-        words (``ValueError`` says which differs)."""
-        if source.config != self.config:
-            raise ValueError(
-                f"the encoders differ in configuration: {source.config} against {self.config}"
+        have the same shapes (cell, sizes, layers, directions) and vocabulary, or the
+        embedding rows would mean other words (``ValueError`` says which differs). Dropouts
+        may differ: fine-tuning often regularizes otherwise than pretraining."""
+        shape = ("vocab_size", "cell", "embed_dim", "hidden_size", "num_layers", "bidirectional")
+        differ = [f for f in shape if getattr(source.config, f) != getattr(self.config, f)]
+        if differ:
+            pairs = ", ".join(
+                f"{f} {getattr(source.config, f)} against {getattr(self.config, f)}" for f in differ
             )
+            raise ValueError(f"the encoders differ in configuration: {pairs}")
         if source_vocab.tokens != vocab.tokens:
             raise ValueError(
                 "the encoders' vocabularies differ; load an encoder into a model built with "

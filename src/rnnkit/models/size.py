@@ -56,11 +56,13 @@ def check_training_memory(config: ModelConfig, *, available: int | None = None) 
     available = available_memory() if available is None else available
     if available is not None and need > available:
         raise ConfigError(
-            f"the model would have {count:,} parameters (--hidden {config.hidden_size}, "
-            f"--embed-dim {config.embed_dim}, --layers {config.num_layers}, vocabulary "
+            f"the model would have {count:,} parameters (hidden_size {config.hidden_size}, "
+            f"embed_dim {config.embed_dim}, num_layers {config.num_layers}, vocabulary "
             f"{config.vocab_size:,}): training needs at least {_size(need)} for its weights, "
             f"gradients and optimizer state, and this machine has {_size(available)} "
-            "available; make the model smaller"
+            "available; make the model smaller",
+            field="hidden_size",
+            others=("embed_dim", "num_layers"),
         )
     return count
 

@@ -7,7 +7,7 @@ bundle's configuration, all derived from this table (see :mod:`rnnkit.options`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.data.config import DataConfig
 from rnnkit.models.config import CELLS, ModelConfig
@@ -15,8 +15,18 @@ from rnnkit.options import Option, OptionTable
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET, TrainConfig
 from rnnkit.train.precision import PRECISIONS
 
+if TYPE_CHECKING:
+    from rnnkit.train.step import Objective
+
 NAME = "classification"
 MONITOR = "accuracy"  # higher is better; ties go to the lower validation loss
+
+
+def objective(label_smoothing: float = 0.0) -> Objective:
+    """Cross-entropy of the class (with label smoothing), validated on accuracy."""
+    from rnnkit.train.step import Objective, cross_entropy
+
+    return Objective(cross_entropy(label_smoothing), monitor=MONITOR, higher_is_better=True)
 
 
 def _pooling_to_config(value: Any) -> tuple[str, ...]:
@@ -166,16 +176,6 @@ OPTIONS = OptionTable(
         _training(
             "seed", "random seed (weights, batches, validation split)", type=int, metavar="N"
         ),
-        Option(
-            "threads",
-            "CPU threads for torch",
-            group="training",
-            type=int,
-            default=None,
-            optional=True,
-            shown="all cores",
-            metavar="N",
-        ),
         _training(
             "precision",
             "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
@@ -188,6 +188,17 @@ OPTIONS = OptionTable(
             type=int,
             optional=True,
             shown="no limit",
+            metavar="N",
+        ),
+        Option(
+            "threads",
+            "CPU threads for torch",
+            group="training",
+            type=int,
+            default=None,
+            optional=True,
+            shown="all cores",
+            listed_before="precision",
             metavar="N",
         ),
     ],

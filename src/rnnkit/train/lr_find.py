@@ -145,7 +145,9 @@ def check_range(min_lr: float, max_lr: float, steps: int) -> None:
     """The range test's own options, checked (``ConfigError`` naming the option)."""
     if not 0 < min_lr < max_lr < math.inf:
         raise ConfigError(
-            f"min_lr must be positive and below max_lr, got {min_lr}, {max_lr}", field="min_lr"
+            f"min_lr must be positive and below max_lr, got {min_lr}, {max_lr}",
+            field="min_lr",
+            others=("max_lr",),
         )
     if steps < 2:
         raise ConfigError(f"steps must be at least 2, got {steps}", field="steps")

@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.data.batching import IGNORE_INDEX
 from rnnkit.train.precision import autocast
 
-IGNORE_INDEX = -100  # torch's default ignore_index of cross_entropy
+__all__ = ["IGNORE_INDEX", "BatchLike", "LossFn", "Objective", "Step", "adamw", "cross_entropy"]
 
 
 class BatchLike(Protocol):

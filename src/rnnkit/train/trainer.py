@@ -222,7 +222,7 @@ class Trainer:
             run.batch = index + 1
             if shown and index % 10 == 0 and not lines:
                 bar.set_postfix(
-                    loss=f"{progress.loss_sum / progress.seen:.4f}",
+                    loss=f"{progress.loss_sum / max(progress.seen, 1):.4f}",
                     tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
                 )
             if lines and time.perf_counter() >= next_line:
@@ -233,7 +233,7 @@ class Trainer:
                     epochs,
                     index + 1,
                     len(batches),
-                    progress.loss_sum / progress.seen,
+                    progress.loss_sum / max(progress.seen, 1),
                     f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
                 )
             policy = self.checkpoints
