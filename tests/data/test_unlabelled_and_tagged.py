@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnkit.cli.common import flagged
 from rnnkit.data.batching import IGNORE_INDEX, Batches
 from rnnkit.data.cache import load_corpus
 from rnnkit.data.config import DataConfig
@@ -257,7 +258,7 @@ def test_data_config_errors_name_the_field(
         DataConfig(**options)  # type: ignore[arg-type]
     assert error.value.field == field
     shown = flag or "--" + field.replace("_", "-")
-    assert str(error.value.naming(shown)).startswith(("unknown " + shown, shown))
+    assert str(flagged(error.value)).startswith(("unknown " + shown, shown))
 
 
 def test_read_options_and_batches_errors_name_the_field() -> None:
@@ -268,11 +269,9 @@ def test_read_options_and_batches_errors_name_the_field() -> None:
         (lambda: Batches(np.arange(1), np.array([0, 1]), batch_size=0), "batch_size", ""),
         (lambda: Batches(np.arange(1), np.array([0, 1]), batch_size=1, max_len=0), "max_len", ""),
     ]
-    flags = {"text_cols": "--text-col"}
     for make, field, shown in cases:
         with pytest.raises(ConfigError) as error:
             make()
         assert error.value.field == field
         assert str(error.value).count(field) == 1
-        flag = flags.get(field, "--" + field.replace("_", "-"))
-        assert shown in str(error.value.naming(flag))
+        assert shown in str(flagged(error.value))  # as the command line shows it
