@@ -20,6 +20,7 @@ import dataclasses
 import inspect
 import json
 import numbers
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,18 +154,21 @@ class OptionTable:
 
     # -- errors ----------------------------------------------------------------------------
 
-    def spellings(self, spelling: str) -> dict[str, str]:
-        """Each option's library name and parameter -> its "flag" (``--hidden``) or its
-        "param" (``hidden``)."""
-        shown = {}
-        for option in self:
-            target = option.cli_flag if spelling == "flag" else option.param
-            shown[option.name] = shown[option.param] = target
-        return shown
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is an option's library name or parameter."""
+        return any(name in (option.name, option.param) for option in self)
 
     def shown(self, error: ConfigError, spelling: str) -> ConfigError:
-        """``error`` with the fields it names spelled as "flag" or "param"."""
-        return error.naming(self.spellings(spelling))
+        """``error`` with the options it names (its fields, in the library's or the
+        estimator's spelling) spelled as "flag" (``--hidden``) or "param" (``hidden``)."""
+        text = str(error)
+        for option in self:
+            if not {option.name, option.param} & set(error.fields):
+                continue
+            target = option.cli_flag if spelling == "flag" else option.param
+            for name in {option.name, option.param} - {target}:
+                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", target, text)
+        return ConfigError(text, field=error.field, others=error.others)
 
     # -- the command line ------------------------------------------------------------------
 

@@ -27,8 +27,9 @@ def flagged(error: ConfigError) -> ConfigError:
     (``hidden_size must be at least 1`` -> ``--hidden must be at least 1``)."""
     from rnnkit.tasks.classification import OPTIONS
 
-    shown = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in error.fields}
-    return error.naming({**shown, **OPTIONS.spellings("flag")})
+    others = [name for name in error.fields if not OPTIONS.knows(name)]
+    shown = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in others}
+    return OPTIONS.shown(error, "flag").naming(shown)
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
