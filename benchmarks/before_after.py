@@ -22,8 +22,10 @@ drifting load hits both alike:
 The workloads (``_before_after_worker.py``) use only public API of both trees, and read the
 reviews from a JSON file that this script writes from the IMDB archive, so a restructured data
 module cannot change what is measured. Reports the median of each metric over the rounds, the
-new/old ratio, whether it is within ``--tolerance`` (3%), and the load average before each
-subprocess (a busy machine makes 3% unresolvable: the section says so); writes the
+median of the paired new/old ratios (new over old of the same round, a minute apart, so the
+machine's slower drift cancels), whether it is within ``--tolerance`` (3%), and the load
+average before each subprocess (a busy machine makes 3% unresolvable: the section says so);
+writes the
 ``before_after`` section of ``benchmarks/RESULTS.md``; ``--check`` exits with 1 when a metric
 got slower beyond the tolerance.
 
@@ -166,11 +168,13 @@ def verdict(ratio: float, unit: str, tolerance: float) -> tuple[str, bool]:
 
 
 def table(runs: dict[str, list[list[Any]]], tolerance: float) -> tuple[list[str], int]:
-    """Markdown rows of medians over rounds, ratios and verdicts; and the number of metrics
-    slower beyond the tolerance."""
+    """Markdown rows: medians over rounds, and the median of the paired ratios (new / old of
+    the same round, measured a minute apart, so the machine's slower drift cancels) with their
+    quartiles; the verdict goes by the paired median. Also the number of metrics slower beyond
+    the tolerance."""
     lines = [
-        "| metric | unit | old median | new median | new / old | spread old / new "
-        f"| within {tolerance:.0%}? |",
+        "| metric | unit | old median | new median | paired new / old (quartiles) "
+        f"| spread old / new | within {tolerance:.0%}? |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     slower = 0
@@ -179,13 +183,19 @@ def table(runs: dict[str, list[list[Any]]], tolerance: float) -> tuple[list[str]
         if any(r[index][:2] != [name, unit] for rounds in runs.values() for r in rounds):
             raise SystemExit(f"the two trees reported different metrics at row {index}")
         old, new = (statistics.median(values[tree]) for tree in ("old", "new"))
+        ratios = [n / o for n, o in zip(values["new"], values["old"], strict=True)]
+        paired = statistics.median(ratios)
+        low, _, high = (
+            statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (paired, paired, paired)
+        )
         spread = " / ".join(
             f"{(max(v) - min(v)) / statistics.median(v):.1%}" for v in values.values()
         )
-        text, worse = verdict(new / old, unit, tolerance)
+        text, worse = verdict(paired, unit, tolerance)
         slower += worse
         lines.append(
-            f"| {name} | {unit} | {old:,.1f} | {new:,.1f} | {new / old:.3f} | {spread} | {text} |"
+            f"| {name} | {unit} | {old:,.1f} | {new:,.1f} | {paired:.3f} ({low:.3f}-{high:.3f}) "
+            f"| {spread} | {text} |"
         )
     return lines, slower
 
@@ -277,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.threads} torch threads; training {args.steps} steps (after 3 warm-up steps) on "
         f"{args.train_sample:,} seeded IMDB training reviews; `predict_proba` on "
         f"{args.sample:,} seeded test reviews; layer steps the median of {args.layer_steps}. "
-        "Medians over rounds; spread is (max - min) / median over the rounds. "
+        "Medians over rounds; the paired ratio is the median over rounds of new / old within "
+        "a round (its quartiles beside it), which the verdict uses; spread is "
+        "(max - min) / median over the rounds. "
         f"The whole run took {minutes:.1f} minutes.{no_bf16}",
         "",
         load,
