@@ -71,8 +71,11 @@ def _padding_column(signs: tuple[int, ...], weight_ih: Tensor) -> Tensor:
     """The weight column of the padding feature: (gates * H, 1), ``signs[k] * S`` on the rows
     of gate block ``k`` (LSTM: -S on the input gate, +S on the forget gate)."""
     hidden = weight_ih.shape[0] // len(signs)
-    column = weight_ih.new_tensor(signs).mul_(_SATURATE)  # (gates,)
-    return column.repeat_interleave(hidden).unsqueeze(1)
+    column = weight_ih.new_zeros(weight_ih.shape[0], 1)
+    for block, sign in enumerate(signs):  # one fill per saturated gate, as before the registry
+        if sign:
+            column[block * hidden : (block + 1) * hidden] = sign * _SATURATE
+    return column
 
 
 def layer(
