@@ -33,7 +33,7 @@ from rnnkit.models.config import ModelConfig
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import copy_vectors, load_vectors
 from rnnkit.options import option_name, read_config
-from rnnkit.scoring import evaluate_batches, logits_in_order
+from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
 from rnnkit.tasks.classification import OPTIONS, objective
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
@@ -51,13 +51,6 @@ from rnnkit.validation import (
 )
 
 log = logging.getLogger(__name__)
-
-EVAL_BATCH_SIZE = 256
-# The fixed cost of one model call at inference (Python, kernel set-up): about 0.7 ms, worth
-# 56 MFLOP at the 80 GFLOP/s one core reaches; inference batches of mixed lengths are cut where
-# a separate call costs less than the padding it saves (design.md, decision 21). None: batches
-# of EVAL_BATCH_SIZE only (what the benchmarks compare against).
-CALL_FLOPS: float | None = 56e6
 
 
 @contextlib.contextmanager
@@ -267,7 +260,7 @@ class TextClassifier:
             vocab, model, batches = self._prepare(train, names)
         evaluate = None
         if valid is not None:
-            valid_batches = self._batches(valid, model, vocab, names, data.max_len)
+            valid_batches = batches_of(valid, model, vocab, names, data.max_len)
             evaluate = lambda m: evaluate_batches(m, valid_batches, names, self.precision)[0]  # noqa: E731
         log.info(
             "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
@@ -319,30 +312,10 @@ class TextClassifier:
                 "TextClassifier.load(path) first"
             )
 
-    def _batches(
-        self,
-        corpus: Corpus,
-        model: SequenceClassifier,
-        vocab: Vocabulary,
-        names: Sequence[str] | None,
-        max_len: int | None,
-    ) -> Batches:
-        """Inference batches of ``corpus`` for ``model``: sorted by length, and cut where a
-        separate call costs less than the padding it saves."""
-        targets = corpus.label_ids(names) if names is not None else None
-        return Batches(
-            corpus.encode(vocab),
-            corpus.offsets,
-            targets,
-            batch_size=EVAL_BATCH_SIZE,
-            max_len=max_len,
-            call_cost=None if CALL_FLOPS is None else CALL_FLOPS / model.flops_per_token(),
-        )
-
     def inference_batches(self, corpus: Corpus) -> Batches:
         """The batches ``predict_proba_corpus`` runs ``corpus`` in (ONNX Runtime too)."""
         self._check_fitted()
-        return self._batches(corpus, self.model_, self.vocab_, None, self.max_len)
+        return batches_of(corpus, self.model_, self.vocab_, None, self.max_len)
 
     def predict_proba(self, X: Sequence[str], *, check_finite: bool = True) -> np.ndarray:
         """Class probabilities (n, C), columns in ``classes_`` order. A row the model could
@@ -374,7 +347,7 @@ class TextClassifier:
         labels the model never saw are reported by name."""
         self._check_fitted()
         names = [str(c) for c in self.classes_]
-        batches = self._batches(corpus, self.model_, self.vocab_, names, self.max_len)
+        batches = batches_of(corpus, self.model_, self.vocab_, names, self.max_len)
         return evaluate_batches(self.model_, batches, names, self.precision)[1]
 
     # -- files -----------------------------------------------------------------------------
