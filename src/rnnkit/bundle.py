@@ -38,6 +38,7 @@ from rnnkit.files import (
     write_folder,
 )
 from rnnkit.models.config import ModelConfig
+from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig
@@ -55,7 +56,6 @@ FORMAT_VERSION = 2
 # Version 1 (rnnkit 0.1): no "task" (every bundle a classifier) and the weights named before the
 # encoder was its own module; both are read as version 2 (tests/fixtures/format1).
 READABLE_VERSIONS = (1, 2)
-CLASSIFICATION = "classification"
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
 ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder

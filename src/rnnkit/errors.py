@@ -31,12 +31,12 @@ class ConfigError(RnnkitError, ValueError):
         return (self.field, *self.others) if self.field else self.others
 
     def naming(self, shown: dict[str, str]) -> ConfigError:
-        """This error with each field it names (a key of ``shown``) spelled as ``shown`` says,
-        wherever the name stands alone."""
+        """This error with each name in ``shown`` (its fields, in any spelling) spelled as
+        ``shown`` says, wherever the name stands alone."""
         text = str(self)
-        for name in self.fields:
-            if name in shown and shown[name] != name:
-                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", shown[name], text)
+        for name, spelled in shown.items():
+            if spelled != name:
+                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", spelled, text)
         return ConfigError(text, field=self.field, others=self.others)
 
 

@@ -20,7 +20,6 @@ import dataclasses
 import inspect
 import json
 import numbers
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,14 +160,12 @@ class OptionTable:
     def shown(self, error: ConfigError, spelling: str) -> ConfigError:
         """``error`` with the options it names (its fields, in the library's or the
         estimator's spelling) spelled as "flag" (``--hidden``) or "param" (``hidden``)."""
-        text = str(error)
+        shown = {}
         for option in self:
-            if not {option.name, option.param} & set(error.fields):
-                continue
-            target = option.cli_flag if spelling == "flag" else option.param
-            for name in {option.name, option.param} - {target}:
-                text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", target, text)
-        return ConfigError(text, field=error.field, others=error.others)
+            if {option.name, option.param} & set(error.fields):
+                target = option.cli_flag if spelling == "flag" else option.param
+                shown[option.name] = shown[option.param] = target
+        return error.naming(shown)
 
     # -- the command line ------------------------------------------------------------------
 

@@ -32,7 +32,6 @@ class Encoded:
 
     outputs: Tensor
     state: tuple[Tensor, ...]
-    lengths: Tensor
 
     @property
     def h_n(self) -> Tensor:
@@ -109,10 +108,10 @@ class Encoder(nn.Module):
     ) -> Encoded:
         x = self.embed(tokens)
         if self.rnn is None:  # bag: embeddings are zero at padding, as mean pooling needs
-            return Encoded(x, (), lengths)
+            return Encoded(x, ())
         hx: Any = None if state is None else (state if len(state) > 1 else state[0])
         outputs, final = self.rnn(x, hx, lengths=lengths)  # (T, B, D * H)
-        return Encoded(outputs, final if isinstance(final, tuple) else (final,), lengths)
+        return Encoded(outputs, final if isinstance(final, tuple) else (final,))
 
     # -- layer by layer --------------------------------------------------------------------
 

@@ -177,24 +177,9 @@ def _gru(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
     return (gru_step(x, state[0], *weights),)
 
 
-def _lstm_kernel(
-    x: Tensor,
-    state: State,
-    weights: list[Tensor],
-    *,
-    has_biases: bool,
-    num_layers: int,
-    dropout: float,
-    training: bool,
-    bidirectional: bool,
-) -> tuple[Tensor, State]:
-    args = (weights, has_biases, num_layers, dropout, training, bidirectional, False)
-    out, h, c = torch.lstm(x, list(state), *args)
-    return out, (h, c)
-
-
-def _one_state_kernel(function: Callable[..., tuple[Tensor, Tensor]]) -> Kernel:
-    """Wrap ``torch.gru``, ``torch.rnn_tanh`` or ``torch.rnn_relu``: state (h,)."""
+def _torch_kernel(function: Callable[..., tuple[Tensor, ...]], *, num_states: int = 1) -> Kernel:
+    """Wrap ``torch.lstm`` (state (h, c), passed as a list) or ``torch.gru``, ``torch.rnn_tanh``,
+    ``torch.rnn_relu`` (state (h,)): they return the outputs, then the final states."""
 
     def kernel(
         x: Tensor,
@@ -208,8 +193,8 @@ def _one_state_kernel(function: Callable[..., tuple[Tensor, Tensor]]) -> Kernel:
         bidirectional: bool,
     ) -> tuple[Tensor, State]:
         args = (weights, has_biases, num_layers, dropout, training, bidirectional, False)
-        out, h = function(x, state[0], *args)
-        return out, (h,)
+        out, *final = function(x, list(state) if num_states > 1 else state[0], *args)
+        return out, tuple(final)
 
     return kernel
 
@@ -220,7 +205,7 @@ register(
         num_gates=4,
         num_states=2,
         step=_lstm,
-        kernel=_lstm_kernel,
+        kernel=_torch_kernel(torch.lstm, num_states=2),
         padding_feature=(-1, 1, 0, 0),  # input gate i -> 0, forget gate f -> 1: c passes through
         onnx_operator="LSTM",
         onnx_gate_order=(0, 3, 1, 2),  # i, f, g, o -> i, o, f, c
@@ -231,7 +216,7 @@ register(
         "GRU",
         num_gates=3,
         step=_gru,
-        kernel=_one_state_kernel(torch.gru),
+        kernel=_torch_kernel(torch.gru),
         onnx_operator="GRU",
         onnx_gate_order=(1, 0, 2),  # r, z, n -> z, r, h
         onnx_attributes=(("linear_before_reset", 1),),  # as torch computes n
@@ -242,7 +227,7 @@ register(
         "RNN_TANH",
         num_gates=1,
         step=_rnn_tanh,
-        kernel=_one_state_kernel(torch.rnn_tanh),
+        kernel=_torch_kernel(torch.rnn_tanh),
         onnx_operator="RNN",
         onnx_gate_order=(0,),
         onnx_activations=("Tanh",),
@@ -253,7 +238,7 @@ register(
         "RNN_RELU",
         num_gates=1,
         step=_rnn_relu,
-        kernel=_one_state_kernel(torch.rnn_relu),
+        kernel=_torch_kernel(torch.rnn_relu),
         padding_feature=(-1,),  # state -> 0 in padding, where it could overflow
         onnx_operator="RNN",
         onnx_gate_order=(0,),
