@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.data.config import DataConfig
+from rnnkit.data.config import DataConfig, StreamConfig
 from rnnkit.errors import BundleError
 from rnnkit.files import (
     FolderLock,
@@ -37,8 +37,10 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
-from rnnkit.models.config import ModelConfig
+from rnnkit.models.config import LanguageModelConfig, ModelConfig
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
+from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+from rnnkit.text.units import Units, units_from_json
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig
@@ -62,13 +64,22 @@ ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files 
 OWN_ENTRIES = frozenset({WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES})
 
 
+# What each task's model needs to read and use it: the commands that take it, and how its
+# configuration.json sections are read.
+COMMANDS = {
+    CLASSIFICATION: "rnnkit predict, evaluate, serve",
+    LANGUAGE_MODEL: "rnnkit generate, lm evaluate, serve",
+}
+TASKS = (CLASSIFICATION, LANGUAGE_MODEL)
+
+
 @dataclass
 class Bundle:
-    data: DataConfig
-    model: ModelConfig
+    data: DataConfig | StreamConfig
+    model: ModelConfig | LanguageModelConfig
     train: TrainConfig
-    vocab: Vocabulary
-    classes: list[Any]
+    vocab: Vocabulary | Units  # a classifier's vocabulary, a language model's units
+    classes: list[Any]  # a classifier's labels (none for a language model)
     state: dict[str, Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
     task: str = CLASSIFICATION
@@ -183,8 +194,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Read a bundle folder; never unpickles."""
+def load_bundle(path: str | Path, *, task: str | None = None, command: str = "") -> Bundle:
+    """Read a bundle folder; never unpickles. With ``task``, a model of another task is
+    refused (``BundleError`` naming its task and the commands that take it, or ``command``)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -199,11 +211,17 @@ def load_bundle(path: str | Path) -> Bundle:
     version = config.get("format_version")
     if version not in READABLE_VERSIONS or not isinstance(version, int):
         raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
-    task = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
-    if task != CLASSIFICATION:
+    found = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
+    if found not in TASKS:
         raise BundleError(
-            f"{path / CONFIG}: a model for the task {task!r}; this rnnkit reads "
-            f"{CLASSIFICATION!r} models"
+            f"{path / CONFIG}: a model for the task {found!r}; this rnnkit reads "
+            f"{', '.join(map(repr, TASKS))} models"
+        )
+    if task is not None and found != task:
+        what = {CLASSIFICATION: "a classifier", LANGUAGE_MODEL: "a language model"}[found]
+        raise BundleError(
+            f"{path}: {what} ({found} model){f' cannot be used by {command}' if command else ''}"
+            f"; it is for {COMMANDS[found]}"
         )
     weights = path / WEIGHTS
     expected = config.get("checksums", {}).get(WEIGHTS)
@@ -222,14 +240,24 @@ def load_bundle(path: str | Path) -> Bundle:
         state = load_file(weights)
         if version == 1:
             state = rename_legacy(state)
-        model = ModelConfig.from_json(config["model"])
+        if found == LANGUAGE_MODEL:
+            data: DataConfig | StreamConfig = StreamConfig(**config["data"])
+            model: ModelConfig | LanguageModelConfig = LanguageModelConfig.from_json(
+                config["model"]
+            )
+            vocab: Vocabulary | Units = units_from_json(config["vocab"])
+        else:
+            data = DataConfig(**config["data"])
+            model = ModelConfig.from_json(config["model"])
+            vocab = Vocabulary.from_json(config["vocab"])
         bundle = Bundle(
-            DataConfig(**config["data"]),
+            data,
             model,
             TrainConfig(**config["training"]),
-            Vocabulary.from_json(config["vocab"]),
+            vocab,
             list(config["labels"]),
             state,
+            task=found,
         )
     except SafetensorError as error:
         raise BundleError(f"{weights}: corrupted ({error})") from None
@@ -250,6 +278,13 @@ def text_checksum(data: object, vocab: object) -> str:
 def _check_consistent(bundle: Bundle, config: Path) -> None:
     """The labels and the vocabulary against the model's sizes, which the weights have."""
     model, labels = bundle.model, bundle.classes
+    if isinstance(model, LanguageModelConfig):
+        if len(bundle.vocab) != model.vocab_size:
+            raise BundleError(
+                f"{config}: the vocabulary has {len(bundle.vocab)} tokens but the model has "
+                f"{model.vocab_size}; the file was altered or belongs to another model"
+            )
+        return
     kinds = {type(label) for label in labels}
     if not kinds <= {str, int, float} or bool in kinds:
         raise BundleError(f"{config}: labels must be strings or numbers, got {labels!r:.80}")

@@ -11,13 +11,12 @@ and the estimator works with ``sklearn.base.clone``, ``Pipeline`` and ``cross_va
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,12 +27,13 @@ from rnnkit.data.config import DataConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, NotFittedError, field_error
+from rnnkit.estimator import OptionsEstimator
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.vectors import copy_vectors, load_vectors
-from rnnkit.options import option_name, read_config
 from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
+from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.classification import OPTIONS, objective
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
@@ -53,21 +53,7 @@ from rnnkit.validation import (
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def _in_params() -> Iterator[None]:
-    """A library error about a field, as the estimator's user knows it: by its parameter
-    (``hidden_size`` -> ``hidden``)."""
-    try:
-        yield
-    except ConfigError as error:
-        raise OPTIONS.shown(error, "param") from None
-
-
-# The parameters: the classification options, then whether to show progress.
-_PARAMS: dict[str, Any] = {**OPTIONS.defaults, "verbose": False}
-
-
-class TextClassifier:
+class TextClassifier(OptionsEstimator):
     """Tokenizer and vocabulary, embedding, recurrent encoder, pooling and a linear layer,
     trained with AdamW, warm-up and decay, gradient clipping and early stopping.
 
@@ -77,36 +63,12 @@ class TextClassifier:
     to choose the best epoch; 0 trains on everything for ``epochs`` epochs.
     """
 
-    def __init__(self, **params: Any) -> None:
-        unknown = [name for name in params if name not in _PARAMS]
-        if unknown:
-            raise TypeError(f"TextClassifier got an unexpected keyword argument {unknown[0]!r}")
-        for name, default in _PARAMS.items():
-            setattr(self, name, params.get(name, default))
+    options = OPTIONS
 
-    if TYPE_CHECKING:  # the parameters are set from OPTIONS; mypy sees them as Any
-
-        def __getattr__(self, name: str) -> Any: ...
-
-        def __setattr__(self, name: str, value: Any) -> None: ...
+    def __init__(self, **params: Any) -> None:  # its own, for the signature set below
+        super().__init__(**params)
 
     # -- scikit-learn protocol -------------------------------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return list(_PARAMS)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> TextClassifier:
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                known = ", ".join(sorted(valid))
-                raise ValueError(f"TextClassifier has no parameter {name!r}; parameters: {known}")
-            setattr(self, name, value)
-        return self
 
     _estimator_type = "classifier"
 
@@ -120,29 +82,6 @@ class TextClassifier:
             input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
             non_deterministic=True,
         )
-
-    def __repr__(self) -> str:
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != _PARAMS[k]]
-        return f"TextClassifier({', '.join(changed)})"
-
-    @classmethod
-    def from_config(cls, path: str | Path, **overrides: Any) -> TextClassifier:
-        """A classifier with the options of a JSON file, as ``rnnkit train --config`` reads it
-        (a recipe such as ``recipes/imdb.json``), then ``overrides``."""
-        import difflib
-
-        params: dict[str, Any] = {}
-        names = cls._param_names()
-        for key, value in read_config(path).items():
-            name = option_name(key)
-            if name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{path}: {key!r} is not a TextClassifier parameter{hint}")
-            if isinstance(value, list):
-                value = ",".join(map(str, value))
-            params[name] = value
-        return cls(**{**params, **overrides})
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -161,7 +100,7 @@ class TextClassifier:
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
         range; ``fit`` and ``rnnkit train`` call this before reading any data."""
-        with _in_params():
+        with self.in_params():
             OPTIONS.check_types(self.get_params())
             self.data_config(), self.train_config()
             self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
@@ -223,7 +162,7 @@ class TextClassifier:
         this classifier's settings; leaves the classifier unfitted."""
         self.check_params()
         names = natural_sorted(set(train.labels))
-        with _in_params():
+        with self.in_params():
             _, model, batches = self._prepare(train, names)
         config = self.train_config()
         return lr_range_test(
@@ -256,7 +195,7 @@ class TextClassifier:
         if valid is None and data.valid_split > 0:
             kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
             train, valid = train.subset(kept), train.subset(held)
-        with _in_params():
+        with self.in_params():
             vocab, model, batches = self._prepare(train, names)
         evaluate = None
         if valid is not None:
@@ -378,8 +317,10 @@ class TextClassifier:
     @classmethod
     def load(cls, path: str | Path) -> TextClassifier:
         """A fitted classifier from a bundle folder written by ``save`` or ``rnnkit train``."""
-        bundle = load_bundle(path)
+        bundle = load_bundle(path, task=CLASSIFICATION)
         model_config = bundle.model
+        assert isinstance(model_config, ModelConfig)
+        assert isinstance(bundle.vocab, Vocabulary)
         configs = {"model": asdict(model_config), "data": asdict(bundle.data)}
         clf = cls(**OPTIONS.params_from_configs({**configs, "training": asdict(bundle.train)}))
         model = SequenceClassifier(model_config)

@@ -31,3 +31,36 @@ class DataConfig:
             raise field_error("max_len", "at least 1", self.max_len)
         if not 0.0 <= self.valid_split < 1.0:
             raise field_error("valid_split", "in [0, 1)", self.valid_split)
+
+
+UNIT_NAMES = ("char", "word", "subword")
+DOCUMENTS = ("line", "paragraph", "file")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How a language model's text becomes windows of a token stream."""
+
+    unit: str = "char"  # char, word or subword (byte-level BPE)
+    min_freq: int = 1  # keep tokens seen at least this often (rarer ones become <unk>)
+    max_vocab: int | None = None  # at most this many tokens with the specials (subword: 8000)
+    document: str = "line"  # what one document of a plain text file is: line, paragraph, file
+    window: int = 128  # tokens per window of truncated backpropagation through time
+    variable_window: bool = False  # AWD-LSTM's random window lengths around ``window``
+    valid_split: float = 0.0  # the tail of the training text held out when none is given
+
+    def __post_init__(self) -> None:
+        for name, choices in (("unit", UNIT_NAMES), ("document", DOCUMENTS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}",
+                    field=name,
+                )
+        if self.min_freq < 1:
+            raise field_error("min_freq", "at least 1", self.min_freq)
+        if self.max_vocab is not None and self.max_vocab < 4:
+            raise field_error("max_vocab", "at least 4", self.max_vocab)
+        if self.window < 2:
+            raise field_error("window", "at least 2", self.window)
+        if not 0.0 <= self.valid_split < 1.0:
+            raise field_error("valid_split", "in [0, 1)", self.valid_split)

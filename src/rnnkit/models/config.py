@@ -85,3 +85,78 @@ class ModelConfig(EncoderConfig):
         values = dict(data)
         values["pooling"] = tuple(values["pooling"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
+
+
+SOFTMAXES = ("full", "adaptive")
+
+
+def auto_cutoffs(vocab_size: int) -> tuple[int, ...]:
+    """The adaptive softmax's cluster boundaries when none are given: the most frequent 2,000
+    words in the head, then 10,000 and 50,000 where the vocabulary is larger (with a
+    vocabulary of 2,000 words or fewer, the head holds half of it)."""
+    cuts = tuple(c for c in (2_000, 10_000, 50_000) if c < vocab_size - 1)
+    return cuts or (max(1, vocab_size // 2),)
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig(EncoderConfig):
+    """A language model: encoder (one direction) -> dropout -> [projection to the embedding
+    size] -> output layer over the vocabulary, tied to the embedding, or an adaptive softmax."""
+
+    bidirectional: bool = field(default=False, kw_only=True)
+    tie_weights: bool = field(default=True, kw_only=True)  # with the full softmax
+    softmax: str = field(default="full", kw_only=True)  # full or adaptive
+    cutoffs: tuple[int, ...] = field(default=(), kw_only=True)  # (): auto_cutoffs
+    # activation regularization: alpha * mean of the squared last-layer outputs (dropped)
+    activation_reg: float = field(default=0.0, kw_only=True)
+    # temporal activation regularization: beta * mean squared change between steps
+    temporal_reg: float = field(default=0.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cell == "bag":
+            raise ConfigError("a language model needs a recurrent cell, not bag", field="cell")
+        if self.bidirectional:
+            raise ConfigError(
+                "a language model reads in one direction: it predicts each token from the ones "
+                "before it",
+                field="bidirectional",
+            )
+        if self.softmax not in SOFTMAXES:
+            raise ConfigError(
+                f"unknown softmax {self.softmax!r}: choose one of {', '.join(SOFTMAXES)}",
+                field="softmax",
+            )
+        cuts = self.cutoffs
+        if cuts and (list(cuts) != sorted(set(cuts)) or cuts[0] < 1 or cuts[-1] >= self.vocab_size):
+            raise ConfigError(
+                f"cutoffs must increase strictly and lie in [1, {self.vocab_size - 1}] (the "
+                f"vocabulary has {self.vocab_size} tokens), got {','.join(map(str, cuts))}",
+                field="cutoffs",
+            )
+        for name in ("activation_reg", "temporal_reg"):
+            if not 0.0 <= getattr(self, name) < float("inf"):
+                raise field_error(name, "zero or positive", getattr(self, name))
+
+    @property
+    def output_size(self) -> int:
+        """The width the output layer reads: the embedding size after a projection, else the
+        hidden size."""
+        return self.embed_dim if self.projected else self.hidden_size
+
+    @property
+    def projected(self) -> bool:
+        """Whether a linear projection maps the hidden size to the embedding size."""
+        tied = self.tie_weights and self.softmax == "full"
+        return (tied or self.softmax == "adaptive") and self.hidden_size != self.embed_dim
+
+    @property
+    def clusters(self) -> tuple[int, ...]:
+        return self.cutoffs or auto_cutoffs(self.vocab_size)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> LanguageModelConfig:
+        values = dict(data)
+        cuts = values.get("cutoffs", ())
+        values["cutoffs"] = tuple(cuts) if isinstance(cuts, (list, tuple)) else ()
+        return cls(**values)  # type: ignore[arg-type]

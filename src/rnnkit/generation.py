@@ -1,0 +1,121 @@
+"""Sampling from a language model, one token at a time, and the streaming state it keeps.
+
+    p = softmax(scores / T)                    temperature T; T = 0 is the most likely token
+    top-k: keep the k most likely tokens; top-p: keep the smallest set of most likely tokens
+    whose probabilities sum to at least p; then renormalize and draw.
+
+A :class:`Generation` holds the recurrent state and the scores of the next token, nothing
+else, so that each generated token costs the same time and memory however many came before
+(what a recurrent model has over attention, whose cache grows with the text).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from rnnkit.errors import ConfigError
+from rnnkit.text.units import EOD_ID, SPECIALS
+
+State = tuple[Tensor, ...]
+StepFn = Callable[[Tensor, State], tuple[Tensor, State]]  # (tokens (B,), state) -> scores
+
+
+def check_sampling(
+    temperature: float, top_k: int | None = None, top_p: float | None = None
+) -> None:
+    """``ConfigError`` (its field the option) for a temperature below 0, ``top_k`` below 1
+    or ``top_p`` outside (0, 1]."""
+    if isinstance(temperature, bool) or not (0.0 <= temperature < math.inf):
+        raise ConfigError(
+            f"temperature must be 0 (greedy) or more, got {temperature}", field="temperature"
+        )
+    if top_k is not None and (isinstance(top_k, bool) or top_k < 1):
+        raise ConfigError(f"top_k must be at least 1, got {top_k}", field="top_k")
+    if top_p is not None and not (0.0 < top_p <= 1.0):
+        raise ConfigError(f"top_p must be in (0, 1], got {top_p}", field="top_p")
+
+
+def filtered(scores: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
+    """``scores`` (..., V) with every token outside the top-k and the top-p set at -inf."""
+    scores = scores.clone()
+    if top_k is not None and top_k < scores.shape[-1]:
+        kth = torch.topk(scores, top_k, dim=-1).values[..., -1:]
+        scores[scores < kth] = -math.inf
+    if top_p is not None and top_p < 1.0:
+        ordered, order = torch.sort(scores, dim=-1, descending=True)
+        probs = torch.softmax(ordered, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above
+        drop = before >= top_p  # the first token is always kept
+        scores.scatter_(-1, order, ordered.masked_fill(drop, -math.inf))
+    return scores
+
+
+def probabilities(
+    scores: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> Tensor:
+    """The distribution tokens are drawn from (..., V); temperature 0: all mass on the argmax."""
+    scores = scores.float().clone()
+    eod = scores[..., EOD_ID].clone()
+    scores[..., : len(SPECIALS)] = -math.inf  # padding and unknown are never written
+    scores[..., EOD_ID] = eod  # <eod> may be: it ends the text
+    if temperature == 0:
+        best = scores.argmax(-1, keepdim=True)
+        return torch.zeros_like(scores).scatter_(-1, best, 1.0)
+    return torch.softmax(filtered(scores / temperature, top_k, top_p), dim=-1)
+
+
+def sample(
+    scores: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """One token id per row of ``scores`` (B, V) -> (B,)."""
+    if temperature == 0:
+        return probabilities(scores, 0.0).argmax(-1)
+    probs = probabilities(scores, temperature, top_k, top_p)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+class Generation:
+    """The state of ``B`` texts being generated: ``next_probs()``, ``feed(tokens)``,
+    ``sample(...)`` (draw and feed). ``step`` runs the model one token further."""
+
+    def __init__(self, step: StepFn, state: State, scores: Tensor) -> None:
+        self._step, self.state, self.scores = step, state, scores  # scores (B, V)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.scores.shape[0])
+
+    def next_probs(
+        self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+    ) -> Tensor:
+        """The distribution of each text's next token (B, V)."""
+        check_sampling(temperature, top_k, top_p)
+        return probabilities(self.scores, temperature, top_k, top_p)
+
+    @torch.no_grad()
+    def feed(self, tokens: Tensor | int) -> None:
+        """Append one token to each text (an id, or a (B,) tensor of ids)."""
+        if isinstance(tokens, int):
+            tokens = torch.full((self.batch_size,), tokens, dtype=torch.long)
+        self.scores, self.state = self._step(tokens.long(), self.state)
+
+    def sample(
+        self,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Draw each text's next token (B,), feed it, and return it."""
+        check_sampling(temperature, top_k, top_p)
+        tokens = sample(self.scores, temperature, top_k, top_p, generator)
+        self.feed(tokens)
+        return tokens

@@ -1,0 +1,385 @@
+"""LanguageModel: a recurrent language model with a scikit-learn-style interface.
+
+    lm = rnnkit.LanguageModel(unit="char", epochs=2).fit(documents)
+    lm.evaluate(documents)                      # loss, perplexity, bits per token, tokens
+    lm.generate("ROMEO:", max_tokens=200, temperature=0.8, seed=0)
+    state = lm.start("ROMEO:"); state.sample(0.8); state.next_probs()
+    lm.save("model/"); lm = rnnkit.LanguageModel.load("model/")
+
+Training reads the documents as one stream per batch row and runs truncated backpropagation
+through time over windows, carrying the state from window to window and resetting it at each
+document boundary (:mod:`rnnkit.data.stream`, :mod:`rnnkit.models.language_model`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnkit.bundle import Bundle, load_bundle, save_bundle
+from rnnkit.data.config import StreamConfig
+from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
+from rnnkit.errors import ConfigError, NotFittedError, field_error
+from rnnkit.estimator import OptionsEstimator
+from rnnkit.generation import Generation, check_sampling
+from rnnkit.models.config import LanguageModelConfig
+from rnnkit.models.language_model import Carried, LanguageModelNet, State
+from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
+from rnnkit.text.units import EOD_ID, Units, build_units
+from rnnkit.train.checkpoint import CheckpointPolicy
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.lr_find import RangeTest, lr_range_test
+from rnnkit.train.precision import autocast
+from rnnkit.train.run import History
+from rnnkit.train.trainer import Trainer
+from rnnkit.validation import check_texts, check_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How each next token is drawn (see :mod:`rnnkit.generation`)."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        check_sampling(self.temperature, self.top_k, self.top_p)
+
+
+class LanguageModel(OptionsEstimator):
+    """Units (characters, words or BPE pieces), embedding, a one-direction recurrent stack
+    and an output layer tied to the embedding (or an adaptive softmax), trained on the next
+    token with AdamW, warm-up and decay, gradient clipping and early stopping on the
+    validation loss. Every parameter has the meaning of the ``rnnkit lm train`` option of the
+    same name (``rnnkit lm train --help``)."""
+
+    options = OPTIONS
+
+    def __init__(self, **params: Any) -> None:  # its own, for the signature set below
+        super().__init__(**params)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def data_config(self) -> StreamConfig:
+        return StreamConfig(**OPTIONS.config_values(self.get_params(), "data"))
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(**OPTIONS.config_values(self.get_params(), "training"))
+
+    def model_config(self, vocab_size: int) -> LanguageModelConfig:
+        return LanguageModelConfig(vocab_size, **OPTIONS.config_values(self.get_params(), "model"))
+
+    def check_params(self) -> None:
+        """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
+        range; ``fit`` and ``rnnkit lm train`` call this before reading any data."""
+        with self.in_params():
+            OPTIONS.check_types(self.get_params())
+            self.data_config(), self.train_config(), self.model_config(60_000)
+            if self.threads is not None and self.threads < 1:
+                raise field_error("threads", "at least 1", self.threads)
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def _prepare(
+        self, train: Sequence[str], units: Units | None = None
+    ) -> tuple[Units, LanguageModelNet, StreamBatches]:
+        data, config = self.data_config(), self.train_config()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        if units is None:
+            with self.in_params():
+                units = build_units(
+                    data.unit, train, max_size=data.max_vocab, min_freq=data.min_freq
+                )
+        if len(units) <= 3:
+            raise ConfigError(
+                "the training text has no token seen --min-freq times: lower min_freq",
+                field="min_freq",
+            )
+        torch.manual_seed(config.seed)
+        with self.in_params():
+            net = LanguageModelNet(self.model_config(len(units)))
+            batches = StreamBatches(
+                token_stream(train, units),
+                batch_size=config.batch_size,
+                window=data.window,
+                variable=data.variable_window,
+                seed=config.seed,
+            )
+        return units, net, batches
+
+    def fit(
+        self,
+        documents: Sequence[str],
+        valid: Sequence[str] | None = None,
+        *,
+        checkpoints: CheckpointPolicy | None = None,
+    ) -> LanguageModel:
+        """Train on ``documents`` (strings; each one a document, the state reset between
+        them), validating on ``valid`` or, without it, on the held-out tail ``valid_split`` of
+        the documents; returns ``self``."""
+        self.check_params()
+        train = check_texts(documents, "documents")
+        data = self.data_config()
+        if valid is None and data.valid_split > 0:
+            train, valid = hold_out_tail(train, data.valid_split)
+        units, net, batches = self._prepare(train)
+        valid_stream = None if not valid else token_stream(check_texts(valid, "valid"), units)
+        evaluate = None
+        if valid_stream is not None:
+
+            def evaluate(model: torch.nn.Module) -> dict[str, float]:
+                assert isinstance(model, Carried)
+                return self._score(model.net, valid_stream, units.name)
+
+        log.info(
+            "training on %d documents (%d tokens in %d streams), vocabulary %d %s units",
+            len(train),
+            batches.num_tokens,
+            batches.batch_size,
+            len(units),
+            units.name,
+        )
+        trainer = Trainer(self.train_config(), progress=self.verbose, checkpoints=checkpoints)
+        carried = Carried(net)
+        history = trainer.fit(carried, batches, evaluate, objective())
+        net.eval()
+        self.model_, self.units_, self.history_ = net, units, history
+        self.metrics_: dict[str, Any] = {
+            "valid": history.epochs[history.best_epoch - 1].get("valid")
+            if history.epochs
+            else None,
+            "train_seconds": history.seconds,
+            "train_tokens_per_second": history.tokens_per_second,
+            "epochs_run": len(history.epochs),
+            "best_epoch": history.best_epoch,
+        }
+        return self
+
+    def lr_find(
+        self,
+        documents: Sequence[str],
+        *,
+        min_lr: float = 1e-5,
+        max_lr: float = 1.0,
+        steps: int = 100,
+    ) -> RangeTest:
+        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
+        these settings; leaves the model unfitted."""
+        self.check_params()
+        _, net, batches = self._prepare(check_texts(documents, "documents"))
+        return lr_range_test(
+            Carried(net),
+            batches,
+            self.train_config(),
+            min_lr=min_lr,
+            max_lr=max_lr,
+            steps=steps,
+            loss=objective().loss,
+        )
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                "this LanguageModel is not fitted yet: call fit(documents) or "
+                "LanguageModel.load(path) first"
+            )
+
+    @torch.no_grad()
+    def _score(self, net: LanguageModelNet, stream: np.ndarray, unit: str) -> dict[str, Any]:
+        """Every token of ``stream`` after the first, scored from the state of the tokens
+        before it (``EVAL_ROWS`` streams at once, the tail continuing the last)."""
+        net.eval()
+        total, count, state = 0.0, 0, None
+        for tokens, targets, continues in eval_windows(
+            stream, batch_size=EVAL_ROWS, window=self.data_config().window * 2
+        ):
+            if continues is not None and state is not None and state[0].shape[1] != 1:
+                state = tuple(s[:, continues] for s in state)
+            with autocast(self.precision):
+                scored = net.score(tokens, targets, state)
+            total += float(scored.loss_sum)
+            count += scored.count
+            state = scored.state
+        return metrics(total, count, unit)
+
+    def evaluate(self, documents: Sequence[str]) -> dict[str, Any]:
+        """Loss (nats per token), perplexity, bits per token, tokens and unit on
+        ``documents``, each scored from the start of its document."""
+        self._check_fitted()
+        stream = token_stream(check_texts(documents, "documents"), self.units_)
+        return self._score(self.model_, stream, self.units_.name)
+
+    # -- generation ------------------------------------------------------------------------
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """``<eod>`` (a document starts) and the prompt's ids; tokens the vocabulary lacks
+        become ``<unk>``, with a warning that names them."""
+        self._check_fitted()
+        unknown = self.units_.unknown(prompt)
+        if unknown:
+            shown = ", ".join(repr(t) for t in unknown[:10])
+            log.warning(
+                "the prompt has %d %s%s the model never saw (%s); each reads as <unk>",
+                len(unknown),
+                self.units_.name,
+                "s" if len(unknown) > 1 else "",
+                shown,
+            )
+        return [EOD_ID, *self.units_.encode(prompt)]
+
+    @torch.no_grad()
+    def start(self, prompt: str = "", *, streams: int = 1) -> Generation:
+        """The model after reading ``prompt`` (from a document's start), ``streams`` copies
+        side by side: ``next_probs()``, ``feed(token)``, ``sample(...)``."""
+        ids = torch.tensor(self.prompt_ids(prompt), dtype=torch.long)[:, None]
+        net = self.model_.eval()
+        with autocast(self.precision):
+            scores, state = net(ids.expand(-1, streams))
+        return Generation(self._step, state, scores[-1].float())
+
+    @torch.no_grad()
+    def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        with autocast(self.precision):
+            scores, state = self.model_.step(tokens, state)
+        return scores.float(), state
+
+    def stream(
+        self,
+        prompt: str = "",
+        *,
+        max_tokens: int = 200,
+        sampling: Sampling | None = None,
+        seed: int | None = None,
+        streams: int = 1,
+        stop: str | None = None,
+    ) -> Iterator[list[str]]:
+        """The text each stream adds, token by token: one list (a piece per stream) per step.
+        A stream ends at ``<eod>`` or once its text contains ``stop``; the iterator ends when
+        all have, or after ``max_tokens``."""
+        if max_tokens < 1:
+            raise field_error("max_tokens", "at least 1", max_tokens)
+        sampling = sampling or Sampling()
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        state = self.start(prompt, streams=streams)
+        decoders = [self.units_.stream_decoder() for _ in range(streams)]
+        texts = [""] * streams
+        done = [False] * streams
+        for _ in range(max_tokens):
+            tokens = state.sample(
+                sampling.temperature, sampling.top_k, sampling.top_p, generator
+            ).tolist()
+            pieces = []
+            for i, token in enumerate(tokens):
+                piece = ""
+                if not done[i]:
+                    if token == EOD_ID:
+                        done[i] = True
+                    else:
+                        piece = decoders[i].add(token)
+                        if stop and stop in texts[i] + piece:
+                            cut = (texts[i] + piece).index(stop) + len(stop)
+                            piece = (texts[i] + piece)[len(texts[i]) : cut]
+                            done[i] = True
+                        texts[i] += piece
+                pieces.append(piece)
+            yield pieces
+            if all(done):
+                return
+
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        max_tokens: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        num_samples: int = 1,
+        stop: str | None = None,
+    ) -> list[str]:
+        """``num_samples`` continuations of ``prompt`` (without it); deterministic for a
+        ``seed``; ``temperature=0`` is greedy."""
+        self._check_fitted()
+        sampling = Sampling(temperature, top_k, top_p)
+        texts = [""] * num_samples
+        for pieces in self.stream(
+            prompt,
+            max_tokens=max_tokens,
+            sampling=sampling,
+            seed=seed,
+            streams=num_samples,
+            stop=stop,
+        ):
+            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
+        return texts
+
+    # -- files -----------------------------------------------------------------------------
+
+    def save(
+        self,
+        path: str | Path,
+        metrics: dict[str, Any] | None = None,
+        *,
+        option: str = "",
+        keep_others: bool = False,
+    ) -> Path:
+        """Write a model bundle folder (see :mod:`rnnkit.bundle`), its units included."""
+        self._check_fitted()
+        bundle = Bundle(
+            self.data_config(),
+            self.model_.config,
+            self.train_config(),
+            self.units_,
+            [],
+            self.model_.state_dict(),
+            metrics if metrics is not None else self.metrics_,
+            task=NAME,
+        )
+        return save_bundle(path, bundle, option=option, keep_others=keep_others)
+
+    @classmethod
+    def load(cls, path: str | Path, *, command: str = "") -> LanguageModel:
+        """A fitted language model from a bundle folder written by ``save`` or ``rnnkit lm
+        train``; a classifier's folder is refused, naming the commands that take it."""
+        bundle = load_bundle(path, task=NAME, command=command)
+        config = bundle.model
+        assert isinstance(config, LanguageModelConfig)
+        assert isinstance(bundle.vocab, Units)
+        configs = {"model": asdict(config), "data": asdict(bundle.data)}
+        lm = cls(**OPTIONS.params_from_configs({**configs, "training": asdict(bundle.train)}))
+        net = LanguageModelNet(config)
+        check_weights(net, bundle.state, Path(path) / "model.safetensors")
+        net.load_state_dict(bundle.state)
+        lm.model_, lm.units_ = net.eval(), bundle.vocab
+        lm.metrics_, lm.history_ = bundle.metrics, History()
+        return lm
+
+
+def hold_out_tail(documents: list[str], fraction: float) -> tuple[list[str], list[str]]:
+    """The last ``fraction`` of the documents (of the characters, with fewer than 10) as
+    validation text."""
+    if len(documents) >= 10:
+        cut = len(documents) - max(1, round(len(documents) * fraction))
+        return documents[:cut], documents[cut:]
+    text = "\n".join(documents)
+    cut = len(text) - max(1, round(len(text) * fraction))
+    return [text[:cut]], [text[cut:]]
+
+
+LanguageModel.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
+)

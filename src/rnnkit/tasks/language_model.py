@@ -1,0 +1,253 @@
+"""Language modelling: its options, declared once (``OPTIONS``), and its objective.
+
+The options are ``LanguageModel``'s parameters, the flags of ``rnnkit lm train`` and of
+``rnnkit lr-find`` on a language model, the keys of ``--config`` files and recipes, and the
+fields of the bundle's configuration (see :mod:`rnnkit.options`). The model's defaults suit a
+character model on a laptop CPU; the recipes in ``recipes/`` tune them per corpus.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.data.config import DOCUMENTS, UNIT_NAMES, StreamConfig
+from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
+from rnnkit.options import Option, OptionTable
+from rnnkit.train.config import SCHEDULES, TrainConfig
+from rnnkit.train.precision import PRECISIONS
+
+if TYPE_CHECKING:
+    from rnnkit.train.step import Objective
+
+NAME = "language_model"
+MONITOR = "loss"  # nats per token on the validation text, lower is better
+EVAL_ROWS = 16  # streams scored side by side in evaluation
+
+
+def objective() -> Objective:
+    """The summed negative log-likelihood of the next token (and AR, TAR), validated on the
+    loss."""
+    from rnnkit.train.step import Objective
+
+    return Objective(_computed, monitor=MONITOR, higher_is_better=False)
+
+
+def _computed(outputs: Any, batch: Any) -> Any:
+    """The model computes its loss (``Carried``: the output layer needs the targets)."""
+    loss_sum, count = outputs
+    return loss_sum, count
+
+
+def metrics(loss_sum: float, count: int, unit: str) -> dict[str, Any]:
+    """Loss (nats per token), perplexity, bits per token, the count and the unit."""
+    loss = loss_sum / max(count, 1)
+    return {
+        "loss": loss,
+        "perplexity": math.exp(min(loss, 700.0)),
+        "bits_per_token": loss / math.log(2),
+        "tokens": count,
+        "unit": unit,
+    }
+
+
+def _cutoffs_to_config(value: Any) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    return tuple(int(p) for p in str(value or "").split(",") if p.strip())
+
+
+def _cutoffs_from_config(value: Any) -> str:
+    return ",".join(map(str, value))
+
+
+def _model(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="model", group="model", **kw)
+
+
+def _text(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="data", group="text", **kw)
+
+
+def _training(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="training", group="training", **kw)
+
+
+OPTIONS = OptionTable(
+    [
+        _model("cell", "recurrent cell", choices=("lstm", "gru", "rnn")),
+        _model(
+            "layers",
+            "stacked recurrent layers",
+            field="num_layers",
+            type=int,
+            metavar="N",
+            default=1,
+        ),
+        _model("embed_dim", "embedding size", type=int, metavar="N", default=128),
+        _model("hidden", "hidden size", field="hidden_size", type=int, metavar="N", default=512),
+        _model(
+            "dropout",
+            "dropout on the embeddings, between layers and before the output layer",
+            type=float,
+            metavar="P",
+            default=0.1,
+        ),
+        _model(
+            "embed_dropout",
+            "in training, zero all occurrences of this fraction of the token types in a window",
+            type=float,
+            metavar="P",
+            default=0.0,
+        ),
+        _model(
+            "locked_dropout",
+            "--dropout keeps one mask per row for all steps of a window (variational)",
+            type=bool,
+        ),
+        _model(
+            "weight_dropout",
+            "DropConnect on the hidden-to-hidden matrices (AWD-LSTM)",
+            type=float,
+            metavar="P",
+            default=0.0,
+        ),
+        _model(
+            "tie_weights",
+            "the output layer is the embedding (with a projection when --hidden differs)",
+            type=bool,
+        ),
+        _model(
+            "softmax",
+            "full, or adaptive: clusters of rarer tokens cost less (large word vocabularies)",
+            choices=SOFTMAXES,
+        ),
+        _model(
+            "cutoffs",
+            "the adaptive softmax's cluster boundaries, comma separated (default 2000,10000,"
+            "50000 below the vocabulary size)",
+            metavar="LIST",
+            to_config=_cutoffs_to_config,
+            from_config=_cutoffs_from_config,
+        ),
+        _model(
+            "activation_reg",
+            "AR: alpha times the mean squared output of the last layer",
+            type=float,
+            metavar="X",
+        ),
+        _model(
+            "temporal_reg",
+            "TAR: beta times the mean squared change of the last layer's outputs",
+            type=float,
+            metavar="X",
+        ),
+        _text(
+            "unit",
+            "char, word (split on white space) or subword (byte-level BPE)",
+            choices=UNIT_NAMES,
+        ),
+        _text(
+            "min_freq",
+            "keep characters or words seen at least this often (rarer ones become <unk>)",
+            type=int,
+            metavar="N",
+        ),
+        _text(
+            "max_vocab",
+            "largest vocabulary, counting the 3 special tokens (subword: its size, default 8000)",
+            type=int,
+            optional=True,
+            metavar="N",
+        ),
+        _text(
+            "document",
+            "what one document of a plain text file is: a line, a paragraph (blank-line "
+            "separated) or the whole file; the state is reset between documents",
+            choices=DOCUMENTS,
+        ),
+        _text(
+            "window",
+            "tokens per window of truncated backpropagation through time",
+            type=int,
+            metavar="N",
+        ),
+        _text(
+            "variable_window",
+            "random window lengths around --window each epoch (AWD-LSTM)",
+            type=bool,
+        ),
+        _training(
+            "epochs",
+            "passes over the training text",
+            type=int,
+            optional=True,
+            metavar="N",
+            shown="about 1500 steps, 2 to 20 epochs",
+        ),
+        _training(
+            "batch_size",
+            "streams side by side (rows of a window)",
+            type=int,
+            metavar="N",
+            default=32,
+        ),
+        _training("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
+        _training("weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01),
+        _training(
+            "warmup",
+            "fraction of steps warming the learning rate up",
+            type=float,
+            metavar="F",
+            default=0.02,
+        ),
+        _training(
+            "schedule", "learning-rate decay after warm-up", choices=SCHEDULES, default="cosine"
+        ),
+        _training("clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"),
+        _training(
+            "patience",
+            "stop after N epochs without a lower validation loss, keeping the best weights "
+            "(0: never)",
+            type=int,
+            metavar="N",
+            default=3,
+        ),
+        Option(
+            "valid_split",
+            "fraction of the training text held out (its tail) for validation when the corpus "
+            "has no validation split",
+            section="data",
+            type=float,
+            metavar="F",
+        ),
+        _training("seed", "random seed (weights, dropout, window lengths)", type=int, metavar="N"),
+        _training(
+            "precision",
+            "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
+            choices=PRECISIONS,
+        ),
+        _training(
+            "max_steps",
+            "stop after this many optimizer steps, for quick checks",
+            type=int,
+            optional=True,
+            shown="no limit",
+            metavar="N",
+        ),
+        Option(
+            "threads",
+            "CPU threads for torch",
+            group="training",
+            type=int,
+            default=None,
+            optional=True,
+            shown="all cores",
+            listed_before="precision",
+            metavar="N",
+        ),
+    ],
+    {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
+)
+
+GROUPS = {"model": "model", "text": "text", "training": "training"}  # --help sections

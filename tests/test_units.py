@@ -1,0 +1,252 @@
+"""Language-model units: characters, words and byte-level BPE, to ids and back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rnnkit.errors import ConfigError
+from rnnkit.text.units import (
+    EOD_ID,
+    SPECIALS,
+    CharUnits,
+    Units,
+    WordUnits,
+    build_units,
+    dumps,
+    units_from_json,
+)
+
+CORPUS = [
+    "the cat sat on the mat\nthe dog sat on the log\n",
+    "a cat and a dog\n\nthe end",
+    "héllo wörld, the café is open 😀\n",
+] * 20
+# Text the subword units never saw: other scripts, emoji sequences, control characters, the
+# specials' names as text, line breaks of every kind and runs of white space.
+UNSEEN = [
+    "",
+    " ",
+    "\n",
+    "  two  spaces,\tand a tab\n\n\n",
+    "Windows\r\nline\rbreaks\u2028and\u2029separators",
+    "日本語のテキスト, русский текст, עברית, العربية",
+    "👩🏽‍🚀 🇫🇷 🦀 e\u0301 \u00e9 \ufeff\x00\x7f",
+    "<pad> <unk> <eod> written out",
+    "zzzq" * 50,
+]
+
+
+def pieces(units: Units, ids: list[int]) -> str:
+    stream = units.stream_decoder()
+    return "".join(stream.add(i) for i in ids) + stream.flush()
+
+
+# -- char and word units ---------------------------------------------------------------------
+
+
+def test_char_units_keep_the_text_as_written() -> None:
+    units = CharUnits.build(CORPUS)
+    assert units.tokens[:3] == list(SPECIALS)
+    text = "the  cat\n\ncafé 😀\n"
+    assert units.decode(units.encode(text)) == text
+    assert units.split("ab\n") == ["a", "b", "\n"]
+
+
+def test_char_units_map_unknown_characters_to_unk_and_list_them() -> None:
+    units = CharUnits.build(CORPUS)
+    ids = units.encode("cat§€§")
+    assert ids[3:] == [1, 1, 1]
+    assert units.unknown("cat§€§") == ["§", "€"]
+    assert units.decode(ids) == "cat"  # specials, <unk> included, add no text
+
+
+def test_word_units_make_the_line_break_a_token() -> None:
+    units = WordUnits.build(CORPUS)
+    assert units.split("the cat\n\nsat  on\n") == ["the", "cat", "\n", "\n", "sat", "on", "\n"]
+    ids = units.encode("the cat\n\nsat on")
+    assert units.tokens[ids[2]] == "\n"
+    assert units.decode(ids) == "the cat\n\nsat on"
+    assert units.decode(units.encode("the   cat \n sat")) == "the cat\nsat"  # spaces folded
+
+
+def test_word_units_show_unknown_words_as_unk() -> None:
+    units = WordUnits.build(CORPUS)
+    ids = units.encode("the zebra sat")
+    assert ids[1] == 1
+    assert units.unknown("the zebra sat on a zebra yak") == ["zebra", "yak"]
+    assert units.decode(ids) == "the <unk> sat"
+
+
+def test_word_pieces_carry_their_space_and_line_breaks_stand_alone() -> None:
+    units = WordUnits.build(CORPUS)
+    cat, newline = units.encode("cat\n")
+    assert (units.piece(cat), units.piece(newline), units.piece(EOD_ID)) == (" cat", "\n", "")
+    assert pieces(units, [cat, newline]) == " cat\n"  # the default decoder: piece by piece
+
+
+@pytest.mark.parametrize(
+    ("cls", "texts"),
+    [(CharUnits, ["aaaabbbccd", "abc"]), (WordUnits, ["a a a a b b b c c d", "a b c"])],
+)
+def test_max_size_keeps_the_most_frequent_and_min_freq_the_frequent(
+    cls: type[Units], texts: list[str]
+) -> None:
+    assert cls.build(texts, max_size=5).tokens == [*SPECIALS, "a", "b"]
+    kept = cls.build(texts, min_freq=3).tokens[3:]
+    assert kept[:3] == ["a", "b", "c"]
+    assert "d" not in kept
+
+
+def test_units_must_start_with_the_specials() -> None:
+    with pytest.raises(ConfigError, match="must start with <pad>, <unk>, <eod>"):
+        CharUnits(["<pad>", "<unk>", "a"])
+    with pytest.raises(ConfigError, match="unknown unit 'bytes': choose one of char, word"):
+        build_units("bytes", CORPUS)
+
+
+@pytest.mark.parametrize("unit", ["char", "word"])
+def test_char_and_word_units_survive_json(unit: str) -> None:
+    units = build_units(unit, CORPUS)
+    back = units_from_json(json.loads(dumps(units)))
+    assert type(back) is type(units)
+    assert back.tokens == units.tokens
+    assert back.encode(CORPUS[2]) == units.encode(CORPUS[2])
+
+
+@pytest.mark.parametrize("unit", ["char", "word"])
+def test_encode_batch_is_encode_of_each_text(unit: str) -> None:
+    units = build_units(unit, CORPUS)
+    assert units.encode_batch(UNSEEN) == [units.encode(t) for t in UNSEEN]
+
+
+def test_char_pieces_stream_the_decoded_text() -> None:
+    units = CharUnits.build(CORPUS)
+    ids = [EOD_ID, *units.encode("the café\n"), EOD_ID]
+    assert pieces(units, ids) == units.decode(ids) == "the café\n"
+
+
+# -- subword units ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def subword() -> Any:
+    pytest.importorskip("tokenizers")
+    from rnnkit.text.subword import SubwordUnits
+
+    return SubwordUnits.train(CORPUS, size=300)
+
+
+def test_subword_ids_start_with_the_specials_then_the_bytes(subword: Any) -> None:
+    from tokenizers import pre_tokenizers
+
+    from rnnkit.text.subword import byte_chars
+
+    assert subword.tokens[:3] == list(SPECIALS)
+    assert subword.name == "subword"
+    assert 259 < len(subword) <= 300
+    # byte_chars is the ByteLevel alphabet, and spells each character as tokenizers does
+    assert (
+        set(subword.tokens[3:259]) == set(byte_chars()) == set(pre_tokenizers.ByteLevel.alphabet())
+    )
+    chars = [chr(c) for c in (*range(0x21, 0x7F), 0x20, 0x0A, 0x09, 0xE9, 0x65E5, 0x1F600)]
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    for c in chars:
+        [(spelled, _)] = byte_level.pre_tokenize_str(c)
+        assert spelled == "".join(byte_chars()[b] for b in c.encode())
+
+
+@pytest.mark.parametrize("text", UNSEEN + CORPUS[:3])
+def test_subword_round_trip_of_any_text(subword: Any, text: str) -> None:
+    ids = subword.encode(text)
+    assert subword.decode(ids) == text
+    assert subword.tokenizer.decode(ids) == text  # tokenizers' own byte-level decoder agrees
+    assert min(ids, default=3) >= 3  # encoding never yields a special
+    assert subword.unknown(text) == []
+    assert len(subword.split(text)) == len(ids)
+
+
+def test_subword_reads_the_names_of_the_specials_as_text(subword: Any) -> None:
+    ids = subword.encode("<eod>")
+    assert EOD_ID not in ids
+    assert len(ids) > 1
+    assert subword.decode([EOD_ID, *ids, 0, 1]) == "<eod>"
+
+
+def test_subword_merges_what_the_corpus_repeats(subword: Any) -> None:
+    assert len(subword.encode(" the cat sat")) < len(b" the cat sat") / 2
+    assert len(subword.encode("zzzq")) == 4  # unseen: one byte each
+
+
+def test_subword_training_streams_and_is_deterministic() -> None:
+    pytest.importorskip("tokenizers")
+    from rnnkit.text.subword import SubwordUnits
+
+    read: list[int] = []
+
+    def documents() -> Iterator[str]:
+        for number, text in enumerate(CORPUS):
+            read.append(number)
+            yield text
+
+    streamed = SubwordUnits.train(documents(), size=300)
+    assert read == list(range(len(CORPUS)))
+    again = SubwordUnits.train(list(CORPUS), size=300)
+    assert streamed.to_json() == again.to_json()
+
+
+def test_subword_size_is_checked() -> None:
+    pytest.importorskip("tokenizers")
+    from rnnkit.text.subword import SubwordUnits
+
+    with pytest.raises(ConfigError, match=r"max_vocab must be at least 259 .* got 100"):
+        SubwordUnits.train(CORPUS, size=100)
+    with pytest.raises(ConfigError, match="min_freq must be at least 1, got 0"):
+        SubwordUnits.train(CORPUS, min_freq=0)
+    assert len(build_units("subword", CORPUS, max_size=270)) == 270
+
+
+def test_subword_streams_a_character_split_across_ids(subword: Any) -> None:
+    ids = subword.encode("😀")
+    assert len(ids) == 2  # the emoji's four bytes, never merged whole in this corpus
+    assert subword.piece(ids[0]) == "\ufffd"  # one id alone: part of a character
+    stream = subword.stream_decoder()
+    assert [stream.add(ids[0]), stream.add(ids[1]), stream.flush()] == ["", "😀", ""]
+    assert stream.add(ids[0]) + stream.flush() == "\ufffd"  # stopped inside a character
+    for text in UNSEEN:
+        ids = [EOD_ID, *subword.encode(text), EOD_ID]
+        assert pieces(subword, ids) == text
+
+
+def test_subword_encode_batch_is_encode_of_each_text(subword: Any) -> None:
+    assert subword.encode_batch(iter(UNSEEN)) == [subword.encode(t) for t in UNSEEN]
+    assert subword.encode_batch([]) == []
+
+
+def test_subword_units_survive_json_without_pickle(subword: Any) -> None:
+    data = json.loads(dumps(subword))
+    assert data["unit"] == "subword"
+    assert data["tokens"] == subword.tokens
+    assert isinstance(data["tokenizer"], str)
+    back = units_from_json(data)
+    assert back.tokens == subword.tokens
+    assert all(back.encode(t) == subword.encode(t) for t in UNSEEN)
+    assert units_from_json(json.loads(dumps(back))).to_json() == back.to_json()
+
+
+def test_subword_json_must_agree_with_its_tokenizer(subword: Any) -> None:
+    data = subword.to_json()
+    with pytest.raises(ConfigError, match="saved tokens are not the tokenizer's vocabulary"):
+        units_from_json({**data, "tokens": data["tokens"][:-1]})
+    with pytest.raises(ConfigError, match="no readable tokenizer JSON"):
+        units_from_json({**data, "tokenizer": "{"})
+
+
+def test_subword_without_tokenizers_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers: ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'rnnkit\[subword\]' \(or pip install tok"):
+        build_units("subword", CORPUS)
