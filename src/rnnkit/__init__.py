@@ -2,9 +2,10 @@
 
 - :mod:`rnnkit.nn`: RNN, LSTM and GRU cells and layers, exact on padded batches.
 - :class:`rnnkit.TextClassifier`: a recurrent text classifier with a scikit-learn interface.
+- :class:`rnnkit.LanguageModel`: a recurrent language model that generates text, streamed.
 - ``rnnkit`` on the command line: train, evaluate and predict (``rnnkit --help``).
 
-``nn`` and ``TextClassifier`` are imported when first used, so that the command line starts
+``nn``, ``TextClassifier`` and ``LanguageModel`` are imported when first used, so that the command line starts
 (and ``--help`` answers) without importing torch.
 """
 
@@ -18,6 +19,7 @@ from rnnkit.errors import BundleError, ConfigError, DataError, NotFittedError, R
 if TYPE_CHECKING:
     from rnnkit import nn
     from rnnkit.classifier import TextClassifier
+    from rnnkit.language_model import LanguageModel
 
 __version__ = "0.1.0"
 
@@ -25,6 +27,7 @@ __all__ = [
     "BundleError",
     "ConfigError",
     "DataError",
+    "LanguageModel",
     "NotFittedError",
     "RnnkitError",
     "TextClassifier",
@@ -32,7 +35,11 @@ __all__ = [
     "nn",
 ]
 
-_LAZY = {"nn": "rnnkit.nn", "TextClassifier": "rnnkit.classifier"}
+_LAZY = {
+    "nn": "rnnkit.nn",
+    "TextClassifier": "rnnkit.classifier",
+    "LanguageModel": "rnnkit.language_model",
+}
 
 
 def __getattr__(name: str) -> Any:
