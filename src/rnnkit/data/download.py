@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from rnnkit.data.cache import cache_dir
-from rnnkit.data.registry import DatasetInfo, RemoteFile, dataset_info
+from rnnkit.data.registry import RemoteFile, dataset_info
 from rnnkit.errors import DataError
 from rnnkit.files import write_file
 
@@ -26,47 +26,61 @@ def data_dir(explicit: str | Path | None = None) -> Path | None:
     return Path(value) if value else None
 
 
-def _complete(folder: Path, info: DatasetInfo) -> bool:
-    return all((folder / f.name).is_file() for f in info.files)
+def _complete(folder: Path, files: tuple[RemoteFile, ...]) -> bool:
+    return all((folder / f.name).is_file() for f in files)
 
 
 def locate(name: str, explicit_dir: str | Path | None = None, *, download: bool = True) -> Path:
     """The folder holding dataset ``name``'s files: data dir, cache, or a fresh download."""
     info = dataset_info(name)
+    return locate_files(
+        info.name, info.files, explicit_dir, download=download, aliases=info.folder_aliases
+    )
+
+
+def locate_files(
+    name: str,
+    files: tuple[RemoteFile, ...],
+    explicit_dir: str | Path | None = None,
+    *,
+    download: bool = True,
+    aliases: tuple[str, ...] = (),
+) -> Path:
+    """The folder holding ``files``, named ``name`` (or one of ``aliases``) in the data dir, or
+    ``name`` in the cache, where missing ones are downloaded."""
     looked: list[str] = []
     base = data_dir(explicit_dir)
     if base is not None:
-        for folder_name in (info.name, *info.folder_aliases):
-            if _complete(base / folder_name, info):
+        for folder_name in (name, *aliases):
+            if _complete(base / folder_name, files):
                 return base / folder_name
-        looked.append(f"{base / info.name} (--data-dir or RNNKIT_DATA_DIR)")
-    cached_folder = cache_dir() / "datasets" / info.name
-    if _complete(cached_folder, info):
+        looked.append(f"{base / name} (--data-dir or RNNKIT_DATA_DIR)")
+    cached_folder = cache_dir() / "datasets" / name
+    if _complete(cached_folder, files):
         return cached_folder
     looked.append(f"{cached_folder} (cache)")
     if not download:
-        raise DataError(_missing_message(info, looked, "downloads are off"))
-    for remote in info.files:
+        raise DataError(_missing_message(name, files, looked, "downloads are off"))
+    for remote in files:
         if (cached_folder / remote.name).is_file():
             continue
         try:
             fetch(remote, cached_folder / remote.name)
         except urllib.error.HTTPError as error:
             why = f"the download of {remote.url} failed: HTTP {error.code} {error.reason}"
-            raise DataError(_missing_message(info, looked, why)) from None
+            raise DataError(_missing_message(name, files, looked, why)) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", None) or error
             why = f"the download of {remote.url} failed: {reason}"
-            raise DataError(_missing_message(info, looked, why)) from None
+            raise DataError(_missing_message(name, files, looked, why)) from None
     return cached_folder
 
 
-def _missing_message(info: DatasetInfo, looked: list[str], why: str) -> str:
-    files = ", ".join(f.name for f in info.files)
+def _missing_message(name: str, files: tuple[RemoteFile, ...], looked: list[str], why: str) -> str:
     return (
-        f"dataset {info.name!r} not found: looked in {'; '.join(looked)}, and {why}. "
-        f"Place {files} in DIR/{info.name}/ and pass --data-dir DIR (or set RNNKIT_DATA_DIR=DIR); "
-        f"sources: {', '.join(f.url for f in info.files)}"
+        f"dataset {name!r} not found: looked in {'; '.join(looked)}, and {why}. "
+        f"Place {', '.join(f.name for f in files)} in DIR/{name}/ and pass --data-dir DIR (or set "
+        f"RNNKIT_DATA_DIR=DIR); sources: {', '.join(f.url for f in files)}"
     )
 
 

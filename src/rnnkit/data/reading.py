@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 
 _TREC_LINE = re.compile(r"^[A-Z]+:\S+\s+\S")
 
+# The file names whose ending decides the format.
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".conllu": "conllu",
+}
+
 
 def detect_format(path: Path, encoding: str = "utf-8") -> tuple[str, str]:
     """Guess the format of ``path`` from its name and first line: ``(format, reason)``."""
@@ -39,13 +48,7 @@ def detect_format(path: Path, encoding: str = "utf-8") -> tuple[str, str]:
         return "folder", "a .tar.gz archive, read as one folder per class"
     if path.is_dir():
         return "folder", "a folder, read as one subfolder per class"
-    for suffix, format in (
-        (".csv", "csv"),
-        (".tsv", "tsv"),
-        (".jsonl", "jsonl"),
-        (".ndjson", "jsonl"),
-        (".conllu", "conllu"),
-    ):
+    for suffix, format in EXTENSIONS.items():
         if name.endswith(suffix):
             return format, f"the file name ends in {suffix}"
     with open(path, "rb") as stream:

@@ -1,9 +1,12 @@
-"""From bytes to rows: decoding that names the line and byte of a bad one, reading a file,
-splitting lines as the readers do, and the collector that every reader adds its rows to."""
+"""From bytes to rows: decoding that names the line and byte of a bad one, reading a file
+(decompressed when its name ends in .gz), splitting lines as the readers do, and the collector
+that every reader adds its rows to."""
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +34,9 @@ def decode(data: bytes, encoding: str, source: str) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``, decompressed when its name ends in .gz."""
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -41,6 +45,12 @@ def read_bytes(path: Path) -> bytes:
         ) from None
     except OSError as error:
         raise DataError(f"{path}: cannot be read ({error.strerror})") from None
+    if not path.name.endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: not a readable gzip file ({error})") from None
 
 
 class Collector:
