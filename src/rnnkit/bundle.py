@@ -218,10 +218,11 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
             f"{', '.join(map(repr, TASKS))} models"
         )
     if task is not None and found != task:
-        what = {CLASSIFICATION: "a classifier", LANGUAGE_MODEL: "a language model"}[found]
+        names = {CLASSIFICATION: "a classifier", LANGUAGE_MODEL: "a language model"}
+        taker = command or "this"
         raise BundleError(
-            f"{path}: {what} ({found} model){f' cannot be used by {command}' if command else ''}"
-            f"; it is for {COMMANDS[found]}"
+            f"{path}: {taker} takes {names.get(task, task)}, and this bundle holds "
+            f"{names[found]} (task {found!r}): use it with {COMMANDS[found]}"
         )
     weights = path / WEIGHTS
     expected = config.get("checksums", {}).get(WEIGHTS)

@@ -315,9 +315,9 @@ class TextClassifier(OptionsEstimator):
         return save_bundle(path, bundle, option=option, keep_others=keep_others)
 
     @classmethod
-    def load(cls, path: str | Path) -> TextClassifier:
+    def load(cls, path: str | Path, *, command: str = "") -> TextClassifier:
         """A fitted classifier from a bundle folder written by ``save`` or ``rnnkit train``."""
-        bundle = load_bundle(path, task=CLASSIFICATION)
+        bundle = load_bundle(path, task=CLASSIFICATION, command=command)
         model_config = bundle.model
         assert isinstance(model_config, ModelConfig)
         assert isinstance(bundle.vocab, Vocabulary)

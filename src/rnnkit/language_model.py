@@ -25,6 +25,7 @@ import torch
 
 from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.config import StreamConfig
+from rnnkit.data.documents import hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
@@ -152,7 +153,7 @@ class LanguageModel(OptionsEstimator):
         )
         trainer = Trainer(self.train_config(), progress=self.verbose, checkpoints=checkpoints)
         carried = Carried(net)
-        history = trainer.fit(carried, batches, evaluate, objective())
+        history = trainer.fit(carried, batches, evaluate, objective(units.name))
         net.eval()
         self.model_, self.units_, self.history_ = net, units, history
         self.metrics_: dict[str, Any] = {
@@ -231,10 +232,11 @@ class LanguageModel(OptionsEstimator):
         unknown = self.units_.unknown(prompt)
         if unknown:
             shown = ", ".join(repr(t) for t in unknown[:10])
+            unit = {"char": "character", "word": "word"}.get(self.units_.name, "token")
             log.warning(
                 "the prompt has %d %s%s the model never saw (%s); each reads as <unk>",
                 len(unknown),
-                self.units_.name,
+                unit,
                 "s" if len(unknown) > 1 else "",
                 shown,
             )
@@ -367,17 +369,6 @@ class LanguageModel(OptionsEstimator):
         lm.model_, lm.units_ = net.eval(), bundle.vocab
         lm.metrics_, lm.history_ = bundle.metrics, History()
         return lm
-
-
-def hold_out_tail(documents: list[str], fraction: float) -> tuple[list[str], list[str]]:
-    """The last ``fraction`` of the documents (of the characters, with fewer than 10) as
-    validation text."""
-    if len(documents) >= 10:
-        cut = len(documents) - max(1, round(len(documents) * fraction))
-        return documents[:cut], documents[cut:]
-    text = "\n".join(documents)
-    cut = len(text) - max(1, round(len(text) * fraction))
-    return [text[:cut]], [text[cut:]]
 
 
 LanguageModel.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]

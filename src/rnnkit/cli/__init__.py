@@ -17,7 +17,9 @@ from rnnkit.cli import (
     demo,
     evaluate,
     export,
+    generate,
     lab,
+    lm,
     lr_find,
     predict,
     serve,
@@ -32,12 +34,14 @@ from rnnkit.files import USER_ERRNOS, cause
 def build_parser() -> Parser:
     parser = Parser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, evaluate and use classifiers.",
+        description="Recurrent neural networks for text: train, evaluate and use classifiers "
+        "and language models.",
         epilog="Run 'rnnkit COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, lr_find, evaluate, predict, serve, export, datasets, demo, lab):
+    modules = (train, lr_find, evaluate, predict, lm, generate, serve, export, datasets, demo, lab)
+    for module in modules:
         module.add_parser(commands)
     return parser
 
@@ -72,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except TrainingInterrupted as error:
         _report(f"rnnkit: {error}")
-        if error.checkpoint and args.command == "train":
+        if error.checkpoint and args.command in ("train", "lm"):
             folder = Path(error.checkpoint).parent.parent
-            _report(f"rnnkit: resume with: rnnkit train --resume {folder}")
+            command = "rnnkit train" if args.command == "train" else "rnnkit lm train"
+            _report(f"rnnkit: resume with: {command} --resume {folder}")
         return 130
     except ConfigError as error:
         _report(f"rnnkit: error: {flagged(error)}")

@@ -168,7 +168,7 @@ def load_model(args: argparse.Namespace) -> TextClassifier:
     from rnnkit.classifier import TextClassifier
 
     set_threads(args.threads)
-    clf = TextClassifier.load(args.model)
+    clf = TextClassifier.load(args.model, command=f"rnnkit {args.command}")
     if args.precision:
         check_precision(args.precision)
         clf.precision = args.precision

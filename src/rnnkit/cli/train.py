@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,8 +224,12 @@ def train_and_save(
     return 0
 
 
-def launch(args: argparse.Namespace) -> int:
-    """``rnnkit train ... --nproc N``: the same command in N processes under torchrun."""
+def launch(
+    args: argparse.Namespace,
+    prepare: Callable[[argparse.Namespace], argparse.Namespace] | None = None,
+) -> int:
+    """``rnnkit train ... --nproc N`` (or ``rnnkit lm train``, whose options ``prepare``
+    checks): the same command in N processes under torchrun."""
     import subprocess
     import sys
 
@@ -233,7 +238,7 @@ def launch(args: argparse.Namespace) -> int:
     # Everything the processes would check first, checked here, so that none starts in vain.
     target = run_folder(args.resume) if args.resume else Path(args.out or ".")
     with FolderLock(target, option="--resume" if args.resume else "--out"):
-        check_out(prepared(argparse.Namespace(**vars(args))))
+        check_out((prepare or prepared)(argparse.Namespace(**vars(args))))
     argv, skip = [], False
     for item in args.argv:
         if skip:

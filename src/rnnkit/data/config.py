@@ -44,14 +44,18 @@ class StreamConfig:
     unit: str = "char"  # char, word or subword (byte-level BPE)
     min_freq: int = 1  # keep tokens seen at least this often (rarer ones become <unk>)
     max_vocab: int | None = None  # at most this many tokens with the specials (subword: 8000)
-    document: str = "line"  # what one document of a plain text file is: line, paragraph, file
+    # what one document of a plain text file is: line, paragraph, file (None: line; for a
+    # named dataset, its own documents)
+    document: str | None = None
     window: int = 128  # tokens per window of truncated backpropagation through time
     variable_window: bool = False  # AWD-LSTM's random window lengths around ``window``
     valid_split: float = 0.0  # the tail of the training text held out when none is given
 
     def __post_init__(self) -> None:
         for name, choices in (("unit", UNIT_NAMES), ("document", DOCUMENTS)):
-            if getattr(self, name) not in choices:
+            if getattr(self, name) not in choices and not (
+                name == "document" and self.document is None
+            ):
                 raise ConfigError(
                     f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}",
                     field=name,

@@ -82,6 +82,12 @@ class StreamBatches:
         seed: int = 0,
         what: str = "the training text",
     ) -> None:
+        if len(stream) - 1 < window:
+            raise ConfigError(
+                f"{what} has {len(stream) - 1:,} tokens: shorter than one window of {window}; "
+                "use a smaller --window or more text",
+                field="window",
+            )
         steps = (len(stream) - 1) // batch_size
         if steps < 2:
             raise ConfigError(

@@ -190,6 +190,15 @@ OPTIONS = OptionTable(
             shown="no limit",
             metavar="N",
         ),
+        _training(
+            "max_minutes",
+            "train for this many minutes (the validation not counted), the learning-rate "
+            "schedule running over that time; without --epochs, as many epochs as fit",
+            type=float,
+            optional=True,
+            shown="no limit",
+            metavar="M",
+        ),
         Option(
             "threads",
             "CPU threads for torch",

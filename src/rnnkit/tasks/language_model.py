@@ -25,12 +25,17 @@ MONITOR = "loss"  # nats per token on the validation text, lower is better
 EVAL_ROWS = 16  # streams scored side by side in evaluation
 
 
-def objective() -> Objective:
+def objective(unit: str = "word") -> Objective:
     """The summed negative log-likelihood of the next token (and AR, TAR), validated on the
-    loss."""
+    loss; the progress bar shows the perplexity, or bits per character."""
     from rnnkit.train.step import Objective
 
-    return Objective(_computed, monitor=MONITOR, higher_is_better=False)
+    def shown(loss: float) -> dict[str, str]:
+        if unit == "char":
+            return {"bpc": f"{loss / math.log(2):.3f}"}
+        return {"ppl": f"{math.exp(min(loss, 700.0)):.1f}"}
+
+    return Objective(_computed, monitor=MONITOR, higher_is_better=False, shown=shown)
 
 
 def _computed(outputs: Any, batch: Any) -> Any:
@@ -165,6 +170,8 @@ OPTIONS = OptionTable(
             "what one document of a plain text file is: a line, a paragraph (blank-line "
             "separated) or the whole file; the state is reset between documents",
             choices=DOCUMENTS,
+            optional=True,
+            shown="line; a named dataset: its own documents",
         ),
         _text(
             "window",
@@ -234,6 +241,15 @@ OPTIONS = OptionTable(
             optional=True,
             shown="no limit",
             metavar="N",
+        ),
+        _training(
+            "max_minutes",
+            "train for this many minutes (the validation not counted), the learning-rate "
+            "schedule running over that time; without --epochs, as many epochs as fit",
+            type=float,
+            optional=True,
+            shown="no limit",
+            metavar="M",
         ),
         Option(
             "threads",

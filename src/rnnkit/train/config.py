@@ -35,6 +35,9 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"  # fp32, or bf16: autocast on CPUs with native bfloat16
     max_steps: int | None = None  # stop after this many optimizer steps (None: no limit)
+    # stop after this many minutes of training steps, the learning-rate schedule (warm-up and
+    # decay) running over that time instead of over the steps; epochs then default to no limit
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -48,6 +51,11 @@ class TrainConfig:
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("max_steps", self.max_steps is None or self.max_steps >= 1, "at least 1"),
             ("seed", 0 <= self.seed < 2**32, "in [0, 2**32)"),
+            (
+                "max_minutes",
+                self.max_minutes is None or 0 < self.max_minutes < math.inf,
+                "positive",
+            ),
         ]
         for name, ok, expected in checks:
             if not ok:

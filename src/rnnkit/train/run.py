@@ -25,14 +25,19 @@ class History:
     stopped_early: bool = False
     seconds: float = 0.0
     tokens: int = 0
+    out_of_time: bool = False  # stopped by max_minutes
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
+TIME_STEPS = 100_000  # a time budget's schedule: its fraction elapsed, as steps of this many
+
+
 def lr_factor(step: int, total: int, config: TrainConfig) -> float:
-    """Multiplier of the peak learning rate at ``step`` of ``total``."""
+    """Multiplier of the peak learning rate at ``step`` of ``total`` (with ``max_minutes``:
+    ``step`` of ``TIME_STEPS`` is the fraction of the time spent)."""
     warmup = int(config.warmup * total)
     if step < warmup:
         return (step + 1) / warmup

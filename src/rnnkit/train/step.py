@@ -68,6 +68,8 @@ class Objective:
     loss: LossFn
     monitor: str = "accuracy"
     higher_is_better: bool = True
+    # what the progress bar shows beside the training loss, e.g. {"ppl": "123.4"}
+    shown: Callable[[float], dict[str, str]] | None = None
 
     def key(self, metrics: dict[str, float]) -> tuple[float, float]:
         """Larger is better: the monitored metric signed by its direction, then -loss."""

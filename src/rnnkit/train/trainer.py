@@ -38,12 +38,20 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import TrainConfig, auto_epochs
 from rnnkit.train.distributed import World
-from rnnkit.train.run import History, Progress, RunState, describe_epoch, lr_factor
+from rnnkit.train.run import (
+    TIME_STEPS,
+    History,
+    Progress,
+    RunState,
+    describe_epoch,
+    lr_factor,
+)
 from rnnkit.train.step import BatchLike, Objective, Step, adamw, cross_entropy
 
 log = logging.getLogger(__name__)
 
 PROGRESS_LINE_SECONDS = 10.0  # without a terminal, a progress line this often
+UNLIMITED_EPOCHS = 1_000_000  # with a time budget and no --epochs
 
 
 class BatchSource(Protocol):
@@ -106,19 +114,31 @@ class Trainer:
             clip_norm=config.clip_norm,
         )
         epochs = config.epochs or auto_epochs(len(batches))
+        if config.max_minutes and not config.epochs:
+            epochs = UNLIMITED_EPOCHS
         total_steps = epochs * len(batches)
         if config.max_steps:
             total_steps = min(total_steps, config.max_steps)
             epochs = min(epochs, -(-total_steps // len(batches)))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, total_steps, config)
-        )
         run = RunState(History(planned_epochs=epochs))
+        if config.max_minutes:  # the schedule runs over the time budget
+            budget = config.max_minutes * 60
+
+            def factor(step: int) -> float:
+                spent = (run.history.seconds + run.progress.seconds) / budget
+                return lr_factor(min(int(spent * TIME_STEPS), TIME_STEPS), TIME_STEPS, config)
+
+        else:
+
+            def factor(step: int) -> float:
+                return lr_factor(step, total_steps, config)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         if self.checkpoints is not None and self.checkpoints.resume:
             self._restore(run, model, optimizer, scheduler)
         with self._stop_on_interrupt():
-            while run.epoch < epochs and not run.history.stopped_early:
-                record = self._train_epoch(step, model, batches, epochs, scheduler, run)
+            while run.epoch < epochs and not (run.history.stopped_early or run.history.out_of_time):
+                record = self._train_epoch(step, model, batches, epochs, scheduler, run, objective)
                 self._end_epoch(record, model, evaluate, objective, run, optimizer, scheduler)
         history = run.history
         if run.best_state is not None:
@@ -174,6 +194,7 @@ class Trainer:
         epochs: int,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         run: RunState,
+        step_objective: Objective,
     ) -> dict[str, Any]:
         from tqdm import tqdm
 
@@ -188,7 +209,7 @@ class Trainer:
             itertools.islice(batches.epoch(epoch), skip, None),
             initial=skip,
             total=len(batches),
-            desc=f"epoch {epoch + 1}/{epochs}",
+            desc=f"epoch {epoch + 1}" + (f"/{epochs}" if epochs < UNLIMITED_EPOCHS else ""),
             disable=not shown or lines,
             leave=False,
             unit="batch",
@@ -198,6 +219,12 @@ class Trainer:
         next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
         for index, batch in enumerate(bar, start=skip):
             if config.max_steps and history.steps >= config.max_steps:
+                break
+            if config.max_minutes and history.seconds + progress.seconds >= config.max_minutes * 60:
+                history.out_of_time = True
+                log.info(
+                    "stopping: %g minutes of training spent (--max-minutes)", config.max_minutes
+                )
                 break
             loss_sum, size = step.loss(batch)
             # One collective per step: the global target count, loss and stop request, so
@@ -221,8 +248,10 @@ class Trainer:
             progress.seconds = time.perf_counter() - start
             run.batch = index + 1
             if shown and index % 10 == 0 and not lines:
+                loss = progress.loss_sum / max(progress.seen, 1)
                 bar.set_postfix(
-                    loss=f"{progress.loss_sum / max(progress.seen, 1):.4f}",
+                    loss=f"{loss:.4f}",
+                    **(step_objective.shown(loss) if step_objective.shown else {}),
                     tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
                 )
             if lines and time.perf_counter() >= next_line:

@@ -1,0 +1,345 @@
+"""``rnnkit lm train`` and ``rnnkit lm evaluate``: language models on any text."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.bundle import CHECKPOINTS
+from rnnkit.cli.common import add_precision_option, print_json, set_threads
+from rnnkit.cli.config_file import apply_config
+from rnnkit.cli.resume import RESUMABLE, resumed, run_folder, saved_options
+from rnnkit.cli.train import check_out, launch
+from rnnkit.errors import ConfigError
+from rnnkit.files import FolderLock
+from rnnkit.tasks.language_model import GROUPS, OPTIONS
+
+if TYPE_CHECKING:
+    from rnnkit.data.documents import DocumentSplits
+    from rnnkit.language_model import LanguageModel
+    from rnnkit.train.distributed import World
+
+CORPUS_HELP = """\
+CORPUS is a plain text file (.txt, or any file read as text; --document says what one
+document is), a folder of text files or such a folder in a .tar.gz (ARCHIVE#FOLDER, e.g.
+aclImdb_v1.tar.gz#aclImdb/train/unsup), a labelled file the classifier reads (CSV, TSV, JSON
+Lines, ...: its text column, labels ignored), any of them gzip-compressed (.gz), or a named
+dataset: ptb, tinyshakespeare, imdb-lm (IMDB's train and unlabelled reviews; its test split
+the test reviews)."""
+
+TRAIN_DESCRIPTION = f"""\
+Train a recurrent language model and write a model bundle to --out.
+
+The documents are read as one stream per batch row and trained on with truncated
+backpropagation through time: windows of --window tokens, the state carried from window to
+window and reset between documents. Progress shows the loss and the perplexity (bits per
+character for a character model); --json ends with the validation scores.
+
+{CORPUS_HELP}
+
+A named dataset brings its validation split (and test split); for other corpora, --valid FILE,
+or --valid-split F holds out the tail of the training text."""
+
+TRAIN_EXAMPLES = """\
+examples:
+  rnnkit lm train tinyshakespeare --data-dir ../shared/data --out models/shakespeare
+  rnnkit lm train ptb --config recipes/ptb-lm.json --out models/ptb
+  rnnkit lm train notes.txt --document paragraph --valid-split 0.05 --out models/notes
+  rnnkit lm train aclImdb_v1.tar.gz#aclImdb/train/unsup --unit subword --document file --out m/
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "lm",
+        help="train and evaluate language models (then: rnnkit generate)",
+        description="Language models: rnnkit lm train, rnnkit lm evaluate. Generate text "
+        "with rnnkit generate, serve it with rnnkit serve.",
+    )
+    sub = parser.add_subparsers(dest="lm_command", metavar="COMMAND", required=True)
+    _add_train(sub)
+    _add_evaluate(sub)
+
+
+def _add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading the corpus")
+    group.add_argument(
+        "--text-col",
+        default="text",
+        metavar="NAME",
+        help="the text column of a CSV/TSV/JSON Lines corpus (default: text)",
+    )
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with one subfolder per named dataset (default: $RNNKIT_DATA_DIR, then "
+        "the cache)",
+    )
+
+
+def _add_train(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a language model and write a model bundle",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="CORPUS", nargs="?", help="text, folder or dataset")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
+        "folder, replaced atomically; training checkpoints go to DIR/checkpoints",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON object of options for this command, e.g. a recipe; options given on the "
+        "command line override it",
+    )
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--valid", metavar="PATH", help="validation text (read like CORPUS)")
+    OPTIONS.add_argument(split, "valid_split")
+    tests = parser.add_mutually_exclusive_group()
+    tests.add_argument("--test", metavar="PATH", help="test text, scored after training")
+    tests.add_argument(
+        "--no-test", action="store_true", help="score no test text, not even a dataset's own"
+    )
+    _add_corpus_options(parser)
+    OPTIONS.add_arguments(parser, GROUPS)
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json", action="store_true", help="print the metrics as one JSON object, last on stdout"
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    runs = parser.add_argument_group("checkpoints and data-parallel training")
+    runs.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write a checkpoint every N optimizer steps (always: after every epoch)",
+    )
+    runs.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run whose --out was DIR from its last checkpoint, with its data "
+        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may be "
+        "given again",
+    )
+    runs.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train data-parallel in N processes on this machine (torchrun)",
+    )
+    parser.set_defaults(
+        resume_from=None,
+        run=run_train,
+        configure=functools.partial(apply_config, parser),
+        defaults=parser.defaults(),
+    )
+
+
+def _add_evaluate(sub: Any) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="score a language model on text",
+        description="Score a language model bundle on text: loss (nats per token), "
+        "perplexity, bits per token, and the tokens scored; each document from its start.\n\n"
+        + CORPUS_HELP
+        + "\n\nA named dataset is scored on its test split (its validation split when it has "
+        "no test split) unless --split says otherwise.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit lm train)")
+    parser.add_argument("data", metavar="CORPUS", help="text, folder or dataset")
+    parser.add_argument(
+        "--split",
+        choices=("train", "valid", "test"),
+        help="the split of a named dataset to score",
+    )
+    parser.add_argument(
+        "--document",
+        choices=("line", "paragraph", "file"),
+        help="what one document of a plain text file is (default: as the model was trained)",
+    )
+    _add_corpus_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    add_precision_option(parser)
+    parser.set_defaults(run=run_evaluate)
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rnnkit.train import distributed
+
+    if args.nproc is not None:
+        return launch(args, prepared)
+    start = time.perf_counter()
+    world = distributed.init_from_env() if distributed.launched() else distributed.World()
+    with contextlib.ExitStack() as stack:
+        if world.is_main and args.resume:
+            stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))
+        args = prepared(args)
+        quiet = args.quiet or not world.is_main
+        if quiet:
+            logging.getLogger("rnnkit").setLevel(logging.WARNING)
+        threads = args.threads
+        if world.distributed and not threads:
+            threads = distributed.default_threads()
+        if world.is_main:
+            check_out(args)
+            stack.enter_context(FolderLock(Path(args.out), option="--out"))
+        return train_and_save(args, world, start, quiet=quiet, threads=threads)
+
+
+def prepared(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of this run (a resumed run's saved ones), checked before any text is read."""
+    saved = resumed(args) if args.resume else None
+    if saved is not None:
+        args = saved
+    elif args.data is None or args.out is None:
+        raise ConfigError("CORPUS and --out are required (or --resume DIR to continue a run)")
+    if args.checkpoint_every < 0:
+        raise ConfigError(
+            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
+        )
+    model_from(args, quiet=True).check_params()
+    return args
+
+
+def model_from(
+    args: argparse.Namespace, *, quiet: bool, threads: int | None = None
+) -> LanguageModel:
+    from rnnkit.language_model import LanguageModel
+
+    values = vars(args)
+    params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}
+    if threads is not None:
+        params["threads"] = threads
+    return LanguageModel(**params, verbose=not quiet)
+
+
+def read_corpus(
+    args: argparse.Namespace, source: str, *, document: str, valid_split: float = 0.0
+) -> DocumentSplits:
+    from rnnkit.data.documents import load_documents
+
+    text_col = args.text_col if args.text_col != "text" else None
+    return load_documents(
+        source,
+        document=document,
+        data_dir=args.data_dir,
+        valid_split=valid_split,
+        text_col=text_col,
+    )
+
+
+def train_and_save(
+    args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
+) -> int:
+    from rnnkit.train import distributed
+    from rnnkit.train.checkpoint import CheckpointPolicy
+
+    lm = model_from(args, quiet=quiet, threads=threads)
+    document = args.document
+    splits = read_corpus(
+        args, args.data, document=document, valid_split=0.0 if args.valid else args.valid_split
+    )
+    valid = read_corpus(args, args.valid, document=document).train if args.valid else splits.valid
+    test = read_corpus(args, args.test, document=document).train if args.test else splits.test
+    if args.no_test:
+        test = None
+    policy = CheckpointPolicy(
+        Path(args.out) / CHECKPOINTS,
+        every=args.checkpoint_every,
+        resume=bool(args.resume),
+        resume_from=Path(args.resume_from) if args.resume_from else None,
+        extra={"args": saved_options(args)},
+    )
+    lm.valid_split = 0.0  # held out above, where the corpus is read
+    lm.fit(splits.train, valid, checkpoints=policy)
+    if world.distributed:
+        distributed.shutdown()
+    if not world.is_main:
+        return 0
+    if test is not None:
+        logging.getLogger("rnnkit").info("scoring the test text: %s documents", f"{len(test):,}")
+    metrics = {
+        "data": args.data,
+        "valid": rounded(lm.metrics_["valid"]),
+        "test": rounded(lm.evaluate(test)) if test else None,
+        "train_seconds": round(lm.metrics_["train_seconds"], 3),
+        "train_tokens_per_second": round(lm.metrics_["train_tokens_per_second"], 1),
+        "epochs_run": lm.metrics_["epochs_run"],
+        "best_epoch": lm.metrics_["best_epoch"],
+        "seconds_to_first_step": round(lm.history_.first_step_at - start, 3)
+        if lm.history_.first_step_at is not None
+        else None,
+    }
+    path = lm.save(args.out, metrics, option="--out", keep_others=True)
+    for split in ("valid", "test"):
+        if metrics[split]:
+            print(f"{split}: {describe(metrics[split])}")
+    epochs = metrics["epochs_run"]
+    print(
+        f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s "
+        f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
+    )
+    if args.json:
+        print_json(metrics)
+    return 0
+
+
+def rounded(scores: dict[str, Any] | None) -> dict[str, Any] | None:
+    if scores is None:
+        return None
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+UNIT_WORDS = {"char": "character", "word": "word", "subword": "subword"}
+
+
+def describe(scores: dict[str, Any]) -> str:
+    """``loss 1.4952 nats per character, perplexity 4.46, 2.157 bits per character (111,540
+    characters)``."""
+    unit = UNIT_WORDS.get(scores["unit"], "token")
+    return (
+        f"loss {scores['loss']:.4f} nats per {unit}, perplexity {scores['perplexity']:.2f}, "
+        f"{scores['bits_per_token']:.3f} bits per {unit} ({scores['tokens']:,} {unit}s)"
+    )
+
+
+# -- evaluation --------------------------------------------------------------------------
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from rnnkit.data.documents import LM_DATASETS
+    from rnnkit.language_model import LanguageModel
+
+    set_threads(args.threads)
+    lm = LanguageModel.load(args.model, command="rnnkit lm evaluate")
+    if args.precision:
+        lm.precision = args.precision
+    document = args.document or lm.document
+    splits = read_corpus(args, args.data, document=document)
+    named = args.data in LM_DATASETS and not Path(args.data.split("#", 1)[0]).exists()
+    split = args.split or ("train" if not named else "test" if splits.test else "valid")
+    documents = splits.split(split)
+    scores = lm.evaluate(documents)
+    scores = {**scores, "data": args.data, "split": split if named else None}
+    if args.json:
+        print_json(rounded(scores))
+    else:
+        where = f"{args.data} ({split})" if named else args.data
+        print(f"{where}: {describe(scores)}")
+    return 0
