@@ -43,8 +43,9 @@ def filtered(scores: Tensor, top_k: int | None = None, top_p: float | None = Non
     """``scores`` (..., V) with every token outside the top-k and the top-p set at -inf."""
     scores = scores.clone()
     if top_k is not None and top_k < scores.shape[-1]:
-        kth = torch.topk(scores, top_k, dim=-1).values[..., -1:]
-        scores[scores < kth] = -math.inf
+        keep = torch.zeros_like(scores, dtype=torch.bool)
+        keep.scatter_(-1, torch.topk(scores, top_k, dim=-1).indices, True)  # exactly k
+        scores = scores.masked_fill(~keep, -math.inf)
     if top_p is not None and top_p < 1.0:
         ordered, order = torch.sort(scores, dim=-1, descending=True)
         probs = torch.softmax(ordered, dim=-1)

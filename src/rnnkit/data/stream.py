@@ -84,8 +84,7 @@ class StreamBatches:
     ) -> None:
         if len(stream) - 1 < window:
             raise ConfigError(
-                f"{what} has {len(stream) - 1:,} tokens: shorter than one window of {window}; "
-                "use a smaller --window or more text",
+                f"{what} has {len(stream) - 1:,} tokens, fewer than window {window}: lower it or give more text",
                 field="window",
             )
         steps = (len(stream) - 1) // batch_size
