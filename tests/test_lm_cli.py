@@ -48,7 +48,8 @@ def test_train_ends_with_the_validation_scores(trained: tuple[Path, Path, dict])
     _, out, metrics = trained
     valid = metrics["valid"]
     assert set(valid) == {"loss", "perplexity", "bits_per_token", "tokens", "unit"}
-    assert valid["unit"] == "char" and valid["tokens"] > 0
+    assert valid["unit"] == "char"
+    assert valid["tokens"] > 0
     assert valid["perplexity"] == pytest.approx(2.718281828 ** valid["loss"], rel=1e-5)
     assert metrics["train_seconds"] > 0
     config = json.loads((out / "config.json").read_text())
@@ -65,7 +66,8 @@ def test_evaluate_reports_loss_perplexity_and_bits(trained: tuple[Path, Path, di
     assert scores["tokens"] == 30 * (len(TEXT) - 2) + 30
     assert scores["bits_per_token"] == pytest.approx(scores["loss"] / 0.6931471805599453)
     text = rnnkit("lm", "evaluate", str(out), str(corpus))
-    assert "nats per character" in text.stdout and "bits per character" in text.stdout
+    assert "nats per character" in text.stdout
+    assert "bits per character" in text.stdout
 
 
 def test_generate_streams_text_and_is_deterministic_for_a_seed(

@@ -84,7 +84,8 @@ class StreamBatches:
     ) -> None:
         if len(stream) - 1 < window:
             raise ConfigError(
-                f"{what} has {len(stream) - 1:,} tokens, fewer than window {window}: lower it or give more text",
+                f"{what} has {len(stream) - 1:,} tokens, fewer than window {window}: lower it "
+                "or give more text",
                 field="window",
             )
         steps = (len(stream) - 1) // batch_size
