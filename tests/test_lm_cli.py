@@ -210,3 +210,14 @@ def test_lm_train_help_explains_the_corpus() -> None:
     assert result.returncode == 0
     for words in ("truncated", "ARCHIVE#FOLDER", "--window", "--softmax", "--max-minutes"):
         assert words in result.stdout
+
+
+def test_lr_find_runs_on_a_language_model(trained: tuple[Path, Path, dict]) -> None:
+    corpus, _, _ = trained
+    result = rnnkit(
+        "lm", "lr-find", str(corpus), *SMALL, "--steps", "20", "--max-lr", "0.5", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(found["lr"]) == 20
+    assert found["suggested_lr"] > 0

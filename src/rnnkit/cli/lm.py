@@ -64,6 +64,7 @@ def add_parser(commands: Any) -> None:
     sub = parser.add_subparsers(dest="lm_command", metavar="COMMAND", required=True)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_lr_find(sub)
 
 
 def _add_corpus_options(parser: argparse.ArgumentParser) -> None:
@@ -174,6 +175,40 @@ def _add_evaluate(sub: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     add_precision_option(parser)
     parser.set_defaults(run=run_evaluate)
+
+
+def _add_lr_find(sub: Any) -> None:
+    from rnnkit.cli.lr_find import add_range_options
+
+    parser = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test on a language model",
+        description="The learning-rate range test of rnnkit lr-find on a fresh language model "
+        "with these options (every option of rnnkit lm train applies, --config too): a few "
+        "windows of training while the learning rate grows from --min-lr to --max-lr, the "
+        "loss at each, and a suggested --lr.\n\n" + CORPUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="CORPUS", help="text, folder or dataset")
+    parser.add_argument("--config", metavar="FILE", help="JSON object of options")
+    add_range_options(parser)
+    _add_corpus_options(parser)
+    OPTIONS.add_arguments(parser, GROUPS)
+    parser.set_defaults(run=run_lr_find, configure=functools.partial(apply_config, parser))
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from rnnkit.cli.lr_find import report
+    from rnnkit.plotting import image_path
+    from rnnkit.train.lr_find import check_range
+
+    check_range(args.min_lr, args.max_lr, args.steps)
+    plot = image_path("--plot", args.plot) if args.plot else None
+    lm = model_from(args, quiet=True)
+    lm.check_params()
+    documents = read_corpus(args, args.data, document=args.document).train
+    result = lm.lr_find(documents, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
+    return report(result, args, plot)
 
 
 # -- training ----------------------------------------------------------------------------

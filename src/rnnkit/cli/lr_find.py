@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import functools
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import add_data_options, print_json
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.model_options import add_model_options, classifier_from, load_training_data
 from rnnkit.plotting import image_path
+
+if TYPE_CHECKING:
+    from rnnkit.train.lr_find import RangeTest
 
 DESCRIPTION = """\
 Train a fresh model for a few steps while the learning rate grows geometrically from --min-lr
@@ -18,7 +22,7 @@ and rises once it is too large. The edge is the last rate before the smoothed lo
 (by 5% of its starting value) above its lowest; the suggested --lr is a fifth of the edge, which
 on SST-2, TREC, MR and SST-5 brackets the tuned default. Every model and training option of
 rnnkit train applies (--config too), so the test runs the model you mean to train. Nothing is
-written unless --plot is given.
+written unless --plot is given. For a language model: rnnkit lm lr-find CORPUS.
 """
 
 EXAMPLES = """\
@@ -40,6 +44,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help="JSON object of options (as for rnnkit train)"
     )
+    add_range_options(parser)
+    add_data_options(parser)
+    add_model_options(parser)
+    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))
+
+
+def add_range_options(parser: argparse.ArgumentParser) -> None:
+    """The range test's own options and its output, shared with ``rnnkit lm lr-find``."""
     test = parser.add_argument_group("range test")
     test.add_argument(
         "--min-lr", type=float, default=1e-5, metavar="X", help="first rate (default: 1e-05)"
@@ -56,8 +68,6 @@ def add_parser(commands: Any) -> None:
         help="draw loss against learning rate to this image file (.png added when FILE has no "
         "image suffix)",
     )
-    add_data_options(parser)
-    add_model_options(parser)
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json",
@@ -65,11 +75,10 @@ def add_parser(commands: Any) -> None:
         help="print the rates, losses and suggestion as a JSON object as the last line",
     )
     output.add_argument("--quiet", action="store_true", help="no log lines")
-    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.train.lr_find import check_range, describe, plot_range_test
+    from rnnkit.train.lr_find import check_range
 
     check_range(args.min_lr, args.max_lr, args.steps)
     plot = image_path("--plot", args.plot) if args.plot else None
@@ -78,6 +87,13 @@ def run(args: argparse.Namespace) -> int:
     clf.verbose = False
     train, _, _, _ = load_training_data(args, clf.tokenizer, quiet=args.quiet)
     result = clf.lr_find(train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
+    return report(result, args, plot)
+
+
+def report(result: RangeTest, args: argparse.Namespace, plot: Path | None) -> int:
+    """Print the range test's losses and suggestion (and plot, and JSON) as ``args`` asks."""
+    from rnnkit.train.lr_find import describe, plot_range_test
+
     for line in describe(result, every=max(1, len(result.lrs) // 20)):
         print(line)
     if result.rose_at_once:
