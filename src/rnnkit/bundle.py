@@ -194,6 +194,16 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def bundle_task(path: str | Path) -> str:
+    """The task the bundle folder ``path`` records, read from its ``config.json`` alone (a
+    classifier's when it records none or cannot be read: ``load_bundle`` then says why)."""
+    try:
+        found = json.loads((Path(path) / CONFIG).read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return CLASSIFICATION
+    return found if found in TASKS else CLASSIFICATION
+
+
 def load_bundle(path: str | Path, *, task: str | None = None, command: str = "") -> Bundle:
     """Read a bundle folder; never unpickles. With ``task``, a model of another task is
     refused (``BundleError`` naming its task and the commands that take it, or ``command``)."""

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.bundle import Bundle, load_bundle, save_bundle
+from rnnkit.bundle import ONNX_FILES, Bundle, load_bundle, save_bundle
 from rnnkit.data.config import StreamConfig
 from rnnkit.data.documents import hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
-from rnnkit.generation import Generation, check_sampling
+from rnnkit.generation import Generation, StepFn, check_sampling
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet, State
 from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
@@ -43,6 +43,8 @@ from rnnkit.train.trainer import Trainer
 from rnnkit.validation import check_texts, check_weights
 
 log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")  # onnx: the graph rnnkit export wrote into the model's folder
 
 
 @dataclass(frozen=True)
@@ -243,11 +245,20 @@ class LanguageModel(OptionsEstimator):
         return [EOD_ID, *self.units_.encode(prompt)]
 
     @torch.no_grad()
-    def start(self, prompt: str = "", *, streams: int = 1) -> Generation:
+    def start(self, prompt: str = "", *, streams: int = 1, backend: str = "torch") -> Generation:
         """The model after reading ``prompt`` (from a document's start), ``streams`` copies
-        side by side: ``next_probs()``, ``feed(token)``, ``sample(...)``."""
+        side by side: ``next_probs()``, ``feed(token)``, ``sample(...)``. ``backend="onnx"``
+        runs every step in ONNX Runtime, with the graph ``rnnkit export`` wrote into the
+        folder the model was loaded from or saved to."""
+        if backend not in BACKENDS:
+            raise field_error("backend", " or ".join(BACKENDS), repr(backend))
         ids = torch.tensor(self.prompt_ids(prompt), dtype=torch.long)[:, None]
         net = self.model_.eval()
+        if backend == "onnx":  # the prompt one step at a time, as the graph runs
+            step, state = self._onnx_step(), net.zero_state(streams)
+            for token in ids[:, 0]:
+                scores, state = step(token.expand(streams), state)
+            return Generation(step, state, scores)
         with autocast(self.precision):
             scores, state = net(ids.expand(-1, streams))
         return Generation(self._step, state, scores[-1].float())
@@ -258,6 +269,18 @@ class LanguageModel(OptionsEstimator):
             scores, state = self.model_.step(tokens, state)
         return scores.float(), state
 
+    def _onnx_step(self) -> StepFn:
+        from rnnkit.export.runtime import OnnxStep  # the onnx extra, imported when used
+
+        folder = getattr(self, "path_", None)
+        if folder is None:
+            raise ConfigError(
+                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
+                "then generate",
+                field="backend",
+            )
+        return OnnxStep(folder / ONNX_FILES[0], self.model_, threads=self.threads or 0)
+
     def stream(
         self,
         prompt: str = "",
@@ -267,6 +290,7 @@ class LanguageModel(OptionsEstimator):
         seed: int | None = None,
         streams: int = 1,
         stop: str | None = None,
+        backend: str = "torch",
     ) -> Iterator[list[str]]:
         """The text each stream adds, token by token: one list (a piece per stream) per step.
         A stream ends at ``<eod>`` or once its text contains ``stop``; the iterator ends when
@@ -275,7 +299,7 @@ class LanguageModel(OptionsEstimator):
             raise field_error("max_tokens", "at least 1", max_tokens)
         sampling = sampling or Sampling()
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        state = self.start(prompt, streams=streams)
+        state = self.start(prompt, streams=streams, backend=backend)
         decoders = [self.units_.stream_decoder() for _ in range(streams)]
         texts = [""] * streams
         done = [False] * streams
@@ -312,9 +336,10 @@ class LanguageModel(OptionsEstimator):
         seed: int | None = None,
         num_samples: int = 1,
         stop: str | None = None,
+        backend: str = "torch",
     ) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (without it); deterministic for a
-        ``seed``; ``temperature=0`` is greedy."""
+        ``seed``; ``temperature=0`` is greedy; ``backend`` as in ``start``."""
         self._check_fitted()
         sampling = Sampling(temperature, top_k, top_p)
         texts = [""] * num_samples
@@ -325,6 +350,7 @@ class LanguageModel(OptionsEstimator):
             seed=seed,
             streams=num_samples,
             stop=stop,
+            backend=backend,
         ):
             texts = [t + p for t, p in zip(texts, pieces, strict=True)]
         return texts
@@ -351,7 +377,8 @@ class LanguageModel(OptionsEstimator):
             metrics if metrics is not None else self.metrics_,
             task=NAME,
         )
-        return save_bundle(path, bundle, option=option, keep_others=keep_others)
+        self.path_ = save_bundle(path, bundle, option=option, keep_others=keep_others)
+        return self.path_
 
     @classmethod
     def load(cls, path: str | Path, *, command: str = "") -> LanguageModel:
@@ -367,7 +394,7 @@ class LanguageModel(OptionsEstimator):
         check_weights(net, bundle.state, Path(path) / "model.safetensors")
         net.load_state_dict(bundle.state)
         lm.model_, lm.units_ = net.eval(), bundle.vocab
-        lm.metrics_, lm.history_ = bundle.metrics, History()
+        lm.metrics_, lm.history_, lm.path_ = bundle.metrics, History(), Path(path)
         return lm
 
 

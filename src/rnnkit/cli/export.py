@@ -1,4 +1,5 @@
-"""``rnnkit export``: write a model bundle as an ONNX graph, optionally with int8 weights."""
+"""``rnnkit export``: write a model bundle as an ONNX graph: a classifier's (optionally with
+int8 weights), or a language model's step."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.bundle import ONNX_FILES
+from rnnkit.errors import ConfigError
 from rnnkit.files import check_target
 
 DEFAULT_NAME, INT8_NAME = ONNX_FILES
@@ -17,11 +19,14 @@ def add_parser(commands: Any) -> None:
         "export",
         help="write a model as ONNX (for ONNX Runtime and other runtimes)",
         description="Write a model bundle's network as an ONNX graph with dynamic batch and "
-        "time axes. Inputs: tokens (batch, time) int64 word ids padded with 0, lengths "
-        "(batch,) int64; outputs: probs and logits (batch, classes). Each sequence stops at "
-        "its own length, exactly as in PyTorch. The tokenizer and vocabulary stay in the "
-        "bundle: rnnkit predict MODEL --backend onnx uses both. Needs the onnx extra: "
-        "pip install 'rnnkit[onnx]'.",
+        "time axes. A classifier's inputs: tokens (batch, time) int64 word ids padded with 0, "
+        "lengths (batch,) int64; outputs: probs and logits (batch, classes). Each sequence "
+        "stops at its own length, exactly as in PyTorch. A language model's graph is one step "
+        "of generation: inputs tokens (batch,) int64 and the state h (layers, batch, hidden), "
+        "and c for an LSTM; outputs scores (batch, vocabulary: logits, or log-probabilities "
+        "for the adaptive softmax) and the next state h_n (and c_n), the state reset where "
+        "the token is <eod>. The tokenizer and vocabulary stay in the bundle: rnnkit predict "
+        "MODEL --backend onnx uses both. Needs the onnx extra: pip install 'rnnkit[onnx]'.",
     )
     parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit train --out)")
     parser.add_argument(
@@ -36,8 +41,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--quantize",
         choices=("int8",),
-        help="int8 dynamic quantization of the LSTM and linear weights (ONNX Runtime's "
-        "quantizer; GRU and RNN layers stay float32)",
+        help="int8 dynamic quantization of a classifier's LSTM and linear weights (ONNX "
+        "Runtime's quantizer; GRU and RNN layers stay float32; language models: float32 only)",
     )
     parser.set_defaults(run=run)
 
@@ -47,15 +52,29 @@ def default_path(model: str | Path, quantize: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rnnkit.bundle import bundle_task
     from rnnkit.export.onnx import export_onnx, not_rnnkit_onnx
+    from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
 
+    language_model = bundle_task(args.model) == LANGUAGE_MODEL
+    if language_model and args.quantize:
+        raise ConfigError(
+            "--quantize int8 is for classifiers: a language model is exported in float32"
+        )
     out = Path(args.out) if args.out else default_path(args.model, args.quantize)
     # An existing file is replaced only when it is an earlier export.
     check_target(out, option="--out", folder=False, foreign=not_rnnkit_onnx)
-    from rnnkit.classifier import TextClassifier
+    if language_model:
+        from rnnkit.export.language_model import export_language_model
+        from rnnkit.language_model import LanguageModel
 
-    clf = TextClassifier.load(args.model)
-    labels = [str(c) for c in clf.classes_]
-    export_onnx(clf.model_, labels, out, quantize=args.quantize)
+        lm = LanguageModel.load(args.model, command="rnnkit export")
+        export_language_model(lm.model_, out)
+    else:
+        from rnnkit.classifier import TextClassifier
+
+        clf = TextClassifier.load(args.model)
+        labels = [str(c) for c in clf.classes_]
+        export_onnx(clf.model_, labels, out, quantize=args.quantize)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

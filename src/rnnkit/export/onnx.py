@@ -31,6 +31,7 @@ import numpy as np
 from rnnkit.errors import ConfigError
 from rnnkit.files import write_file
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.nn.base import RecurrentBase
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,17 @@ def _gates(matrix: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
 
 
 def _recurrent_layer(
-    g: _Graph, model: SequenceClassifier, layer: int, x: str, seq_lens: str
-) -> tuple[str, str]:
-    """One (bidirectional) layer: returns outputs (T, B, D * H) and h_n (D, B, H)."""
-    encoder = model.encoder.rnn
-    assert encoder is not None
+    g: _Graph,
+    encoder: RecurrentBase,
+    layer: int,
+    x: str,
+    seq_lens: str,
+    initial: tuple[str, ...] = (),
+) -> tuple[str, list[str]]:
+    """Layer ``layer`` of the stack ``encoder`` (both directions where it has two), from the
+    initial states ``initial`` (h, and c for an LSTM; zeros without them), on all steps
+    (``seq_lens`` empty) or on each sequence's own: returns its outputs (T, B, D * H) and
+    final states (each (D, B, H))."""
     cell, H = encoder.cell, encoder.hidden_size
     operator, order = cell.onnx_operator, cell.onnx_gate_order
     if operator is None or order is None:
@@ -117,13 +124,13 @@ def _recurrent_layer(
         g.constant(f"R_l{layer}", np.stack(R)),
         g.constant(f"B_l{layer}", np.stack(B)),
         seq_lens,
+        *initial,
         outputs=1 + cell.num_states,  # Y, then Y_h (and Y_c)
         **attributes,
     )
-    y, h_n = results[0], results[1]
-    y = g.op("Transpose", y, perm=[0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
+    y = g.op("Transpose", results[0], perm=[0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
     y = g.op("Reshape", y, g.constant("shape", np.array([0, 0, -1], np.int64)))
-    return y, h_n
+    return y, list(results[1:])
 
 
 def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
@@ -155,7 +162,7 @@ def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
     else:
         seq_lens = g.op("Cast", "lengths", to=onnx.TensorProto.INT32)
         for layer in range(config.num_layers):
-            y, h_n = _recurrent_layer(g, model, layer, x, seq_lens)
+            y, (h_n, *_) = _recurrent_layer(g, model.encoder.rnn, layer, x, seq_lens)
             x = g.op("Mul", y, mask)
         features = []
         for method in config.pooling:
@@ -251,7 +258,8 @@ def not_rnnkit_onnx(path: Path) -> list[str]:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception:  # onnx raises protobuf's own untyped errors for other files
         return ["is not an ONNX model"]
-    if not {"labels", "cell"} <= {p.key for p in proto.metadata_props}:
+    keys = {p.key for p in proto.metadata_props}  # a classifier's labels, or a task
+    if "cell" not in keys or not keys & {"labels", "task"}:
         return ["is an ONNX model that rnnkit did not write"]
     return []
 
