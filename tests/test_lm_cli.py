@@ -221,3 +221,19 @@ def test_lr_find_runs_on_a_language_model(trained: tuple[Path, Path, dict]) -> N
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert len(found["lr"]) == 20
     assert found["suggested_lr"] > 0
+
+
+def test_generate_through_onnx_runtime_writes_the_same_text(
+    trained: tuple[Path, Path, dict], tmp_path: Path
+) -> None:
+    import shutil
+
+    _, out, _ = trained
+    model = tmp_path / "model"
+    shutil.copytree(out, model)
+    args = ["generate", str(model), "--prompt", "it was", "--max-tokens", "25", "--seed", "2"]
+    assert_user_error(rnnkit(*args, "--backend", "onnx"), "run rnnkit export")
+    assert rnnkit("export", str(model)).returncode == 0
+    onnx = rnnkit(*args, "--backend", "onnx", "--temperature", "0")
+    assert onnx.returncode == 0, onnx.stderr
+    assert onnx.stdout == rnnkit(*args, "--temperature", "0").stdout

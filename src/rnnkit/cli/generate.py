@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     lm = LanguageModel.load(args.model, command="rnnkit generate")
     if args.precision:
         lm.precision = args.precision
+    if args.backend == "onnx":
+        lm.start("", backend="onnx")  # a missing or stale ONNX file fails here, before output
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     out = sys.stdout
     for sample in range(args.num_samples):
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             sampling=sampling,
             seed=seed + sample,
             stop=args.stop,
-            **({"backend": args.backend} if args.backend != "torch" else {}),
+            backend=args.backend,
         ):
             count += 1
             text += piece
