@@ -5,8 +5,8 @@
 - :class:`rnnkit.LanguageModel`: a recurrent language model that generates text, streamed.
 - ``rnnkit`` on the command line: train, evaluate and predict (``rnnkit --help``).
 
-``nn``, ``TextClassifier`` and ``LanguageModel`` are imported when first used, so that the command line starts
-(and ``--help`` answers) without importing torch.
+``nn``, ``TextClassifier`` and ``LanguageModel`` are imported when first used, so that the
+command line starts (and ``--help`` answers) without importing torch.
 """
 
 from __future__ import annotations
