@@ -194,16 +194,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def bundle_task(path: str | Path) -> str:
-    """The task the bundle folder ``path`` records, read from its ``config.json`` alone (a
-    classifier's when it records none or cannot be read: ``load_bundle`` then says why)."""
-    try:
-        found = json.loads((Path(path) / CONFIG).read_text()).get("task")
-    except (OSError, ValueError, AttributeError):
-        return CLASSIFICATION
-    return found if found in TASKS else CLASSIFICATION
-
-
 def load_bundle(path: str | Path, *, task: str | None = None, command: str = "") -> Bundle:
     """Read a bundle folder; never unpickles. With ``task``, a model of another task is
     refused (``BundleError`` naming its task and the commands that take it, or ``command``)."""
@@ -213,20 +203,7 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
     from rnnkit.models.classifier import rename_legacy
 
     path = Path(path)
-    if not path.is_dir():
-        raise BundleError(f"{path}: no such model folder{leftover_hint(path)}")
-    config = _read_json(path / CONFIG)
-    if config.get("format") != FORMAT:
-        raise BundleError(f"{path / CONFIG}: not an rnnkit model configuration")
-    version = config.get("format_version")
-    if version not in READABLE_VERSIONS or not isinstance(version, int):
-        raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
-    found = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
-    if found not in TASKS:
-        raise BundleError(
-            f"{path / CONFIG}: a model for the task {found!r}; this rnnkit reads "
-            f"{', '.join(map(repr, TASKS))} models"
-        )
+    config, version, found = _read_header(path)
     if task is not None and found != task:
         names = {CLASSIFICATION: "a classifier", LANGUAGE_MODEL: "a language model"}
         taker = command or "this"
@@ -278,6 +255,31 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
     metrics_path = path / METRICS
     bundle.metrics = _read_json(metrics_path) if metrics_path.exists() else {}
     return bundle
+
+
+def bundle_task(path: str | Path) -> str:
+    """The task of the bundle in the folder ``path``, from its config.json alone (the weights
+    are not read); ``BundleError`` as ``load_bundle`` for a folder that is not a bundle."""
+    return _read_header(Path(path))[2]
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], int, str]:
+    """config.json of the bundle ``path``, its format version and its task, checked."""
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such model folder{leftover_hint(path)}")
+    config = _read_json(path / CONFIG)
+    if config.get("format") != FORMAT:
+        raise BundleError(f"{path / CONFIG}: not an rnnkit model configuration")
+    version = config.get("format_version")
+    if version not in READABLE_VERSIONS or not isinstance(version, int):
+        raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
+    found = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
+    if found not in TASKS:
+        raise BundleError(
+            f"{path / CONFIG}: a model for the task {found!r}; this rnnkit reads "
+            f"{', '.join(map(repr, TASKS))} models"
+        )
+    return config, version, found
 
 
 def text_checksum(data: object, vocab: object) -> str:

@@ -97,6 +97,13 @@ def test_other_paths_go_to_fastapi(app: PredictFirst) -> None:
     assert call(app, "POST", "/nowhere", {})[0] == 404
 
 
+def test_generate_on_a_classifier_says_to_use_predict(app: PredictFirst) -> None:
+    status, body = call(app, "POST", "/generate", {"prompt": "a"})
+    assert status == 404
+    assert body["detail"].startswith('model is a classifier: POST /predict with {"texts"')
+    assert call(app, "GET", "/info", b"")[1]["task"] == "classification"
+
+
 def test_a_failing_model_call_is_a_500_and_the_next_request_is_answered(
     model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""``rnnkit serve``: an HTTP prediction server for a model bundle."""
+"""``rnnkit serve``: an HTTP server for a model bundle, a classifier or a language model."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ def add_parser(commands: Any) -> None:
     defaults = ServeConfig(model="")
     parser = commands.add_parser(
         "serve",
-        help="serve a model over HTTP (POST /predict)",
+        help="serve a model over HTTP (POST /predict, or /generate for a language model)",
         description="Serve a model bundle over HTTP with FastAPI and uvicorn (the serve extra: "
-        "pip install 'rnnkit[serve]'). POST /predict with "
+        "pip install 'rnnkit[serve]'). A classifier: POST /predict with "
         '{"texts": ["...", ...], "top_k": k} answers {"predictions": [{"label", "score", '
-        '"probs"}, ...], "model": ...}; GET /health; GET /info (labels, configuration, '
-        "metrics); the OpenAPI schema at /openapi.json and pages at /docs. Concurrent "
-        "requests are batched together. Listens on loopback unless --host says otherwise.",
+        '"probs"}, ...], "model": ...}; concurrent requests are batched together. A language '
+        'model: POST /generate with {"prompt": "...", "max_tokens": n, "temperature": t, '
+        '"top_k": k, "top_p": p, "seed": s, "stop": "...", "stream": false} answers {"text", '
+        '"tokens", "model"}, or with "stream": true sends server-sent events, one per token. '
+        "GET /health; GET /info (task, configuration, metrics); the OpenAPI schema at "
+        "/openapi.json and pages at /docs. Listens on loopback unless --host says otherwise.",
         epilog="Example: rnnkit serve model --port 8000 & curl -s localhost:8000/predict "
         "-H 'content-type: application/json' -d '{\"texts\": [\"a fine film\"]}'",
     )
@@ -53,11 +56,27 @@ def add_parser(commands: Any) -> None:
         help="most characters in one text (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-prompt-chars",
+        type=int,
+        default=defaults.max_prompt_chars,
+        metavar="N",
+        help="a language model's: most characters in a prompt, and in a stop string "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=defaults.max_tokens,
+        metavar="N",
+        help="a language model's: most tokens one request may generate (its max_tokens; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="require this key (8 characters or more) in the X-API-Key header (or "
-        "Authorization: Bearer KEY) for /predict and /info; also read from $RNNKIT_API_KEY; "
-        "an empty key is an error, not an open server",
+        "Authorization: Bearer KEY) for /predict (or /generate) and /info; also read from "
+        "$RNNKIT_API_KEY; an empty key is an error, not an open server",
     )
     parser.add_argument(
         "--batch-wait-ms",
@@ -77,7 +96,9 @@ def add_parser(commands: Any) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch threads per worker (default: the cores divided among the workers)",
+        help="torch threads per worker (default: for a classifier, the cores divided among "
+        "the workers; for a language model 1, since more threads slow down its steps of one "
+        "token)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(run=run)
@@ -129,15 +150,27 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_batch=args.max_batch,
         max_chars=args.max_chars,
+        max_prompt_chars=args.max_prompt_chars,
+        max_tokens=args.max_tokens,
         api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,
         threads=threads(args.threads),
         access_log=args.access_log,
     )
-    from rnnkit.classifier import TextClassifier
+    from rnnkit.bundle import bundle_task
+    from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
 
-    TextClassifier.load(config.model)  # a bad bundle fails here, with its message
+    if bundle_task(config.model) == LANGUAGE_MODEL:  # a bad bundle fails here, with its message
+        from rnnkit.language_model import LanguageModel
+
+        LanguageModel.load(config.model, command="rnnkit serve")
+        endpoint = "POST /generate"
+    else:
+        from rnnkit.classifier import TextClassifier
+
+        TextClassifier.load(config.model)
+        endpoint = "POST /predict"
     if config.public:
         print(
             f"rnnkit: warning: listening on all interfaces ({config.host}): anyone who can "
@@ -148,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(
         f"rnnkit: serving {config.model} on http://{shown}:{config.port} "
-        f"(POST /predict, docs at /docs); Ctrl-C stops",
+        f"({endpoint}, docs at /docs); Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )

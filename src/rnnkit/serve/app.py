@@ -1,9 +1,13 @@
-"""The HTTP prediction server: a FastAPI application around one model bundle.
+"""The HTTP prediction server: a FastAPI application around one model bundle. A classifier's:
 
     POST /predict   {"texts": [...], "top_k": k}  ->  {"predictions": [...], "model": ...}
     GET  /health    liveness, and how many batches and texts the model has run
-    GET  /info      labels, configuration, metrics and bundle format version
+    GET  /info      task, labels, configuration, metrics and bundle format version
     GET  /docs, /openapi.json
+
+``create_app`` reads the bundle's task and builds this application or a language model's
+(POST /generate, :mod:`rnnkit.serve.generate`); each answers the other's endpoint with a 404
+that names the right one.
 
 Every bad request gets a 4xx with a ``detail`` message: invalid or too deeply nested JSON (400),
 a missing or wrong API key (401), a body, text count or text over the limits (413), wrong types
@@ -14,7 +18,6 @@ or infinite outputs for (damaged weights) is a 500 that says so, never a NaN in 
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import logging
 import os
@@ -32,16 +35,27 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from rnnkit.bundle import FORMAT_VERSION
+from rnnkit.bundle import FORMAT_VERSION, bundle_task
 from rnnkit.classifier import TextClassifier
 from rnnkit.errors import PredictionError
 from rnnkit.serve.batcher import Batcher
 from rnnkit.serve.config import ServeConfig
+from rnnkit.serve.http import (
+    JSON,
+    HttpError,
+    check_key,
+    chunks,
+    error_body,
+    parse,
+    read_body,
+    send_json,
+)
+from rnnkit.tasks.classification import NAME
+from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
 from rnnkit.validation import finite_rows
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 CONFIG_ENV = "RNNKIT_SERVE_CONFIG"  # how `rnnkit serve --workers N` hands the config to workers
 
 
@@ -64,19 +78,12 @@ class PredictResponse(BaseModel):
     model: str
 
 
-class HttpError(Exception):
-    """A client error: ``status`` and a message that says what to change."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-
-
 def _info(clf: TextClassifier, model: Path) -> dict[str, Any]:
     """What GET /info reports, from the loaded classifier (the bundle's own configuration)."""
     return {
         "model": model.name,
         "format_version": FORMAT_VERSION,
+        "task": NAME,
         "labels": [str(c) for c in clf.classes_],
         "configuration": {
             "model": asdict(clf.model_.config),
@@ -88,13 +95,22 @@ def _info(clf: TextClassifier, model: Path) -> dict[str, Any]:
     }
 
 
-def create_app(config: ServeConfig) -> PredictFirst:
-    """The ASGI application serving ``config.model``: FastAPI, with POST /predict in front."""
+def create_app(config: ServeConfig) -> PredictFirst | FastAPI:
+    """The ASGI application serving ``config.model``, for the task its config.json names: a
+    classifier's (POST /predict) or a language model's (POST /generate, rnnkit.serve.generate)."""
+    if bundle_task(config.model) == LANGUAGE_MODEL:
+        from rnnkit.serve.generate import create_generate_app
+
+        return create_generate_app(config)
+    return create_predict_app(config)
+
+
+def create_predict_app(config: ServeConfig) -> PredictFirst:
+    """A classifier's ASGI application: FastAPI, with POST /predict in front."""
     clf = TextClassifier.load(config.model)
     labels = [str(c) for c in clf.classes_]
     info = _info(clf, Path(config.model))
-    threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)  # 0: share
-    torch.set_num_threads(threads)
+    torch.set_num_threads(config.torch_threads)
     batcher = Batcher(
         functools.partial(clf.predict_proba, check_finite=False),
         max_batch=config.max_batch,
@@ -119,22 +135,11 @@ def create_app(config: ServeConfig) -> PredictFirst:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
 
-    def authorized(headers: Headers) -> None:
-        if config.api_key is None:
-            return
-        given = headers.get("x-api-key")
-        bearer = headers.get("authorization", "")
-        if given is None and bearer.lower().startswith("bearer "):
-            given = bearer[7:].strip()
-        if given is None:
-            raise HttpError(401, "missing API key: send the header X-API-Key: KEY")
-        if not hmac.compare_digest(given.encode(), config.api_key.encode()):
-            raise HttpError(401, "wrong API key")
-
     async def answer(headers: Headers, body: AsyncIterator[bytes]) -> bytes:
         """The JSON answer to POST /predict; HttpError for a bad request."""
-        authorized(headers)
-        request = _parse(await _read_body(headers, body, config.max_body_bytes))
+        check_key(config.api_key, headers)
+        raw = await read_body(headers, body, config.max_body_bytes, "--max-batch x --max-chars")
+        request = parse(raw, PredictRequest, '{"texts": ["..."]}')
         texts = request.texts
         if not texts:
             raise HttpError(422, "texts: the list is empty; send at least one text")
@@ -177,7 +182,7 @@ def create_app(config: ServeConfig) -> PredictFirst:
 
     @app.get("/info")
     async def get_info(request: Request) -> dict[str, Any]:
-        authorized(request.headers)
+        check_key(config.api_key, request.headers)
         return {
             **info,
             "server": {
@@ -202,6 +207,14 @@ def create_app(config: ServeConfig) -> PredictFirst:
         # without the PredictFirst wrapper create_app returns.
         return Response(await answer(request.headers, request.stream()), media_type=JSON)
 
+    @app.post("/generate", include_in_schema=False)
+    async def generate() -> None:
+        raise HttpError(
+            404,
+            f'{info["model"]} is a classifier: POST /predict with {{"texts": ["..."]}}; '
+            "/generate is served for language models",
+        )
+
     return PredictFirst(app, answer)
 
 
@@ -222,86 +235,13 @@ class PredictFirst:
             return
         headers = Headers(scope=scope)
         try:
-            status, body = 200, await self.answer(headers, _chunks(receive))
+            status, body = 200, await self.answer(headers, chunks(receive))
         except HttpError as error:
-            status, body = error.status, _error_body(error.detail)
+            status, body = error.status, error_body(error.detail)
         except Exception:  # the client gets a 500, the server stays up
             log.exception("POST /predict failed")
-            status, body = 500, _error_body("internal error: see the server's log")
-        extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    *extra,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The request body's chunks from ASGI ``http.request`` messages."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise HttpError(400, "the client disconnected before sending the whole body")
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
-
-
-def _error_body(detail: str) -> bytes:
-    return json.dumps({"detail": detail}, ensure_ascii=False).encode()
-
-
-async def _read_body(headers: Headers, body: AsyncIterator[bytes], limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes."""
-    too_large = f"is over the limit of {limit:,} bytes (--max-batch x --max-chars)"
-    length = headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise HttpError(413, f"request body of {int(length):,} bytes {too_large}")
-    chunks, size = [], 0
-    async for chunk in body:
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, f"request body {too_large}")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(raw: bytes) -> PredictRequest:
-    """The request body as a PredictRequest, whatever its content type says; errors are 4xx."""
-    from pydantic import ValidationError
-
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError as error:
-        raise HttpError(400, f"the body is not UTF-8 ({error})") from None
-    except json.JSONDecodeError as error:
-        raise HttpError(400, f"invalid JSON: {error}") from None
-    except RecursionError:
-        raise HttpError(400, "invalid JSON: nested too deeply") from None
-    except ValueError as error:  # e.g. an integer of more digits than Python converts
-        raise HttpError(400, f"invalid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise HttpError(
-            422, f'expected a JSON object such as {{"texts": ["..."]}}, got {data!r:.40}'
-        )
-    try:
-        return PredictRequest.model_validate(data)
-    except ValidationError as error:
-        messages = [f"{_where(p['loc'])}: {p['msg']}" for p in error.errors()]
-        raise HttpError(422, "; ".join(messages)) from None
-
-
-def _where(location: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a JSON path: ("texts", 2) -> texts[2]."""
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
-    return text.lstrip(".") or "body"
+            status, body = 500, error_body("internal error: see the server's log")
+        await send_json(send, status, body)
 
 
 def _prediction(row: np.ndarray, labels: list[str], top_k: int | None) -> dict[str, Any]:

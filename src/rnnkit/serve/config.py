@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 
 from rnnkit.errors import ConfigError
@@ -12,7 +13,9 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """Where to listen, how much one request may ask, and how requests are batched."""
+    """Where to listen, how much one request may ask, and how requests are batched.
+    ``max_batch``, ``max_chars`` and the batching apply to a classifier, ``max_prompt_chars``
+    and ``max_tokens`` to a language model."""
 
     model: str
     host: str = "127.0.0.1"
@@ -20,6 +23,8 @@ class ServeConfig:
     workers: int = 1
     max_batch: int = 256  # texts in one request, and texts the batcher runs together
     max_chars: int = 100_000  # characters in one text
+    max_prompt_chars: int = 4_000  # characters in a prompt (and in a stop string)
+    max_tokens: int = 1_000  # tokens one request may generate
     api_key: str | None = None
     batching: bool = True  # dynamic batching of concurrent requests
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
@@ -32,6 +37,8 @@ class ServeConfig:
             ("--workers", self.workers >= 1, "at least 1"),
             ("--max-batch", self.max_batch >= 1, "at least 1"),
             ("--max-chars", self.max_chars >= 1, "at least 1"),
+            ("--max-prompt-chars", self.max_prompt_chars >= 1, "at least 1"),
+            ("--max-tokens", self.max_tokens >= 1, "at least 1"),
             ("--batch-wait-ms", 0 <= self.batch_wait_ms <= 1000, "in [0, 1000]"),
             ("--threads", self.threads >= 0, "zero or positive"),
         ]
@@ -47,6 +54,17 @@ class ServeConfig:
         """The largest request body worth reading: max_batch texts of max_chars characters of
         up to 4 UTF-8 bytes (JSON escapes aside), plus room for the envelope."""
         return self.max_batch * (4 * self.max_chars + 16) + 4096
+
+    @property
+    def max_generate_bytes(self) -> int:
+        """The largest POST /generate body worth reading: a prompt and a stop string of
+        max_prompt_chars characters of up to 4 UTF-8 bytes, plus room for the other fields."""
+        return 2 * 4 * self.max_prompt_chars + 4096
+
+    @property
+    def torch_threads(self) -> int:
+        """Torch threads per worker: ``threads``, or the cores divided among the workers."""
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
     @property
     def public(self) -> bool:

@@ -1,0 +1,364 @@
+"""The language-model server: POST /generate around one language-model bundle.
+
+    POST /generate  {"prompt", "max_tokens", "temperature", "top_k", "top_p", "seed",
+                     "stop", "stream"}  ->  {"text": ..., "tokens": n, "model": ...}
+                    or, with "stream": true, server-sent events: one ``data: {"text": piece}``
+                    per generated token, then ``event: done`` / ``data: {"done": true,
+                    "tokens": n}`` (``event: error`` if the model fails midway)
+    GET  /health    liveness, generations answered and running, tokens generated
+    GET  /info      task, unit, vocabulary size, configuration, metrics, server limits
+
+The model runs in one worker thread, a token at a time (``Generations``): the event loop keeps
+answering (/health, other requests) during a long generation, concurrent generations take
+turns token by token, and one whose client disconnects stops at its next token. Bad requests
+get the classifier server's 4xx and ``detail`` messages (:mod:`rnnkit.serve.http`); a prompt,
+a stop string or ``max_tokens`` over the server's limits is a 413 naming the flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from rnnkit.bundle import FORMAT_VERSION
+from rnnkit.errors import ConfigError
+from rnnkit.language_model import LanguageModel, Sampling
+from rnnkit.serve.config import ServeConfig
+from rnnkit.serve.http import (
+    HttpError,
+    check_key,
+    chunks,
+    error_body,
+    parse,
+    read_body,
+    send_json,
+)
+from rnnkit.tasks.language_model import NAME
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_TOKENS = 200  # a request's max_tokens when it sends none (or --max-tokens if lower)
+INTERNAL = "internal error: see the server's log"
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: StrictStr = Field(default="", description="text to continue, from a document's start")
+    max_tokens: StrictInt | None = Field(
+        default=None,
+        description=f"most tokens to generate (default {DEFAULT_MAX_TOKENS}, or the server's "
+        "--max-tokens if lower); generation also ends at the end of a document",
+    )
+    temperature: float = Field(default=1.0, strict=True, description="0 is greedy")
+    top_k: StrictInt | None = Field(default=None, description="draw from the k most likely")
+    top_p: float | None = Field(
+        default=None, strict=True, description="draw from the most likely tokens of mass p"
+    )
+    seed: StrictInt | None = Field(
+        default=None, ge=0, lt=2**64, description="the same seed and request, the same text"
+    )
+    stop: StrictStr | None = Field(default=None, description="end once the text contains this")
+    stream: StrictBool = Field(default=False, description="server-sent events, token by token")
+
+
+class GenerateResponse(BaseModel):
+    text: str
+    tokens: int
+    model: str
+
+
+class Generations:
+    """Generations run in one worker thread, in turns of a token (streamed) or of up to
+    ``TURN`` seconds of tokens (answered whole), counted for /health."""
+
+    TURN = 0.02  # a whole answer's turn: few thread hops, a client's departure seen soon
+
+    def __init__(self, lm: LanguageModel) -> None:
+        self.lm = lm
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-generate")
+        self.answered = 0  # generations ended, whether their client stayed or not
+        self.running = 0
+        self.tokens = 0
+
+    async def run(
+        self,
+        request: GenerateRequest,
+        max_tokens: int,
+        sampling: Sampling,
+        emit: Callable[[str], Awaitable[None]],
+        stopped: asyncio.Event,
+    ) -> int:
+        """Generate for ``request``, handing each token's text to ``emit``, until the text
+        ends or ``stopped`` is set; the number of tokens generated."""
+        steps = self.lm.stream(
+            request.prompt,
+            max_tokens=max_tokens,
+            sampling=sampling,
+            seed=request.seed,
+            stop=request.stop,
+        )
+        turn = 0.0 if request.stream else self.TURN
+        loop = asyncio.get_running_loop()
+        count, ended = 0, False
+        self.running += 1
+        try:
+            while not ended and not stopped.is_set():
+                pieces, ended = await loop.run_in_executor(self.executor, _turn, steps, turn)
+                count += len(pieces)
+                self.tokens += len(pieces)
+                for piece in pieces:
+                    await emit(piece)
+        finally:
+            self.running -= 1
+            self.answered += 1  # steps, left unfinished, holds nothing but the model's state
+        return count
+
+
+def _turn(steps: Iterator[list[str]], seconds: float) -> tuple[list[str], bool]:
+    """The texts of the next tokens of ``steps`` (at least one, more while under ``seconds``
+    have passed), and whether the generation has ended."""
+    pieces: list[str] = []
+    deadline = time.perf_counter() + seconds
+    while True:
+        step = next(steps, None)
+        if step is None:
+            return pieces, True
+        pieces.append(step[0])
+        if time.perf_counter() >= deadline:
+            return pieces, False
+
+
+def _info(lm: LanguageModel, model: Path, config: ServeConfig) -> dict[str, Any]:
+    """What GET /info reports, from the loaded model (the bundle's own configuration)."""
+    return {
+        "model": model.name,
+        "format_version": FORMAT_VERSION,
+        "task": NAME,
+        "unit": lm.units_.name,
+        "vocabulary_size": len(lm.units_),
+        "configuration": {
+            "model": asdict(lm.model_.config),
+            "data": asdict(lm.data_config()),
+            "training": asdict(lm.train_config()),
+        },
+        "metrics": lm.metrics_,
+        "server": {"max_prompt_chars": config.max_prompt_chars, "max_tokens": config.max_tokens},
+    }
+
+
+def checked(request: GenerateRequest, config: ServeConfig) -> tuple[int, Sampling]:
+    """``max_tokens`` and the sampling settings of ``request``; HttpError for a value out of
+    its range (422) or over the server's limits (413)."""
+    for name in ("prompt", "stop"):
+        text = getattr(request, name)
+        if text is not None and len(text) > config.max_prompt_chars:
+            raise HttpError(
+                413,
+                f"{name}: {len(text):,} characters is over the limit of "
+                f"{config.max_prompt_chars:,} (--max-prompt-chars)",
+            )
+    max_tokens = request.max_tokens
+    if max_tokens is None:
+        max_tokens = min(DEFAULT_MAX_TOKENS, config.max_tokens)
+    if max_tokens < 1:
+        raise HttpError(422, f"max_tokens must be at least 1, got {max_tokens}")
+    if max_tokens > config.max_tokens:
+        raise HttpError(
+            413,
+            f"max_tokens: {max_tokens:,} is over the limit of {config.max_tokens:,} (--max-tokens)",
+        )
+    try:
+        sampling = Sampling(request.temperature, request.top_k, request.top_p)
+    except ConfigError as error:  # names the field: temperature, top_k or top_p
+        raise HttpError(422, str(error)) from None
+    return max_tokens, sampling
+
+
+def event(payload: dict[str, Any], name: str | None = None) -> bytes:
+    """One server-sent event: ``event: NAME`` if named, and ``data: JSON``; JSON escapes
+    newlines, so the data is one line."""
+    head = f"event: {name}\n" if name else ""
+    return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+async def _watch(receive: Receive, stopped: asyncio.Event) -> None:
+    """Set ``stopped`` when the client disconnects (the body has been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    stopped.set()
+
+
+def create_generate_app(config: ServeConfig) -> FastAPI:
+    """A language model's ASGI application: FastAPI, POST /generate answered from the ASGI
+    messages (its answer may be a stream)."""
+    lm = LanguageModel.load(config.model, command="rnnkit serve")
+    info = _info(lm, Path(config.model), config)
+    torch.set_num_threads(config.threads or 1)  # one token at a time: see --threads
+    generations = Generations(lm)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        generations.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="rnnkit",
+        summary=f"Text generation with the rnnkit language model {info['model']}",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(HttpError)
+    async def http_error(request: Request, error: HttpError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /generate: a JSON answer, or server-sent events, or a JSON 4xx/500."""
+        headers = Headers(scope=scope)
+        try:
+            check_key(config.api_key, headers)
+            raw = await read_body(
+                headers, chunks(receive), config.max_generate_bytes, "--max-prompt-chars"
+            )
+            request = parse(raw, GenerateRequest, '{"prompt": "..."}')
+            max_tokens, sampling = checked(request, config)
+        except HttpError as error:
+            await send_json(send, error.status, error_body(error.detail))
+            return
+        except Exception:  # the client gets a 500, the server stays up
+            log.exception("POST /generate failed")
+            await send_json(send, 500, error_body(INTERNAL))
+            return
+        stopped = asyncio.Event()
+        watcher = asyncio.create_task(_watch(receive, stopped))
+        try:
+            if request.stream:
+                await _stream(generations, request, max_tokens, sampling, send, stopped)
+            else:
+                await _whole(generations, request, max_tokens, sampling, send, stopped, info)
+        finally:
+            watcher.cancel()
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "generations": generations.answered,
+            "running": generations.running,
+            "tokens": generations.tokens,
+        }
+
+    @app.get("/info")
+    async def get_info(request: Request) -> dict[str, Any]:
+        check_key(config.api_key, request.headers)
+        return info
+
+    @app.post(
+        "/generate",
+        response_model=GenerateResponse,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": GenerateRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def generate() -> Response:
+        return Answered(answer)
+
+    @app.post("/predict", include_in_schema=False)
+    async def predict() -> None:
+        raise HttpError(
+            404,
+            f"{info['model']} is a language model: POST /generate with "
+            '{"prompt": "..."}; /predict is served for classifiers',
+        )
+
+    return app
+
+
+class Answered(Response):
+    """A response that ``answer`` writes from the ASGI messages itself, reading the body too
+    (FastAPI has not read it: the route declares no body parameter)."""
+
+    def __init__(self, answer: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.answer(scope, receive, send)
+
+
+async def _whole(
+    generations: Generations,
+    request: GenerateRequest,
+    max_tokens: int,
+    sampling: Sampling,
+    send: Send,
+    stopped: asyncio.Event,
+    info: dict[str, Any],
+) -> None:
+    """The generated text as one JSON answer."""
+    pieces: list[str] = []
+
+    async def emit(piece: str) -> None:
+        pieces.append(piece)
+
+    try:
+        tokens = await generations.run(request, max_tokens, sampling, emit, stopped)
+    except Exception:  # the client gets a 500, the server stays up
+        log.exception("POST /generate failed")
+        await send_json(send, 500, error_body(INTERNAL))
+        return
+    payload = {"text": "".join(pieces), "tokens": tokens, "model": info["model"]}
+    await send_json(send, 200, json.dumps(payload, ensure_ascii=False).encode())
+
+
+async def _stream(
+    generations: Generations,
+    request: GenerateRequest,
+    max_tokens: int,
+    sampling: Sampling,
+    send: Send,
+    stopped: asyncio.Event,
+) -> None:
+    """Server-sent events: each token's text as it is generated, then ``done``."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no"),  # proxies such as nginx: pass each event on
+            ],
+        }
+    )
+
+    async def emit(piece: str) -> None:
+        await send(
+            {"type": "http.response.body", "body": event({"text": piece}), "more_body": True}
+        )
+
+    try:
+        tokens = await generations.run(request, max_tokens, sampling, emit, stopped)
+        last = event({"done": True, "tokens": tokens}, "done")
+    except Exception:  # the status is sent: the stream ends with an error event
+        log.exception("POST /generate failed while streaming")
+        last = event({"detail": INTERNAL}, "error")
+    await send({"type": "http.response.body", "body": last, "more_body": False})

@@ -1,0 +1,120 @@
+"""What every endpoint of the server shares: client errors, the API key, reading and parsing a
+request body from ASGI messages, and JSON answers written straight to ASGI ``send``.
+
+Every bad request is an ``HttpError``: a status and a ``detail`` that says what to change.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+from pydantic import BaseModel
+from starlette.datastructures import Headers
+from starlette.types import Receive, Send
+
+JSON = "application/json"
+Request = TypeVar("Request", bound=BaseModel)
+
+
+class HttpError(Exception):
+    """A client error: ``status`` and a message that says what to change."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def check_key(api_key: str | None, headers: Headers) -> None:
+    """401 unless the headers carry ``api_key`` (X-API-Key or Authorization: Bearer), compared
+    in constant time; anything passes when the server has no key."""
+    if api_key is None:
+        return
+    given = headers.get("x-api-key")
+    bearer = headers.get("authorization", "")
+    if given is None and bearer.lower().startswith("bearer "):
+        given = bearer[7:].strip()
+    if given is None:
+        raise HttpError(401, "missing API key: send the header X-API-Key: KEY")
+    if not hmac.compare_digest(given.encode(), api_key.encode()):
+        raise HttpError(401, "wrong API key")
+
+
+async def chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body's chunks from ASGI ``http.request`` messages."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HttpError(400, "the client disconnected before sending the whole body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def read_body(headers: Headers, body: AsyncIterator[bytes], limit: int, flags: str) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (which the
+    options ``flags`` set)."""
+    too_large = f"is over the limit of {limit:,} bytes ({flags})"
+    length = headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise HttpError(413, f"request body of {int(length):,} bytes {too_large}")
+    parts, size = [], 0
+    async for chunk in body:
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, f"request body {too_large}")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def parse(raw: bytes, model: type[Request], example: str) -> Request:
+    """The body as a ``model``, whatever its content type says; errors are 4xx. ``example``
+    shows the JSON object expected."""
+    from pydantic import ValidationError
+
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as error:
+        raise HttpError(400, f"the body is not UTF-8 ({error})") from None
+    except json.JSONDecodeError as error:
+        raise HttpError(400, f"invalid JSON: {error}") from None
+    except RecursionError:
+        raise HttpError(400, "invalid JSON: nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise HttpError(400, f"invalid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise HttpError(422, f"expected a JSON object such as {example}, got {data!r:.40}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        messages = [f"{where(p['loc'])}: {p['msg']}" for p in error.errors()]
+        raise HttpError(422, "; ".join(messages)) from None
+
+
+def where(location: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a JSON path: ("texts", 2) -> texts[2]."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+    return text.lstrip(".") or "body"
+
+
+def error_body(detail: str) -> bytes:
+    return json.dumps({"detail": detail}, ensure_ascii=False).encode()
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """A whole JSON response (and the Bearer challenge with a 401)."""
+    extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
