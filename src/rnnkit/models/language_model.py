@@ -56,6 +56,14 @@ class Carried(nn.Module):
         self.net = net
         self.state: State | None = None
 
+    def get_extra_state(self) -> Tensor:
+        """The carried state, in the model's state dict, so that a checkpoint taken mid-epoch
+        resumes exactly: (states, L, B, H), or empty before the first window."""
+        return torch.stack(self.state) if self.state is not None else torch.zeros(0)
+
+    def set_extra_state(self, state: Tensor) -> None:
+        self.state = tuple(state.unbind(0)) if state.numel() else None
+
     def forward(self, tokens: Tensor, targets: Tensor, fresh: Tensor | bool) -> tuple[Tensor, int]:
         state = self.state
         if bool(fresh) or state is None or state[0].shape[1] != tokens.shape[1]:
@@ -149,9 +157,18 @@ class LanguageModelNet(nn.Module):
         return Scored(loss_sum, count, penalty, final)
 
     def step(self, token: Tensor, state: State) -> tuple[Tensor, State]:
-        """One step of generation: ``token`` (B,) -> scores (B, V) and the next state."""
-        h, _, final = self.hidden(token[None], state)
-        return self.logits(h[0]), final
+        """One step of generation: ``token`` (B,) -> scores (B, V) and the next state. In
+        evaluation, what ``hidden`` does for one step without its segments: the state zeroed
+        where the token is <eod>, one call of the stack."""
+        if self.training:
+            h, _, final = self.hidden(token[None], state)
+            return self.logits(h[0]), final
+        keep = (token != EOD_ID)[None, :, None].to(state[0].dtype)
+        out, final = _call(
+            self.rnn, self.encoder.embedding(token)[None], tuple(s * keep for s in state), None
+        )
+        h = out[0] if self.projection is None else self.projection(out[0])
+        return self.logits(h), final
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Scores over the vocabulary at every step (T, B, V), and the final state."""
