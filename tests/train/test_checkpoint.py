@@ -98,6 +98,17 @@ def test_a_diverging_loss_names_step_rate_and_the_intact_checkpoint(tmp_path: Pa
     assert all(torch.isfinite(v).all() for v in state.model.values())
 
 
+def test_a_diverging_loss_does_not_offer_a_previous_runs_checkpoint(tmp_path: Path) -> None:
+    policy = CheckpointPolicy(tmp_path / "c")
+    Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())
+    assert read_meta(policy.last)["position"]["epoch"] == 1  # the earlier run's, in the folder
+    with pytest.raises(FloatingPointError) as caught:  # a new run there, before its first one
+        Trainer(CONFIG, checkpoints=policy).fit(noisy_model(), Poisoned(at=5))
+    message = str(caught.value)
+    assert message.endswith("lower --lr"), message
+    assert "checkpoint" not in message
+
+
 def test_damaged_checkpoints_are_named(tmp_path: Path) -> None:
     policy = CheckpointPolicy(tmp_path / "c")
     Trainer(TrainConfig(epochs=1), checkpoints=policy).fit(noisy_model(), Blobs())

@@ -238,7 +238,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
-    """The options of this run (a resumed run's saved ones), checked before any text is read."""
+    """The options of this run (a resumed run's saved ones), checked before any text is read
+    (and, for ``--nproc``, before torchrun starts the processes)."""
+    from rnnkit.data.stream import check_processes
+
+    processes = args.nproc
     saved = resumed(args) if args.resume else None
     if saved is not None:
         args = saved
@@ -249,6 +253,8 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
             f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
         )
     model_from(args, quiet=True).check_params()
+    if processes is not None and processes > 0:
+        check_processes(args.batch_size, processes)  # each process its share of the rows
     return args
 
 

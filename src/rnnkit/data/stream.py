@@ -134,15 +134,20 @@ class StreamBatches:
     def shard(self, rank: int, size: int) -> StreamBatches:
         """This process's rows: every ``size``-th column from ``rank`` (each process carries
         its own rows' state)."""
-        if self.batch_size % size:
-            raise ConfigError(
-                f"--batch-size {self.batch_size} must be a multiple of the {size} processes",
-                field="batch_size",
-            )
+        check_processes(self.batch_size, size)
         shard = copy.copy(self)
         shard._columns, shard._processes = slice(rank, None, size), size
         shard.batch_size = self.batch_size // size
         return shard
+
+
+def check_processes(batch_size: int, processes: int) -> None:
+    """Each of ``processes`` takes an equal share of the ``batch_size`` rows (``shard``)."""
+    if batch_size % processes:
+        raise ConfigError(
+            f"--batch-size {batch_size} must be a multiple of the {processes} processes",
+            field="batch_size",
+        )
 
 
 def eval_windows(

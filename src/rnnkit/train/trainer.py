@@ -81,6 +81,7 @@ class Trainer:
         self.checkpoints = checkpoints
         self.world = World()
         self._stop_requested = False
+        self._checkpointed = False  # policy.last is this run's (written or resumed from)
 
     def fit(
         self,
@@ -96,6 +97,7 @@ class Trainer:
         if objective is None:
             objective = Objective(cross_entropy(config.label_smoothing))
         self.world = world = distributed.current()
+        self._checkpointed = False
         net: nn.Module = model
         if world.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -298,7 +300,8 @@ class Trainer:
             "lower --lr"
         )
         policy = self.checkpoints
-        if policy is not None and (policy.last / META).is_file():
+        # Not a previous run's checkpoint left in the folder: that one has other options.
+        if policy is not None and self._checkpointed and (policy.last / META).is_file():
             where = read_meta(policy.last)["position"]
             message += (
                 f". The last good checkpoint, {policy.last} (epoch {where['epoch'] + 1}, "
@@ -320,6 +323,7 @@ class Trainer:
         policy = self.checkpoints
         assert policy is not None
         rng = torch.stack(self.world.gather(torch.get_rng_state()))  # (processes, state)
+        self._checkpointed = True
         if not self.world.is_main:
             return
         history = asdict(run.history)
@@ -351,6 +355,7 @@ class Trainer:
         assert policy is not None
         source = policy.resume_from or policy.last
         state = load_checkpoint(source)
+        self._checkpointed = True
         if source != policy.last and self.world.is_main:  # last is whole again from here on
             copy_checkpoint(source, policy.last)
         model.load_state_dict(state.model)
