@@ -237,3 +237,75 @@ def test_generate_through_onnx_runtime_writes_the_same_text(
     onnx = rnnkit(*args, "--backend", "onnx", "--temperature", "0")
     assert onnx.returncode == 0, onnx.stderr
     assert onnx.stdout == rnnkit(*args, "--temperature", "0").stdout
+
+
+def test_a_subword_model_trains_generates_and_round_trips_its_text(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers", reason="the subword unit needs Hugging Face tokenizers")
+    corpus = tmp_path / "text.txt"
+    corpus.write_text(TEXT * 20)
+    out = tmp_path / "subword"
+    result = rnnkit(
+        "lm",
+        "train",
+        str(corpus),
+        "--out",
+        str(out),
+        *SMALL,
+        "--unit",
+        "subword",
+        "--max-vocab",
+        "300",
+        "--max-steps",
+        "10",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["vocab"]["unit"] == "subword"
+    assert "tokenizer" in config["vocab"]
+    generated = rnnkit(
+        "generate", str(out), "--prompt", "it was", "--max-tokens", "20", "--seed", "1"
+    )
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.startswith("it was")
+
+
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (DATA_DIR / "tinyshakespeare" / "input.txt").is_file(),
+    reason=f"Tiny Shakespeare not found in {DATA_DIR}",
+)
+def test_evaluate_scores_a_named_dataset_s_validation_split(
+    trained: tuple[Path, Path, dict],
+) -> None:
+    _, out, _ = trained
+    result = rnnkit(
+        "lm", "evaluate", str(out), "tinyshakespeare", "--data-dir", str(DATA_DIR), "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["split"] == "valid"  # it has no test split
+    assert scores["tokens"] == 111_540 + 1  # its last 10% of characters, and the <eod>
+
+
+def test_lab_generate_shows_samples_at_four_temperatures(tmp_path: Path) -> None:
+    result = rnnkit(
+        "lab",
+        "generate",
+        "--minutes",
+        "0.05",
+        "--max-tokens",
+        "40",
+        "--quiet",
+        "--json",
+        "--data-dir",
+        str(tmp_path),  # no Tiny Shakespeare there: the standard library's text
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["source"] == "the Python standard library's docstrings"
+    assert [s["temperature"] for s in report["samples"]] == [0.0, 0.5, 1.0, 1.5]
+    for temperature in ("temperature 0:", "temperature 1.5:"):
+        assert temperature in result.stdout

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.encoder import Encoder
+from rnnkit.nn.base import RecurrentBase
 from rnnkit.nn.dropout import dropout, locked_dropout
 from rnnkit.text.units import EOD_ID
 
@@ -97,7 +98,7 @@ class LanguageModelNet(nn.Module):
             self.decoder = nn.Linear(config.output_size, config.vocab_size)
 
     @property
-    def rnn(self) -> nn.Module:
+    def rnn(self) -> RecurrentBase:
         assert self.encoder.rnn is not None  # the configuration refuses bag
         return self.encoder.rnn
 
@@ -164,10 +165,8 @@ class LanguageModelNet(nn.Module):
             h, _, final = self.hidden(token[None], state)
             return self.logits(h[0]), final
         keep = (token != EOD_ID)[None, :, None].to(state[0].dtype)
-        out, final = _call(
-            self.rnn, self.encoder.embedding(token)[None], tuple(s * keep for s in state), None
-        )
-        h = out[0] if self.projection is None else self.projection(out[0])
+        out, final = self.rnn.step(self.encoder.embedding(token), tuple(s * keep for s in state))
+        h = out if self.projection is None else self.projection(out)
         return self.logits(h), final
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:

@@ -198,6 +198,25 @@ class RecurrentBase(nn.Module):
         output, state = self._run(input, None if hx is None else tuple(hx), lengths)
         return output, (state[0] if len(state) == 1 else state)
 
+    def step(self, x: Tensor, hx: State) -> tuple[Tensor, State]:
+        """One time step of the whole stack in one direction, for generation: ``x`` (B, I)
+        and the states (each (L, B, H)) -> the top layer's output (B, H) and the new states.
+        The cell's step once per layer (the readable path): for one token, a fused kernel
+        call costs more than the work (about 9 ms against well under 1 for hidden 512 and
+        batch 1 here)."""
+        if self.bidirectional:
+            raise ValueError(f"{type(self).__name__}.step runs one direction only")
+        cell = self.cell
+        weights = self._forward_weights(cell)
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            state = cell.step(x, tuple(s[layer] for s in hx), weights[layer])
+            finals.append(state)
+            x = state[0]
+            if self.dropout > 0 and self.training and layer + 1 < self.num_layers:
+                x = F.dropout(x, self.dropout, training=True)
+        return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+
     def _run(
         self, input: Tensor, hx: State | None, lengths: Lengths | None
     ) -> tuple[Tensor, State]:

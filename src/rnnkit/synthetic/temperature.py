@@ -108,11 +108,11 @@ def _docstrings(module: Any) -> list[str]:
 
 
 def lesson_text(data_dir: str | None) -> tuple[str, str]:
-    """``(text, where it came from)``: Tiny Shakespeare from ``data_dir`` (or
+    """``(text, where it came from)``: Tiny Shakespeare from ``data_dir`` (without one,
     $RNNKIT_DATA_DIR), else the standard library's docstrings."""
     import os
 
-    for folder in (data_dir, os.environ.get("RNNKIT_DATA_DIR")):
+    for folder in (data_dir or os.environ.get("RNNKIT_DATA_DIR"),):
         if folder and (Path(folder) / "tinyshakespeare" / "input.txt").is_file():
             path = Path(folder) / "tinyshakespeare" / "input.txt"
             return path.read_text(encoding="utf-8"), str(path)
