@@ -64,7 +64,7 @@ def reference_lstm(splits: Any, minutes: float, recipe: dict[str, Any]) -> dict[
     """A bare torch.nn.LSTM + Linear of the recipe's size on the same windows (carried state),
     AdamW at the recipe's rate with its warm-up and cosine decay over the same time."""
     from rnnkit.data.stream import StreamBatches, token_stream
-    from rnnkit.text.units import build_units
+    from rnnkit.text.kinds import build_units
 
     units = build_units("char", splits.train)
     torch.manual_seed(0)
@@ -110,11 +110,7 @@ def reference_lstm(splits: Any, minutes: float, recipe: dict[str, Any]) -> dict[
     with torch.no_grad():
         ids = torch.from_numpy(valid)
         out, _ = lstm(embedding(ids[:-1, None]))
-        total = float(
-            torch.nn.functional.cross_entropy(
-                head(out)[:, 0], ids[1:], reduction="sum"
-            )
-        )
+        total = float(torch.nn.functional.cross_entropy(head(out)[:, 0], ids[1:], reduction="sum"))
         count = len(ids) - 1
     return {"loss": total / count, "tokens_per_second": tokens / spent, "tokens": tokens}
 
@@ -161,7 +157,9 @@ def shakespeare(args: argparse.Namespace) -> None:
         "",
         "Samples (200 characters, seed 0):",
         "",
-        *_samples(lm, "ROMEO:", [{"temperature": 0.5}, {"temperature": 0.8}, {"temperature": 1.0}], 200),
+        *_samples(
+            lm, "ROMEO:", [{"temperature": 0.5}, {"temperature": 0.8}, {"temperature": 1.0}], 200
+        ),
     ]
     write_section(f"lm_shakespeare_{args.minutes:g}min", "\n".join(lines))
     print("\n".join(lines))
@@ -286,7 +284,8 @@ def imdb(args: argparse.Namespace) -> None:
         "| measure | value |",
         "|---|---|",
         f"| model | {_describe(recipe)}, embedding {config.embed_dim}, projection, adaptive "
-        f"softmax over {config.vocab_size:,} words (cutoffs {','.join(map(str, config.clusters))}) |",
+        f"softmax over {config.vocab_size:,} words (cutoffs "
+        f"{','.join(map(str, config.clusters))}) |",
         f"| training FLOPs per token | {per_token / 1e6:.2f} M (recurrent {recurrent / 1e6:.2f}, "
         f"projection {projection / 1e6:.2f}, output layer {output / 1e6:.2f}; a full softmax "
         f"would be {full_softmax / 1e6:.1f}) |",
@@ -295,10 +294,14 @@ def imdb(args: argparse.Namespace) -> None:
         f"**{speed * per_token / peak:.0%}** |",
         "| bf16 | not run: this CPU has neither AVX512-BF16 nor AMX (rnnkit refuses emulated "
         "bf16, which is slower than fp32) |",
-        f"| one epoch ({epoch_tokens:,} tokens) | "
-        f"{'done in ' if lm.metrics_['epochs_run'] and not lm.history_.out_of_time else ''}"
-        f"{epoch_tokens / speed / 60:.1f} min at this speed (target at most 15); trained "
-        f"{seconds / 60:.1f} min |",
+        f"| one epoch ({epoch_tokens:,} tokens; target at most 15 min) | "
+        f"{epoch_tokens / speed / 60:.1f} min at this speed; "
+        + (
+            f"stopped by the {args.minutes:g}-minute budget after {seconds / 60:.1f} min"
+            if lm.history_.out_of_time
+            else f"the whole epoch ran in {seconds / 60:.1f} min"
+        )
+        + " |",
         f"| test reviews perplexity (25,000 reviews, {test['tokens']:,} tokens) | "
         f"{test['perplexity']:.1f} |",
     ]

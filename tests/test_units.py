@@ -10,16 +10,8 @@ from typing import Any
 import pytest
 
 from rnnkit.errors import ConfigError
-from rnnkit.text.units import (
-    EOD_ID,
-    SPECIALS,
-    CharUnits,
-    Units,
-    WordUnits,
-    build_units,
-    dumps,
-    units_from_json,
-)
+from rnnkit.text.kinds import build_units, dumps, units_from_json
+from rnnkit.text.units import EOD_ID, SPECIALS, CharUnits, Units, WordUnits
 
 CORPUS = [
     "the cat sat on the mat\nthe dog sat on the log\n",

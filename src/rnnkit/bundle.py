@@ -40,7 +40,8 @@ from rnnkit.files import (
 from rnnkit.models.config import LanguageModelConfig, ModelConfig
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
-from rnnkit.text.units import Units, units_from_json
+from rnnkit.text.kinds import units_from_json
+from rnnkit.text.units import Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig

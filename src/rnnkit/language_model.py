@@ -33,7 +33,8 @@ from rnnkit.generation import Generation, StepFn, check_sampling
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet, State
 from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
-from rnnkit.text.units import EOD_ID, Units, build_units
+from rnnkit.text.kinds import build_units
+from rnnkit.text.units import EOD_ID, Units
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test

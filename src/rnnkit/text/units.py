@@ -17,9 +17,8 @@ text that id completes (for bytes, a character may take several ids) and ``flush
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from rnnkit.errors import ConfigError
@@ -142,35 +141,3 @@ class WordUnits(Units):
         if token_id == Vocabulary.unk_id:
             return " " + word
         return "" if token_id < len(SPECIALS) else word if word == "\n" else " " + word
-
-
-def build_units(
-    unit: str, texts: Iterable[str], *, max_size: int | None = None, min_freq: int = 1
-) -> Units:
-    """Units of kind ``unit`` learnt from ``texts``: the ``max_size`` most frequent characters
-    or words seen at least ``min_freq`` times, or a BPE vocabulary of ``max_size`` pieces."""
-    if unit == "subword":
-        from rnnkit.text.subword import SubwordUnits
-
-        return SubwordUnits.build(texts, max_size=max_size, min_freq=min_freq)
-    return _unit_class(unit).build(texts, max_size=max_size, min_freq=min_freq)
-
-
-def units_from_json(data: Mapping[str, Any]) -> Units:
-    unit = data.get("unit")
-    if unit == "subword":
-        from rnnkit.text.subword import SubwordUnits
-
-        return SubwordUnits.from_json(data)
-    return _unit_class(str(unit))(list(data["tokens"]))
-
-
-def _unit_class(unit: str) -> type[Units]:
-    classes: dict[str, type[Units]] = {"char": CharUnits, "word": WordUnits}
-    if unit not in classes:
-        raise ConfigError(f"unknown unit {unit!r}: choose one of {', '.join(UNITS)}", field="unit")
-    return classes[unit]
-
-
-def dumps(units: Units) -> str:
-    return json.dumps(units.to_json(), ensure_ascii=False)
