@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.bundle import CHECKPOINTS
 from rnnkit.cli.common import add_precision_option, print_json, set_threads
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.resume import RESUMABLE, resumed, run_folder, saved_options
-from rnnkit.cli.train import check_out, launch
+from rnnkit.cli.resume import RESUMABLE, resumed, saved_options
+from rnnkit.cli.train import run_training
 from rnnkit.errors import ConfigError
-from rnnkit.files import FolderLock
 from rnnkit.tasks.language_model import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
@@ -215,26 +212,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from rnnkit.train import distributed
-
-    if args.nproc is not None:
-        return launch(args, prepared)
-    start = time.perf_counter()
-    world = distributed.init_from_env() if distributed.launched() else distributed.World()
-    with contextlib.ExitStack() as stack:
-        if world.is_main and args.resume:
-            stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))
-        args = prepared(args)
-        quiet = args.quiet or not world.is_main
-        if quiet:
-            logging.getLogger("rnnkit").setLevel(logging.WARNING)
-        threads = args.threads
-        if world.distributed and not threads:
-            threads = distributed.default_threads()
-        if world.is_main:
-            check_out(args)
-            stack.enter_context(FolderLock(Path(args.out), option="--out"))
-        return train_and_save(args, world, start, quiet=quiet, threads=threads)
+    return run_training(args, prepared, train_and_save)
 
 
 def prepared(args: argparse.Namespace) -> argparse.Namespace:

@@ -124,16 +124,27 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_training(args, prepared, train_and_save)
+
+
+Prepare = Callable[[argparse.Namespace], argparse.Namespace]
+TrainAndSave = Callable[..., int]
+
+
+def run_training(args: argparse.Namespace, prepare: Prepare, train: TrainAndSave) -> int:
+    """What ``rnnkit train`` and ``rnnkit lm train`` share around their training: torchrun for
+    --nproc, the process group, the locks on --resume and --out, the options ``prepare``
+    checks before any data is read, quiet processes other than rank 0, then ``train``."""
     from rnnkit.train import distributed
 
     if args.nproc is not None:
-        return launch(args)
+        return launch(args, prepare)
     start = time.perf_counter()
     world = distributed.init_from_env() if distributed.launched() else distributed.World()
     with contextlib.ExitStack() as stack:
         if world.is_main and args.resume:  # held before its checkpoint is read
             stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))
-        args = prepared(args)
+        args = prepare(args)
         # rank 0 alone prints and writes; a resumed run is as quiet as the run it continues
         quiet = args.quiet or not world.is_main
         if quiet:
@@ -144,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         if world.is_main:  # the output checked and held before any work
             check_out(args)
             stack.enter_context(FolderLock(Path(args.out), option="--out"))
-        return train_and_save(args, world, start, quiet=quiet, threads=threads)
+        return train(args, world, start, quiet=quiet, threads=threads)
 
 
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
@@ -224,10 +235,7 @@ def train_and_save(
     return 0
 
 
-def launch(
-    args: argparse.Namespace,
-    prepare: Callable[[argparse.Namespace], argparse.Namespace] | None = None,
-) -> int:
+def launch(args: argparse.Namespace, prepare: Prepare | None = None) -> int:
     """``rnnkit train ... --nproc N`` (or ``rnnkit lm train``, whose options ``prepare``
     checks): the same command in N processes under torchrun."""
     import subprocess

@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING, Any
 from rnnkit.data.config import DataConfig
 from rnnkit.models.config import CELLS, ModelConfig
 from rnnkit.options import Option, OptionTable
+from rnnkit.tasks.shared import (
+    GROUPS,
+    MAX_MINUTES,
+    PRECISION,
+    THREADS,
+    model_option,
+    text_option,
+    training_option,
+)
 from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET, TrainConfig
-from rnnkit.train.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from rnnkit.train.step import Objective
@@ -37,28 +45,18 @@ def _pooling_from_config(value: Any) -> str:
     return ",".join(value)
 
 
-def _model(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="model", group="model", **kw)
-
-
-def _text(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="data", group="text", **kw)
-
-
-def _training(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="training", group="training", **kw)
-
-
 OPTIONS = OptionTable(
     [
-        _model(
+        model_option(
             "cell",
             "recurrent cell, or bag: the mean of the embeddings, an order-blind baseline",
             choices=CELLS,
         ),
-        _model("layers", "stacked recurrent layers", field="num_layers", type=int, metavar="N"),
-        _model("bidirectional", "read each text in both directions", type=bool),
-        _model(
+        model_option(
+            "layers", "stacked recurrent layers", field="num_layers", type=int, metavar="N"
+        ),
+        model_option("bidirectional", "read each text in both directions", type=bool),
+        model_option(
             "embed_dim",
             "embedding size",
             type=int,
@@ -67,10 +65,10 @@ OPTIONS = OptionTable(
             shown="the size of --vectors, else 128",
             metavar="N",
         ),
-        _model(
+        model_option(
             "hidden", "hidden size of each direction", field="hidden_size", type=int, metavar="N"
         ),
-        _model(
+        model_option(
             "pooling",
             "how states become one vector: one or more of last, mean, max, attention, "
             "separated by commas",
@@ -78,31 +76,31 @@ OPTIONS = OptionTable(
             to_config=_pooling_to_config,
             from_config=_pooling_from_config,
         ),
-        _model(
+        model_option(
             "dropout",
             "dropout on embeddings, between layers and before the output layer",
             type=float,
             metavar="P",
         ),
-        _model(
+        model_option(
             "word_dropout",
             "in training, replace this fraction of tokens by the unknown token",
             type=float,
             metavar="P",
         ),
-        _model(
+        model_option(
             "embed_dropout",
             "in training, zero all occurrences of this fraction of the word types in each batch",
             type=float,
             metavar="P",
         ),
-        _model(
+        model_option(
             "locked_dropout",
             "--dropout on embeddings and between layers keeps one mask per text for all its "
             "steps (variational dropout)",
             type=bool,
         ),
-        _model(
+        model_option(
             "weight_dropout",
             "DropConnect on the hidden-to-hidden matrices (as in AWD-LSTM)",
             type=float,
@@ -117,31 +115,31 @@ OPTIONS = OptionTable(
             optional=True,
             metavar="FILE",
         ),
-        _model(
+        model_option(
             "freeze_embeddings",
             "keep the (pretrained) embeddings fixed during training",
             type=bool,
             switch="set",
         ),
-        _text("tokenizer", "word or char", choices=("word", "char")),
-        _text(
+        text_option("tokenizer", "word or char", choices=("word", "char")),
+        text_option(
             "min_freq", "keep tokens seen at least this often in training", type=int, metavar="N"
         ),
-        _text(
+        text_option(
             "max_vocab",
             "largest vocabulary, counting padding and unknown",
             type=int,
             optional=True,
             metavar="N",
         ),
-        _text(
+        text_option(
             "max_len",
             "truncate texts to their first N tokens",
             type=int,
             optional=True,
             metavar="N",
         ),
-        _training(
+        training_option(
             "epochs",
             f"passes over the training data; none: enough for about {STEP_BUDGET} steps, from "
             f"{MIN_EPOCHS} to {MAX_EPOCHS} epochs",
@@ -149,22 +147,26 @@ OPTIONS = OptionTable(
             optional=True,
             metavar="N",
         ),
-        _training("batch_size", "texts per batch (bucketed by length)", type=int, metavar="N"),
-        _training("lr", "peak learning rate of AdamW", type=float, metavar="X"),
-        _training("weight_decay", "AdamW weight decay", type=float, metavar="X"),
-        _training(
+        training_option(
+            "batch_size", "texts per batch (bucketed by length)", type=int, metavar="N"
+        ),
+        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X"),
+        training_option("weight_decay", "AdamW weight decay", type=float, metavar="X"),
+        training_option(
             "warmup", "fraction of steps warming the learning rate up", type=float, metavar="F"
         ),
-        _training("schedule", "learning-rate decay after warm-up", choices=SCHEDULES),
-        _training("clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"),
-        _training(
+        training_option("schedule", "learning-rate decay after warm-up", choices=SCHEDULES),
+        training_option(
+            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
+        ),
+        training_option(
             "patience",
             "stop after N epochs without a better validation accuracy, keeping the best "
             "weights (0: never)",
             type=int,
             metavar="N",
         ),
-        _training("label_smoothing", "label smoothing of the loss", type=float, metavar="X"),
+        training_option("label_smoothing", "label smoothing of the loss", type=float, metavar="X"),
         Option(
             "valid_split",
             "fraction of DATA held out for validation when there is no --valid (stratified, "
@@ -173,15 +175,11 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        _training(
+        training_option(
             "seed", "random seed (weights, batches, validation split)", type=int, metavar="N"
         ),
-        _training(
-            "precision",
-            "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
-            choices=PRECISIONS,
-        ),
-        _training(
+        PRECISION,
+        training_option(
             "max_steps",
             "stop after this many optimizer steps, for quick checks; the validation and test "
             "sets are still scored in full, and --no-test skips the test set",
@@ -190,28 +188,10 @@ OPTIONS = OptionTable(
             shown="no limit",
             metavar="N",
         ),
-        _training(
-            "max_minutes",
-            "train for this many minutes (the validation not counted), the learning-rate "
-            "schedule running over that time; without --epochs, as many epochs as fit",
-            type=float,
-            optional=True,
-            shown="no limit",
-            metavar="M",
-        ),
-        Option(
-            "threads",
-            "CPU threads for torch",
-            group="training",
-            type=int,
-            default=None,
-            optional=True,
-            shown="all cores",
-            listed_before="precision",
-            metavar="N",
-        ),
+        MAX_MINUTES,
+        THREADS,
     ],
     {"model": ModelConfig, "data": DataConfig, "training": TrainConfig},
 )
 
-GROUPS = {"model": "model", "text": "text", "training": "training"}  # --help sections
+__all__ = ["GROUPS", "MONITOR", "NAME", "OPTIONS", "objective"]

@@ -14,8 +14,16 @@ from typing import TYPE_CHECKING, Any
 from rnnkit.data.config import DOCUMENTS, UNIT_NAMES, StreamConfig
 from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
 from rnnkit.options import Option, OptionTable
+from rnnkit.tasks.shared import (
+    GROUPS,
+    MAX_MINUTES,
+    PRECISION,
+    THREADS,
+    model_option,
+    text_option,
+    training_option,
+)
 from rnnkit.train.config import SCHEDULES, TrainConfig
-from rnnkit.train.precision import PRECISIONS
 
 if TYPE_CHECKING:
     from rnnkit.train.step import Objective
@@ -66,22 +74,10 @@ def _cutoffs_from_config(value: Any) -> str:
     return ",".join(map(str, value))
 
 
-def _model(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="model", group="model", **kw)
-
-
-def _text(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="data", group="text", **kw)
-
-
-def _training(param: str, help: str, **kw: Any) -> Option:
-    return Option(param, help, section="training", group="training", **kw)
-
-
 OPTIONS = OptionTable(
     [
-        _model("cell", "recurrent cell", choices=("lstm", "gru", "rnn")),
-        _model(
+        model_option("cell", "recurrent cell", choices=("lstm", "gru", "rnn")),
+        model_option(
             "layers",
             "stacked recurrent layers",
             field="num_layers",
@@ -89,45 +85,47 @@ OPTIONS = OptionTable(
             metavar="N",
             default=1,
         ),
-        _model("embed_dim", "embedding size", type=int, metavar="N", default=128),
-        _model("hidden", "hidden size", field="hidden_size", type=int, metavar="N", default=512),
-        _model(
+        model_option("embed_dim", "embedding size", type=int, metavar="N", default=128),
+        model_option(
+            "hidden", "hidden size", field="hidden_size", type=int, metavar="N", default=512
+        ),
+        model_option(
             "dropout",
             "dropout on the embeddings, between layers and before the output layer",
             type=float,
             metavar="P",
             default=0.1,
         ),
-        _model(
+        model_option(
             "embed_dropout",
             "in training, zero all occurrences of this fraction of the token types in a window",
             type=float,
             metavar="P",
             default=0.0,
         ),
-        _model(
+        model_option(
             "locked_dropout",
             "--dropout keeps one mask per row for all steps of a window (variational)",
             type=bool,
         ),
-        _model(
+        model_option(
             "weight_dropout",
             "DropConnect on the hidden-to-hidden matrices (AWD-LSTM)",
             type=float,
             metavar="P",
             default=0.0,
         ),
-        _model(
+        model_option(
             "tie_weights",
             "the output layer is the embedding (with a projection when --hidden differs)",
             type=bool,
         ),
-        _model(
+        model_option(
             "softmax",
             "full, or adaptive: clusters of rarer tokens cost less (large word vocabularies)",
             choices=SOFTMAXES,
         ),
-        _model(
+        model_option(
             "cutoffs",
             "the adaptive softmax's cluster boundaries, comma separated (default 2000,10000,"
             "50000 below the vocabulary size)",
@@ -135,37 +133,37 @@ OPTIONS = OptionTable(
             to_config=_cutoffs_to_config,
             from_config=_cutoffs_from_config,
         ),
-        _model(
+        model_option(
             "activation_reg",
             "AR: alpha times the mean squared output of the last layer",
             type=float,
             metavar="X",
         ),
-        _model(
+        model_option(
             "temporal_reg",
             "TAR: beta times the mean squared change of the last layer's outputs",
             type=float,
             metavar="X",
         ),
-        _text(
+        text_option(
             "unit",
             "char, word (split on white space) or subword (byte-level BPE)",
             choices=UNIT_NAMES,
         ),
-        _text(
+        text_option(
             "min_freq",
             "keep characters or words seen at least this often (rarer ones become <unk>)",
             type=int,
             metavar="N",
         ),
-        _text(
+        text_option(
             "max_vocab",
             "largest vocabulary, counting the 3 special tokens (subword: its size, default 8000)",
             type=int,
             optional=True,
             metavar="N",
         ),
-        _text(
+        text_option(
             "document",
             "what one document of a plain text file is: a line, a paragraph (blank-line "
             "separated) or the whole file; the state is reset between documents",
@@ -173,18 +171,18 @@ OPTIONS = OptionTable(
             optional=True,
             shown="line; a named dataset: its own documents",
         ),
-        _text(
+        text_option(
             "window",
             "tokens per window of truncated backpropagation through time",
             type=int,
             metavar="N",
         ),
-        _text(
+        text_option(
             "variable_window",
             "random window lengths around --window each epoch (AWD-LSTM)",
             type=bool,
         ),
-        _training(
+        training_option(
             "epochs",
             "passes over the training text",
             type=int,
@@ -192,27 +190,31 @@ OPTIONS = OptionTable(
             metavar="N",
             shown="about 1500 steps, 2 to 20 epochs",
         ),
-        _training(
+        training_option(
             "batch_size",
             "streams side by side (rows of a window)",
             type=int,
             metavar="N",
             default=32,
         ),
-        _training("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
-        _training("weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01),
-        _training(
+        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
+        training_option(
+            "weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01
+        ),
+        training_option(
             "warmup",
             "fraction of steps warming the learning rate up",
             type=float,
             metavar="F",
             default=0.02,
         ),
-        _training(
+        training_option(
             "schedule", "learning-rate decay after warm-up", choices=SCHEDULES, default="cosine"
         ),
-        _training("clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"),
-        _training(
+        training_option(
+            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
+        ),
+        training_option(
             "patience",
             "stop after N epochs without a lower validation loss, keeping the best weights "
             "(0: never)",
@@ -228,13 +230,11 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        _training("seed", "random seed (weights, dropout, window lengths)", type=int, metavar="N"),
-        _training(
-            "precision",
-            "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
-            choices=PRECISIONS,
+        training_option(
+            "seed", "random seed (weights, dropout, window lengths)", type=int, metavar="N"
         ),
-        _training(
+        PRECISION,
+        training_option(
             "max_steps",
             "stop after this many optimizer steps, for quick checks",
             type=int,
@@ -242,28 +242,10 @@ OPTIONS = OptionTable(
             shown="no limit",
             metavar="N",
         ),
-        _training(
-            "max_minutes",
-            "train for this many minutes (the validation not counted), the learning-rate "
-            "schedule running over that time; without --epochs, as many epochs as fit",
-            type=float,
-            optional=True,
-            shown="no limit",
-            metavar="M",
-        ),
-        Option(
-            "threads",
-            "CPU threads for torch",
-            group="training",
-            type=int,
-            default=None,
-            optional=True,
-            shown="all cores",
-            listed_before="precision",
-            metavar="N",
-        ),
+        MAX_MINUTES,
+        THREADS,
     ],
     {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
 )
 
-GROUPS = {"model": "model", "text": "text", "training": "training"}  # --help sections
+__all__ = ["EVAL_ROWS", "GROUPS", "MONITOR", "NAME", "OPTIONS", "metrics", "objective"]

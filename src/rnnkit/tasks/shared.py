@@ -1,0 +1,50 @@
+"""What the tasks' option tables share: the helpers that place an option in its section and
+--help group, and the options every task's training has in the same words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnkit.options import Option
+from rnnkit.train.precision import PRECISIONS
+
+GROUPS = {"model": "model", "text": "text", "training": "training"}  # --help sections
+
+
+def model_option(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="model", group="model", **kw)
+
+
+def text_option(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="data", group="text", **kw)
+
+
+def training_option(param: str, help: str, **kw: Any) -> Option:
+    return Option(param, help, section="training", group="training", **kw)
+
+
+PRECISION = training_option(
+    "precision",
+    "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
+    choices=PRECISIONS,
+)
+MAX_MINUTES = training_option(
+    "max_minutes",
+    "train for this many minutes (the validation not counted), the learning-rate schedule "
+    "running over that time; without --epochs, as many epochs as fit",
+    type=float,
+    optional=True,
+    shown="no limit",
+    metavar="M",
+)
+THREADS = Option(
+    "threads",
+    "CPU threads for torch",
+    group="training",
+    type=int,
+    default=None,
+    optional=True,
+    shown="all cores",
+    listed_before="precision",
+    metavar="N",
+)
