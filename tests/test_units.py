@@ -242,3 +242,12 @@ def test_subword_without_tokenizers_says_how_to_install(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers: ImportError
     with pytest.raises(ConfigError, match=r"pip install 'rnnkit\[subword\]' \(or pip install tok"):
         build_units("subword", CORPUS)
+
+
+def test_streamed_words_join_as_decode_joins_them() -> None:
+    units = build_units("word", ["the cat sat\non the mat\n"])
+    ids = units.encode("the cat sat\non the mat")
+    at_start = units.stream_decoder("")
+    assert "".join(at_start.add(i) for i in ids) == units.decode(ids)
+    after_a_word = units.stream_decoder("look:")
+    assert "".join(after_a_word.add(i) for i in ids) == " " + units.decode(ids)

@@ -301,7 +301,7 @@ class LanguageModel(OptionsEstimator):
         sampling = sampling or Sampling()
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         state = self.start(prompt, streams=streams, backend=backend)
-        decoders = [self.units_.stream_decoder() for _ in range(streams)]
+        decoders = [self.units_.stream_decoder(prompt) for _ in range(streams)]
         texts = [""] * streams
         done = [False] * streams
         for _ in range(max_tokens):

@@ -141,7 +141,7 @@ class SubwordUnits(Units):
         """The bytes one id adds when generated (specials add none)."""
         return self._bytes[token_id]
 
-    def stream_decoder(self) -> StreamDecoder:
+    def stream_decoder(self, after: str = "") -> StreamDecoder:
         return ByteStreamDecoder(self)
 
     def to_json(self) -> dict[str, Any]:

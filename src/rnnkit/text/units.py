@@ -70,8 +70,9 @@ class Units:
         """The text one id adds when generated (specials add nothing)."""
         return "" if token_id < len(SPECIALS) else self.decode([token_id])
 
-    def stream_decoder(self) -> StreamDecoder:
-        """A fresh decoder of generated ids, one at a time."""
+    def stream_decoder(self, after: str = "") -> StreamDecoder:
+        """A fresh decoder of generated ids, one at a time, for text that continues
+        ``after``."""
         return StreamDecoder(self)
 
     def to_json(self) -> dict[str, Any]:
@@ -141,3 +142,22 @@ class WordUnits(Units):
         if token_id == Vocabulary.unk_id:
             return " " + word
         return "" if token_id < len(SPECIALS) else word if word == "\n" else " " + word
+
+    def stream_decoder(self, after: str = "") -> StreamDecoder:
+        return WordStreamDecoder(self, at_line_start=not after or after.endswith("\n"))
+
+
+class WordStreamDecoder(StreamDecoder):
+    """Words as ``decode`` joins them: a space before each, except at a line's start."""
+
+    def __init__(self, units: Units, *, at_line_start: bool) -> None:
+        super().__init__(units)
+        self.at_line_start = at_line_start
+
+    def add(self, token_id: int) -> str:
+        piece = self.units.piece(token_id)
+        if self.at_line_start and piece.startswith(" "):
+            piece = piece[1:]
+        if piece:
+            self.at_line_start = piece.endswith("\n")
+        return piece
