@@ -78,7 +78,7 @@ def test_word_pieces_carry_their_space_and_line_breaks_stand_alone() -> None:
     units = WordUnits.build(CORPUS)
     cat, newline = units.encode("cat\n")
     assert (units.piece(cat), units.piece(newline), units.piece(EOD_ID)) == (" cat", "\n", "")
-    assert pieces(units, [cat, newline]) == " cat\n"  # the default decoder: piece by piece
+    assert pieces(units, [cat, newline]) == "cat\n"  # at a line's start: no space
 
 
 @pytest.mark.parametrize(
