@@ -32,7 +32,7 @@ from _common import machine_line, matmul_peak_gflops, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / ".models"
-RECIPES = ROOT / "recipes"
+RECIPES = ROOT / "recipes" / "lm"
 
 
 def data_dir(given: str | None) -> str:
@@ -145,7 +145,7 @@ def shakespeare(args: argparse.Namespace) -> None:
         f"## Language model: Tiny Shakespeare, characters, {args.minutes:g} minutes",
         "",
         f"`python benchmarks/lm.py shakespeare --minutes {args.minutes:g}"
-        f"{' --reference' if args.reference else ''}` (recipes/tinyshakespeare.json with "
+        f"{' --reference' if args.reference else ''}` (recipes/lm/tinyshakespeare.json with "
         f"--max-minutes {args.minutes:g}; first 90% train, last 10% validation, "
         f"{valid['tokens']:,} characters scored). Target {target}. Reference figures: nanoGPT's "
         "laptop-CPU GPT 1.88 in about 3 minutes, its 10.7M-parameter GPT on an A100 1.47, "
@@ -185,7 +185,7 @@ def ptb(args: argparse.Namespace) -> None:
     lines = [
         f"## Language model: Penn Treebank, words, {args.minutes:g} minutes",
         "",
-        f"`python benchmarks/lm.py ptb --minutes {args.minutes:g}` (recipes/ptb.json; the "
+        f"`python benchmarks/lm.py ptb --minutes {args.minutes:g}` (recipes/lm/ptb.json; the "
         "standard split, one document per file, each line ending in its line-break token as "
         "Mikolov's <eos>). Target: test perplexity at most 100. Reference figures (Zaremba et "
         "al., 2014): 2 x 200 LSTM 114.5; 2 x 650 with dropout, hours on a GPU, 82.7.",
@@ -275,7 +275,7 @@ def imdb(args: argparse.Namespace) -> None:
     lines = [
         "## Language model: IMDB reviews (train + unlabelled), throughput",
         "",
-        f"`python benchmarks/lm.py imdb --minutes {args.minutes:g}` (recipes/imdb-lm.json: the "
+        f"`python benchmarks/lm.py imdb --minutes {args.minutes:g}` (recipes/lm/imdb-lm.json: the "
         "model issue 17 pretrains). The 75,000 reviews in the classifier's word tokens, one "
         f"document per review; reading and tokenizing them took {read_seconds:.0f} s.",
         "",

@@ -309,3 +309,16 @@ def test_lab_generate_shows_samples_at_four_temperatures(tmp_path: Path) -> None
     assert [s["temperature"] for s in report["samples"]] == [0.0, 0.5, 1.0, 1.5]
     for temperature in ("temperature 0:", "temperature 1.5:"):
         assert temperature in result.stdout
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((Path(__file__).resolve().parent.parent / "recipes" / "lm").glob("*.json")),
+    ids=lambda path: path.stem,
+)
+def test_every_language_model_recipe_is_valid(recipe: Path) -> None:
+    from rnnkit.language_model import LanguageModel
+
+    LanguageModel.from_config(recipe).check_params()
+    result = rnnkit("lm", "train", "--config", str(recipe), "--help")
+    assert result.returncode == 0, result.stderr

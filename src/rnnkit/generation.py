@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import ConfigError
-from rnnkit.text.units import EOD_ID, SPECIALS
+from rnnkit.text.units import EOD_ID
 
 State = tuple[Tensor, ...]
 StepFn = Callable[[Tensor, State], tuple[Tensor, State]]  # (tokens (B,), state) -> scores
@@ -59,14 +59,16 @@ def probabilities(
     scores: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> Tensor:
     """The distribution tokens are drawn from (..., V); temperature 0: all mass on the argmax."""
-    scores = scores.float().clone()
-    eod = scores[..., EOD_ID].clone()
-    scores[..., : len(SPECIALS)] = -math.inf  # padding and unknown are never written
-    scores[..., EOD_ID] = eod  # <eod> may be: it ends the text
+    # a new tensor, so that the caller's scores stay as they are (few operations: this runs
+    # once per generated token)
+    scaled = scores.float().clone() if temperature == 0 else scores.float() / temperature
+    scaled[..., :EOD_ID] = -math.inf  # padding and unknown are never written; <eod> ends a text
     if temperature == 0:
-        best = scores.argmax(-1, keepdim=True)
-        return torch.zeros_like(scores).scatter_(-1, best, 1.0)
-    return torch.softmax(filtered(scores / temperature, top_k, top_p), dim=-1)
+        best = scaled.argmax(-1, keepdim=True)
+        return torch.zeros_like(scaled).scatter_(-1, best, 1.0)
+    if top_k is not None or top_p is not None:
+        scaled = filtered(scaled, top_k, top_p)
+    return torch.softmax(scaled, dim=-1)
 
 
 def sample(

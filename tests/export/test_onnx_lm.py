@@ -148,6 +148,7 @@ def test_a_classifier_graph_is_not_a_language_model_step(tmp_path: Path) -> None
         OnnxPredictor(None, tmp_path / "lm.onnx")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # tests/test_lm_cli.py exports and generates through the CLI in CI
 def test_export_cli_writes_the_step_graph_of_a_language_model_bundle(tmp_path: Path) -> None:
     lm = LanguageModel(**{**SMALL, "cell": "gru"}).fit([TEXT * 50])
     folder = lm.save(tmp_path / "model")

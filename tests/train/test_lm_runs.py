@@ -123,6 +123,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(
     assert_same_model(out, uninterrupted)
 
 
+@pytest.mark.slow  # covered in CI by the classifier's test of the same machinery
 def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(
     corpus: Path, uninterrupted: Path, tmp_path: Path
 ) -> None:
@@ -177,6 +178,7 @@ PARALLEL = [
 @pytest.mark.skipif(
     not torch.distributed.is_available(), reason="this torch has no torch.distributed"
 )
+@pytest.mark.slow  # covered in CI by the classifier's test of the same machinery
 def test_two_gloo_processes_train_like_one_with_the_same_rows(corpus: Path, tmp_path: Path) -> None:
     one, two, five = (str(tmp_path / name) for name in ("one", "two", "five"))
     single = rnnkit("lm", "train", str(corpus), "--out", one, *PARALLEL, "--max-steps", "6")

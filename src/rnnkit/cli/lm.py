@@ -45,7 +45,7 @@ or --valid-split F holds out the tail of the training text."""
 TRAIN_EXAMPLES = """\
 examples:
   rnnkit lm train tinyshakespeare --data-dir ../shared/data --out models/shakespeare
-  rnnkit lm train ptb --config recipes/ptb-lm.json --out models/ptb
+  rnnkit lm train ptb --config recipes/lm/ptb.json --out models/ptb
   rnnkit lm train notes.txt --document paragraph --valid-split 0.05 --out models/notes
   rnnkit lm train aclImdb_v1.tar.gz#aclImdb/train/unsup --unit subword --document file --out m/
 """
