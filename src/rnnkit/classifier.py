@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -321,8 +320,7 @@ class TextClassifier(OptionsEstimator):
         model_config = bundle.model
         assert isinstance(model_config, ModelConfig)
         assert isinstance(bundle.vocab, Vocabulary)
-        configs = {"model": asdict(model_config), "data": asdict(bundle.data)}
-        clf = cls(**OPTIONS.params_from_configs({**configs, "training": asdict(bundle.train)}))
+        clf = cls.from_bundle(bundle)
         model = SequenceClassifier(model_config)
         check_weights(model, bundle.state, Path(path) / "model.safetensors")
         model.load_state_dict(bundle.state)

@@ -7,10 +7,14 @@ from __future__ import annotations
 import contextlib
 import difflib
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from rnnkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rnnkit.bundle import Bundle
 from rnnkit.options import OptionTable, option_name, read_config
 
 E = TypeVar("E", bound="OptionsEstimator")
@@ -81,6 +85,16 @@ class OptionsEstimator:
                 value = ",".join(map(str, value))
             params[name] = value
         return cls(**{**params, **overrides})
+
+    @classmethod
+    def from_bundle(cls: type[E], bundle: Bundle) -> E:
+        """An (unfitted) estimator with the options a bundle was trained with."""
+        configs = {
+            "model": asdict(bundle.model),
+            "data": asdict(bundle.data),
+            "training": asdict(bundle.train),
+        }
+        return cls(**cls.options.params_from_configs(configs))
 
     @contextlib.contextmanager
     def in_params(self) -> Iterator[None]:

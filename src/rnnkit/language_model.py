@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -389,8 +389,7 @@ class LanguageModel(OptionsEstimator):
         config = bundle.model
         assert isinstance(config, LanguageModelConfig)
         assert isinstance(bundle.vocab, Units)
-        configs = {"model": asdict(config), "data": asdict(bundle.data)}
-        lm = cls(**OPTIONS.params_from_configs({**configs, "training": asdict(bundle.train)}))
+        lm = cls.from_bundle(bundle)
         net = LanguageModelNet(config)
         check_weights(net, bundle.state, Path(path) / "model.safetensors")
         net.load_state_dict(bundle.state)

@@ -8,11 +8,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.bundle import CHECKPOINTS
 from rnnkit.cli.common import add_precision_option, print_json, set_threads
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.resume import RESUMABLE, resumed, saved_options
-from rnnkit.cli.train import run_training
+from rnnkit.cli.resume import RESUMABLE, resumed
+from rnnkit.cli.train import checkpoint_policy, print_trained, run_metrics, run_training
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.language_model import GROUPS, OPTIONS
 
@@ -166,7 +165,8 @@ def _add_evaluate(sub: Any) -> None:
     parser.add_argument(
         "--document",
         choices=("line", "paragraph", "file"),
-        help="what one document of a plain text file is (default: as the model was trained)",
+        help="what one document of a plain text file is (default: as the model was trained; "
+        "a named dataset: its own documents)",
     )
     _add_corpus_options(parser)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
@@ -249,7 +249,7 @@ def model_from(
 
 
 def read_corpus(
-    args: argparse.Namespace, source: str, *, document: str, valid_split: float = 0.0
+    args: argparse.Namespace, source: str, *, document: str | None, valid_split: float = 0.0
 ) -> DocumentSplits:
     from rnnkit.data.documents import load_documents
 
@@ -267,7 +267,6 @@ def train_and_save(
     args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
 ) -> int:
     from rnnkit.train import distributed
-    from rnnkit.train.checkpoint import CheckpointPolicy
 
     lm = model_from(args, quiet=quiet, threads=threads)
     document = args.document
@@ -278,15 +277,8 @@ def train_and_save(
     test = read_corpus(args, args.test, document=document).train if args.test else splits.test
     if args.no_test:
         test = None
-    policy = CheckpointPolicy(
-        Path(args.out) / CHECKPOINTS,
-        every=args.checkpoint_every,
-        resume=bool(args.resume),
-        resume_from=Path(args.resume_from) if args.resume_from else None,
-        extra={"args": saved_options(args)},
-    )
     lm.valid_split = 0.0  # held out above, where the corpus is read
-    lm.fit(splits.train, valid, checkpoints=policy)
+    lm.fit(splits.train, valid, checkpoints=checkpoint_policy(args))
     if world.distributed:
         distributed.shutdown()
     if not world.is_main:
@@ -297,25 +289,13 @@ def train_and_save(
         "data": args.data,
         "valid": rounded(lm.metrics_["valid"]),
         "test": rounded(lm.evaluate(test)) if test else None,
-        "train_seconds": round(lm.metrics_["train_seconds"], 3),
-        "train_tokens_per_second": round(lm.metrics_["train_tokens_per_second"], 1),
-        "epochs_run": lm.metrics_["epochs_run"],
-        "best_epoch": lm.metrics_["best_epoch"],
-        "seconds_to_first_step": round(lm.history_.first_step_at - start, 3)
-        if lm.history_.first_step_at is not None
-        else None,
+        **run_metrics(lm, start),
     }
     path = lm.save(args.out, metrics, option="--out", keep_others=True)
     for split in ("valid", "test"):
         if metrics[split]:
             print(f"{split}: {describe(metrics[split])}")
-    epochs = metrics["epochs_run"]
-    print(
-        f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s "
-        f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
-    )
-    if args.json:
-        print_json(metrics)
+    print_trained(metrics, path, as_json=args.json)
     return 0
 
 
@@ -349,9 +329,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     lm = LanguageModel.load(args.model, command="rnnkit lm evaluate")
     if args.precision:
         lm.precision = args.precision
-    document = args.document or lm.document
-    splits = read_corpus(args, args.data, document=document)
     named = args.data in LM_DATASETS and not Path(args.data.split("#", 1)[0]).exists()
+    # a named dataset is read in its own documents; a file as the model was trained
+    document = args.document or (None if named else lm.document)
+    splits = read_corpus(args, args.data, document=document)
     split = args.split or ("train" if not named else "test" if splits.test else "valid")
     documents = splits.split(split)
     scores = lm.evaluate(documents)

@@ -20,6 +20,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.tasks.classification import OPTIONS
 
 if TYPE_CHECKING:
+    from rnnkit.train.checkpoint import CheckpointPolicy
     from rnnkit.train.distributed import World
 from rnnkit.files import FolderLock
 
@@ -184,7 +185,6 @@ def train_and_save(
     args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
 ) -> int:
     from rnnkit.train import distributed
-    from rnnkit.train.checkpoint import CheckpointPolicy
 
     clf = classifier_from(args, quiet=quiet, threads=threads)
     train, valid, test, classes = load_training_data(
@@ -192,14 +192,7 @@ def train_and_save(
     )
     if args.no_test:
         test = None
-    policy = CheckpointPolicy(
-        Path(args.out) / CHECKPOINTS,
-        every=args.checkpoint_every,
-        resume=bool(args.resume),
-        resume_from=Path(args.resume_from) if args.resume_from else None,
-        extra={"args": saved_options(args)},
-    )
-    clf.fit_corpus(train, valid, classes=classes, checkpoints=policy)
+    clf.fit_corpus(train, valid, classes=classes, checkpoints=checkpoint_policy(args))
     if world.distributed:  # every process leaves the group before any exits
         distributed.shutdown()
     if not world.is_main:
@@ -211,13 +204,7 @@ def train_and_save(
         "data": args.data,
         "valid": rounded(clf.metrics_["valid"]),
         "test": rounded(test_report),
-        "train_seconds": round(clf.metrics_["train_seconds"], 3),
-        "train_tokens_per_second": round(clf.metrics_["train_tokens_per_second"], 1),
-        "epochs_run": clf.metrics_["epochs_run"],
-        "best_epoch": clf.metrics_["best_epoch"],
-        "seconds_to_first_step": round(clf.history_.first_step_at - start, 3)
-        if clf.history_.first_step_at is not None
-        else None,
+        **run_metrics(clf, start),
     }
     # --out was checked before training; what appeared in it since is the user's: kept.
     path = clf.save(args.out, metrics, option="--out", keep_others=True)
@@ -225,14 +212,44 @@ def train_and_save(
         if metrics[split]:
             scores = metrics[split]
             print(f"{split}: accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}")
+    print_trained(metrics, path, as_json=args.json)
+    return 0
+
+
+def checkpoint_policy(args: argparse.Namespace) -> CheckpointPolicy:
+    """Where and how often a training command writes checkpoints, and what it resumes."""
+    from rnnkit.train.checkpoint import CheckpointPolicy
+
+    return CheckpointPolicy(
+        Path(args.out) / CHECKPOINTS,
+        every=args.checkpoint_every,
+        resume=bool(args.resume),
+        resume_from=Path(args.resume_from) if args.resume_from else None,
+        extra={"args": saved_options(args)},
+    )
+
+
+def run_metrics(estimator: Any, start: float) -> dict[str, Any]:
+    """The training run's figures in metrics.json: time, speed, epochs, time to first step."""
+    done, first = estimator.metrics_, estimator.history_.first_step_at
+    return {
+        "train_seconds": round(done["train_seconds"], 3),
+        "train_tokens_per_second": round(done["train_tokens_per_second"], 1),
+        "epochs_run": done["epochs_run"],
+        "best_epoch": done["best_epoch"],
+        "seconds_to_first_step": round(first - start, 3) if first is not None else None,
+    }
+
+
+def print_trained(metrics: dict[str, Any], path: Path, *, as_json: bool) -> None:
+    """The line that ends a training command, then the metrics as JSON if asked."""
     epochs = metrics["epochs_run"]
     print(
         f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s "
         f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
     )
-    if args.json:
+    if as_json:
         print_json(metrics)
-    return 0
 
 
 def launch(args: argparse.Namespace, prepare: Prepare | None = None) -> int:

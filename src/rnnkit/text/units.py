@@ -17,6 +17,7 @@ text that id completes (for bytes, a character may take several ids) and ``flush
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -30,7 +31,7 @@ UNITS = ("char", "word", "subword")
 SPECIALS = (PAD, UNK, EOD)
 
 
-class Units:
+class Units(ABC):
     """Text to ids and back; ``tokens[i]`` is the text of id ``i`` (specials by name)."""
 
     name: str
@@ -47,9 +48,9 @@ class Units:
     def __len__(self) -> int:
         return len(self.vocab)
 
+    @abstractmethod
     def split(self, text: str) -> list[str]:
         """The token strings of ``text`` (unknown ones included, as written)."""
-        raise NotImplementedError
 
     def encode(self, text: str) -> list[int]:
         return self.vocab.encode(self.split(text))
@@ -63,8 +64,9 @@ class Units:
         index = self.vocab.index
         return list(dict.fromkeys(t for t in self.split(text) if t not in index))
 
+    @abstractmethod
     def decode(self, ids: Iterable[int]) -> str:
-        raise NotImplementedError
+        """The text of ``ids`` (specials leave none)."""
 
     def piece(self, token_id: int) -> str:
         """The text one id adds when generated (specials add nothing)."""
