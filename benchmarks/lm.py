@@ -356,7 +356,7 @@ def generation(args: argparse.Namespace) -> None:
         for threads in sorted({1, default_threads}):
             torch.set_num_threads(threads)
             for backend in ("torch", "onnx"):
-                one = _speed(lm, 1, backend, 500, 5)
+                one = _speed(lm, 1, backend, 500, 9)
                 many = _speed(lm, 16, backend, 200, 5)
                 rows.append(
                     f"| {name} ({lm.units_.name}, vocabulary {len(lm.units_):,}) | {backend} | "
@@ -374,7 +374,7 @@ def generation(args: argparse.Namespace) -> None:
         "## Language model: generation speed and memory",
         "",
         "`python benchmarks/lm.py generation` on the models the other benchmarks saved: tokens "
-        "per second sampling at temperature 1 (median of 5 rounds of 500 steps for one stream, "
+        "per second sampling at temperature 1 (median of 9 rounds of 500 steps for one stream, "
         "200 for 16 streams side by side, all streams' tokens counted), with PyTorch and with "
         "ONNX Runtime on the exported one-step graph. Target: at least 2,000 tokens/s for one "
         "stream of the Tiny Shakespeare model.",

@@ -262,13 +262,20 @@ class LanguageModel(OptionsEstimator):
             return Generation(step, state, scores)
         with autocast(self.precision):
             scores, state = net(ids.expand(-1, streams))
-        return Generation(self._step, state, scores[-1].float())
+        return Generation(self._stepper(net), state, scores[-1].float())
 
-    @torch.no_grad()
-    def _step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        with autocast(self.precision):
-            scores, state = self.model_.step(tokens, state)
-        return scores.float(), state
+    def _stepper(self, net: LanguageModelNet) -> StepFn:
+        """The step ``Generation.feed`` calls (under no_grad) once per token."""
+        step = net.stepper()
+        if self.precision == "fp32":  # no context to enter
+            return step
+
+        def at_precision(tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+            with autocast(self.precision):
+                scores, state = step(tokens, state)
+            return scores.float(), state
+
+        return at_precision
 
     def _onnx_step(self) -> StepFn:
         from rnnkit.export.runtime import OnnxStep  # the onnx extra, imported when used

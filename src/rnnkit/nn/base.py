@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -23,6 +24,7 @@ from rnnkit.nn.masking import Padding
 from rnnkit.nn.registry import CellSpec
 
 Impl = Literal["auto", "reference", "fused"]
+StepFn = Callable[[Tensor, State], tuple[Tensor, State]]
 _IMPLS = ("auto", "reference", "fused")
 
 
@@ -204,18 +206,34 @@ class RecurrentBase(nn.Module):
         The cell's step once per layer (the readable path): for one token, a fused kernel
         call costs more than the work (about 9 ms against well under 1 for hidden 512 and
         batch 1 here)."""
+        return self.stepper()(x, hx)
+
+    def stepper(self) -> StepFn:
+        """``step`` with the weights looked up once, for a loop that calls it at every token
+        (in training, the weight-dropout mask is drawn here, once for all its steps)."""
         if self.bidirectional:
             raise ValueError(f"{type(self).__name__}.step runs one direction only")
-        cell = self.cell
-        weights = self._forward_weights(cell)
-        finals: list[State] = []
-        for layer in range(self.num_layers):
-            state = cell.step(x, tuple(s[layer] for s in hx), weights[layer])
-            finals.append(state)
-            x = state[0]
-            if self.dropout > 0 and self.training and layer + 1 < self.num_layers:
-                x = F.dropout(x, self.dropout, training=True)
-        return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        cell_step, weights = self.cell.step, self._forward_weights(self.cell)
+        between = self.dropout if self.training else 0.0  # dropout between layers
+        if self.num_layers == 1:  # no stacking: each op costs about as much as the work here
+
+            def one_layer(x: Tensor, hx: State) -> tuple[Tensor, State]:
+                state = cell_step(x, tuple(s[0] for s in hx), weights[0])
+                return state[0], tuple(s.unsqueeze(0) for s in state)
+
+            return one_layer
+
+        def stacked(x: Tensor, hx: State) -> tuple[Tensor, State]:
+            finals: list[State] = []
+            for layer, layer_weights in enumerate(weights):
+                state = cell_step(x, tuple(s[layer] for s in hx), layer_weights)
+                finals.append(state)
+                x = state[0]
+                if between > 0 and layer + 1 < len(weights):
+                    x = F.dropout(x, between, training=True)
+            return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+
+        return stacked
 
     def _run(
         self, input: Tensor, hx: State | None, lengths: Lengths | None
