@@ -251,3 +251,41 @@ def test_streamed_words_join_as_decode_joins_them() -> None:
     assert "".join(at_start.add(i) for i in ids) == units.decode(ids)
     after_a_word = units.stream_decoder("look:")
     assert "".join(after_a_word.add(i) for i in ids) == " " + units.decode(ids)
+
+
+# -- a classifier's tokenizer, and the backward stream ----------------------------------------
+
+
+@pytest.mark.parametrize("unit", ["word", "char"])
+def test_units_can_read_text_as_the_classifier_tokenizer_does(unit: str) -> None:
+    from rnnkit.text.tokenize import get_tokenizer
+
+    text = "The <br />CAT sat, didn't it?  Yes!"
+    units = build_units(unit, [text, "more text"], tokenizer=unit)
+    assert units.split(text) == get_tokenizer(unit)(text)
+    assert units.tokenizer_name == unit
+    again = units_from_json(json.loads(dumps(units)))
+    assert again.tokenizer_name == unit
+    assert again.encode(text) == units.encode(text)
+    assert build_units(unit, [text]).tokenizer_name is None  # text as written by default
+
+
+def test_a_tokenizer_must_read_the_unit_it_names() -> None:
+    from rnnkit.data.config import StreamConfig
+
+    with pytest.raises(ConfigError, match="give unit word") as error:
+        StreamConfig(unit="char", tokenizer="word")
+    assert error.value.field == "tokenizer"
+    with pytest.raises(ConfigError, match="unknown tokenizer"):
+        StreamConfig(unit="word", tokenizer="bpe")
+
+
+def test_the_reversed_stream_reads_each_document_from_its_end() -> None:
+    from rnnkit.data.stream import token_stream
+
+    units = build_units("word", ["a b c", "d e"])
+    forward = token_stream(["a b c", "d e"], units).tolist()
+    backward = token_stream(["a b c", "d e"], units, reverse=True).tolist()
+    ids = {t: units.encode(t)[0] for t in "abcde"}
+    assert forward == [EOD_ID, ids["a"], ids["b"], ids["c"], EOD_ID, ids["d"], ids["e"], EOD_ID]
+    assert backward == [EOD_ID, ids["e"], ids["d"], EOD_ID, ids["c"], ids["b"], ids["a"], EOD_ID]

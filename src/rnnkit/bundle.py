@@ -63,6 +63,7 @@ WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
 ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder
 OWN_ENTRIES = frozenset({WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES})
+PRETRAINED = "lm"  # a classifier's folder: the language models rnnkit train --pretrain wrote
 
 
 # What each task's model needs to read and use it: the commands that take it, and how its
@@ -100,7 +101,7 @@ def foreign_entries(path: Path) -> list[str]:
                 found.append(f"{CHECKPOINTS} (not rnnkit's)")
         elif name == CONFIG and not bundle:
             found.append(f"{CONFIG} (not an rnnkit model's)")
-        elif bundle and (name in OWN_ENTRIES or _is_export_leftover(name)):
+        elif bundle and _is_own(entry):
             continue
         else:
             found.append(name)
@@ -119,6 +120,21 @@ def _is_checkpoints(folder: Path) -> bool:
     if not folder.is_dir():
         return False
     return all(p.name in ("last", "best") and is_checkpoint_folder(p) for p in folder.iterdir())
+
+
+def _is_own(entry: Path) -> bool:
+    """Whether ``entry``, beside a bundle's config.json, is one of the bundle's own."""
+    name = entry.name
+    if name in OWN_ENTRIES or _is_export_leftover(name):
+        return True
+    return name == PRETRAINED and _is_bundles(entry)
+
+
+def _is_bundles(folder: Path) -> bool:
+    """Whether ``folder`` holds only rnnkit model folders (the language models of ``lm/``)."""
+    if not folder.is_dir():
+        return False
+    return all(p.is_dir() and _is_bundle_config(p / CONFIG) for p in folder.iterdir())
 
 
 def _is_export_leftover(name: str) -> bool:
@@ -149,10 +165,12 @@ def save_bundle(
 
     keep = [CHECKPOINTS]
     if keep_others and Path(path).is_dir():
-        keep += [p.name for p in Path(path).iterdir() if p.name not in OWN_ENTRIES]
-        if len(keep) > 1:
+        others = [p.name for p in Path(path).iterdir() if p.name not in OWN_ENTRIES]
+        keep += others
+        others = [name for name in others if name != PRETRAINED]  # written by this run
+        if others:
             log.warning(
-                "%s: keeping %s, which appeared in it during training", path, ", ".join(keep[1:])
+                "%s: keeping %s, which appeared in it during training", path, ", ".join(others)
             )
         path = check_target(Path(path), option=option, folder=True, foreign=lambda p: [])
     else:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +23,28 @@ import torch
 
 from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.batching import Batches
-from rnnkit.data.config import DataConfig
+from rnnkit.data.config import DataConfig, StreamConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.config import ModelConfig
+from rnnkit.models.config import LanguageModelConfig, ModelConfig
 from rnnkit.models.size import check_training_memory
+from rnnkit.models.transfer import (
+    Pretrained,
+    check_pair,
+    encoder_fields,
+    load_encoder,
+    merged_vocabulary,
+)
 from rnnkit.models.vectors import copy_vectors, load_vectors
+from rnnkit.pretrain import Pretraining, documents_of, pretrain
 from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.classification import OPTIONS, objective
+from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+from rnnkit.text.units import Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
@@ -108,8 +119,19 @@ class TextClassifier(OptionsEstimator):
                 if value is not None and value < 1:
                     raise field_error(name, "at least 1", value)
 
-    def fit(self, X: Sequence[str], y: Sequence[Any]) -> TextClassifier:
-        """Train on texts ``X`` with labels ``y``; returns ``self``."""
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Sequence[Any],
+        *,
+        unlabelled: Sequence[str] | None = None,
+        pretrain_options: Mapping[str, Any] | None = None,
+        pretrain_minutes: float | None = None,
+    ) -> TextClassifier:
+        """Train on texts ``X`` with labels ``y``; returns ``self``. With ``unlabelled`` (a
+        list of texts, possibly empty), first pretrain language models on it and the training
+        texts and start the encoder from them (:mod:`rnnkit.pretrain`; ``pretrain_options``:
+        ``LanguageModel`` parameters, ``pretrain_minutes``: their time budget)."""
         self.check_params()
         texts, labels = check_texts(X, "X"), check_labels(y)
         if len(texts) != len(labels):
@@ -117,12 +139,20 @@ class TextClassifier(OptionsEstimator):
         values = np.asarray(labels)  # one type for all: 1 and 1.0 are one class, "1.0"
         classes = np.unique(values)
         corpus = Corpus.from_texts(texts, [str(v) for v in values], self.tokenizer, "X")
-        return self.fit_corpus(corpus, classes=list(classes))
+        pretraining = None
+        if unlabelled is not None or pretrain_options is not None:
+            pretraining = Pretraining(
+                check_texts(unlabelled or [], "unlabelled", allow_empty=True),
+                pretrain_options,
+                pretrain_minutes,
+            )
+        return self.fit_corpus(corpus, classes=list(classes), pretraining=pretraining)
 
     def _prepare(
-        self, train: Corpus, names: list[str]
+        self, train: Corpus, names: list[str], pretrained: Sequence[Pretrained] | None = None
     ) -> tuple[Vocabulary, SequenceClassifier, Batches]:
-        """The vocabulary of ``train``, a fresh seeded model and shuffled training batches."""
+        """The vocabulary of ``train``, a fresh seeded model (its encoder from ``pretrained``,
+        or from the ``encoder`` bundles) and shuffled training batches."""
         data, train_config = self.data_config(), self.train_config()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
@@ -136,8 +166,18 @@ class TextClassifier(OptionsEstimator):
                 f"lower min_freq to {max(1, most)} or less",
                 field="min_freq",
             )
+        if pretrained is None:
+            pretrained = self._language_models()
+        if pretrained:
+            vocab, added = merged_vocabulary(pretrained, vocab)
+            log.info(
+                "vocabulary: the language model's %d words and %d training words it lacks, "
+                "each starting as the mean of its embeddings",
+                len(vocab) - 2 - added,
+                added,
+            )
         torch.manual_seed(train_config.seed)
-        model = self._build_model(vocab, len(names))
+        model = self._build_model(vocab, len(names), pretrained)
         batches = Batches(
             train.encode(vocab),
             train.offsets,
@@ -181,10 +221,13 @@ class TextClassifier(OptionsEstimator):
         *,
         classes: Sequence[Any] | None = None,
         checkpoints: CheckpointPolicy | None = None,
+        pretraining: Pretraining | None = None,
     ) -> TextClassifier:
         """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
         ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0). With
-        ``checkpoints``, write training checkpoints (and resume from one if it says so)."""
+        ``checkpoints``, write training checkpoints (and resume from one if it says so). With
+        ``pretraining``, first train language models on its documents and the training texts
+        (after the split: never the validation texts) and start the encoder from them."""
         self.check_params()
         data, train_config = self.data_config(), self.train_config()
         check_classes(train)
@@ -194,8 +237,23 @@ class TextClassifier(OptionsEstimator):
         if valid is None and data.valid_split > 0:
             kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
             train, valid = train.subset(kept), train.subset(held)
+        pretrained = None
+        if pretraining is not None:
+            if self.encoder:
+                raise ConfigError(
+                    "encoder and pretraining both give the encoder: choose one", field="encoder"
+                )
+            with self.in_params():
+                pretrained = pretrain(
+                    [*pretraining.documents, *documents_of(train, self.tokenizer)],
+                    self.get_params(),
+                    pretraining.options,
+                    minutes=pretraining.minutes,
+                    verbose=self.verbose,
+                    saved=pretraining.saved,
+                )
         with self.in_params():
-            vocab, model, batches = self._prepare(train, names)
+            vocab, model, batches = self._prepare(train, names, pretrained)
         evaluate = None
         if valid is not None:
             valid_batches = batches_of(valid, model, vocab, names, data.max_len)
@@ -222,8 +280,20 @@ class TextClassifier(OptionsEstimator):
         }
         return self
 
-    def _build_model(self, vocab: Vocabulary, num_classes: int) -> SequenceClassifier:
-        """A fresh model; with ``vectors``, its embedding starts from them."""
+    def _build_model(
+        self, vocab: Vocabulary, num_classes: int, pretrained: Sequence[Pretrained] = ()
+    ) -> SequenceClassifier:
+        """A fresh model; with ``vectors``, its embedding starts from them; with language
+        models (``encoder``), its embedding and recurrent stack start from theirs."""
+        if pretrained:
+            fields = encoder_fields(pretrained)
+            config = replace(
+                self.model_config(len(vocab), num_classes, int(fields["embed_dim"])), **fields
+            )
+            check_training_memory(config)
+            model = SequenceClassifier(config)
+            load_encoder(model.encoder, vocab, pretrained)
+            return model
         vectors = load_vectors(self.vectors, vocab) if self.vectors else None
         embed_dim = self.embed_dim
         if embed_dim is None:
@@ -240,6 +310,67 @@ class TextClassifier(OptionsEstimator):
         if vectors is not None and vectors.rows:
             copy_vectors(model.encoder.embedding.weight, vectors.rows)
         return model
+
+    def _language_models(self) -> list[Pretrained]:
+        """The language models ``encoder`` names (none without it), checked against this
+        classifier's options: its tokenizer, and the sizes they decide."""
+        if not self.encoder:
+            return []
+        folders = [part.strip() for part in str(self.encoder).split(",") if part.strip()]
+        if not 1 <= len(folders) <= 2:
+            raise ConfigError(
+                f"encoder takes one language model, or a forward and a backward one "
+                f"(FWD,BWD), got {len(folders)}",
+                field="encoder",
+            )
+        if self.vectors:
+            raise ConfigError(
+                "encoder and vectors both give the embedding: choose one", field="encoder"
+            )
+        pretrained = []
+        for position, folder in enumerate(folders):
+            bundle = load_bundle(folder, task=LANGUAGE_MODEL, command="--encoder")
+            assert isinstance(bundle.data, StreamConfig)
+            assert isinstance(bundle.model, LanguageModelConfig)
+            units = bundle.vocab
+            assert isinstance(units, Units)
+            if units.tokenizer_name != self.tokenizer:
+                reads = (
+                    "reads text as written (trained without --tokenizer)"
+                    if units.tokenizer_name is None
+                    else f"has --tokenizer {units.tokenizer_name}"
+                )
+                raise ConfigError(
+                    f"{folder}: the language model {reads}, and this classifier's tokenizer "
+                    f"is {self.tokenizer}: train the language model with --unit "
+                    f"{self.tokenizer} --tokenizer {self.tokenizer}, or give this classifier "
+                    "its tokenizer",
+                    field="encoder",
+                )
+            if bundle.data.reverse != (position == 1):
+                which = "the second (backward)" if position == 1 else "the first (forward)"
+                raise ConfigError(
+                    f"{folder}: {which} language model of encoder must "
+                    f"{'' if position == 1 else 'not '}be trained with --reverse",
+                    field="encoder",
+                )
+            pretrained.append(Pretrained(folder, bundle.model, units.tokens, bundle.state))
+        try:
+            check_pair(pretrained)
+        except ValueError as error:
+            raise ConfigError(str(error), field="encoder") from None
+        fields = encoder_fields(pretrained)
+        defaults = OPTIONS.defaults
+        for param in ("cell", "layers", "hidden", "embed_dim", "bidirectional"):
+            value, implied = getattr(self, param), fields[OPTIONS[param].name]
+            if value != defaults[param] and value != implied:
+                raise ConfigError(
+                    f"{param} {value} contradicts the encoder, whose language model gives "
+                    f"{OPTIONS[param].name} {implied}: cell, layers, hidden, embed_dim and "
+                    "bidirectional come from the encoder; leave them out",
+                    field=param,
+                )
+        return pretrained
 
     # -- prediction ------------------------------------------------------------------------
 

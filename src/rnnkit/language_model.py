@@ -103,7 +103,11 @@ class LanguageModel(OptionsEstimator):
         if units is None:
             with self.in_params():
                 units = build_units(
-                    data.unit, train, max_size=data.max_vocab, min_freq=data.min_freq
+                    data.unit,
+                    train,
+                    max_size=data.max_vocab,
+                    min_freq=data.min_freq,
+                    tokenizer=data.tokenizer,
                 )
         if len(units) <= 3:
             raise ConfigError(
@@ -114,7 +118,7 @@ class LanguageModel(OptionsEstimator):
         with self.in_params():
             net = LanguageModelNet(self.model_config(len(units)))
             batches = StreamBatches(
-                token_stream(train, units),
+                token_stream(train, units, reverse=data.reverse),
                 batch_size=config.batch_size,
                 window=data.window,
                 variable=data.variable_window,
@@ -138,7 +142,11 @@ class LanguageModel(OptionsEstimator):
         if valid is None and data.valid_split > 0:
             train, valid = hold_out_tail(train, data.valid_split)
         units, net, batches = self._prepare(train)
-        valid_stream = None if not valid else token_stream(check_texts(valid, "valid"), units)
+        valid_stream = (
+            None
+            if not valid
+            else token_stream(check_texts(valid, "valid"), units, reverse=data.reverse)
+        )
         evaluate = None
         if valid_stream is not None:
 
@@ -223,7 +231,9 @@ class LanguageModel(OptionsEstimator):
         """Loss (nats per token), perplexity, bits per token, tokens and unit on
         ``documents``, each scored from the start of its document."""
         self._check_fitted()
-        stream = token_stream(check_texts(documents, "documents"), self.units_)
+        stream = token_stream(
+            check_texts(documents, "documents"), self.units_, reverse=self.reverse
+        )
         return self._score(self.model_, stream, self.units_.name)
 
     # -- generation ------------------------------------------------------------------------
@@ -232,6 +242,13 @@ class LanguageModel(OptionsEstimator):
         """``<eod>`` (a document starts) and the prompt's ids; tokens the vocabulary lacks
         become ``<unk>``, with a warning that names them."""
         self._check_fitted()
+        if self.reverse:
+            raise ConfigError(
+                "this language model reads text backwards (reverse): it starts the reverse "
+                "direction of a classifier and scores text, and generates nothing; generate "
+                "with a model trained without --reverse",
+                field="reverse",
+            )
         unknown = self.units_.unknown(prompt)
         if unknown:
             shown = ", ".join(repr(t) for t in unknown[:10])

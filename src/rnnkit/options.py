@@ -215,21 +215,22 @@ class OptionTable:
                 self.add_argument(made[option.group], option.param)
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
+def read_config(path: str | Path, option: str = "--config") -> dict[str, Any]:
+    """The JSON object of options in ``path``; errors name ``option`` and the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"--config {path}: no such file") from None
+        raise ConfigError(f"{option} {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"--config {path}: cannot read it ({error})") from None
+        raise ConfigError(f"{option} {path}: cannot read it ({error})") from None
     try:
         values = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(
-            f"--config {path}, line {error.lineno}, column {error.colno}: not valid JSON "
+            f"{option} {path}, line {error.lineno}, column {error.colno}: not valid JSON "
             f"({error.msg})"
         ) from None
     if not isinstance(values, dict):
-        raise ConfigError(f"--config {path}: expected a JSON object of options, got {values!r}")
+        raise ConfigError(f"{option} {path}: expected a JSON object of options, got {values!r}")
     return values

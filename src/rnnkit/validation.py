@@ -18,14 +18,14 @@ from rnnkit.errors import BundleError, ConfigError, DataError, PredictionError
 log = logging.getLogger(__name__)
 
 
-def check_texts(X: Any, name: str) -> list[str]:
+def check_texts(X: Any, name: str, *, allow_empty: bool = False) -> list[str]:
     if isinstance(X, str):
         raise ConfigError(f"{name} must be a sequence of texts, got a single string")
     texts = list(X)
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise ConfigError(f"{name}[{bad}] is {type(texts[bad]).__name__}, expected str")
-    if not texts:
+    if not texts and not allow_empty:
         raise ConfigError(f"{name} is empty")
     return texts
 

@@ -20,6 +20,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.tasks.classification import OPTIONS
 
 if TYPE_CHECKING:
+    from rnnkit.classifier import TextClassifier
+    from rnnkit.pretrain import Pretraining
     from rnnkit.train.checkpoint import CheckpointPolicy
     from rnnkit.train.distributed import World
 from rnnkit.files import FolderLock
@@ -84,6 +86,33 @@ def add_parser(commands: Any) -> None:
     add_data_options(parser)
 
     add_model_options(parser)
+
+    pretraining = parser.add_argument_group(
+        "pretraining (ULMFiT: language models first, on unlabelled text and DATA's training "
+        "texts, then the classifier starts from them)"
+    )
+    pretraining.add_argument(
+        "--pretrain",
+        nargs="*",
+        metavar="CORPUS",
+        help="pretrain on these corpora (text files, folders or ARCHIVE.tar.gz#FOLDER of .txt "
+        "files, labelled files' text, or rnnkit lm train's datasets) plus DATA's training "
+        "texts, never its validation or test texts; with no CORPUS, on the training texts "
+        "alone. A bidirectional classifier gets a forward and a backward model, written to "
+        "DIR/lm/ (reuse them with --encoder DIR/lm/forward,DIR/lm/backward)",
+    )
+    pretraining.add_argument(
+        "--pretrain-config",
+        metavar="FILE",
+        help="JSON object of rnnkit lm train options for the language models (not their "
+        "tokenizer or sizes, which are this classifier's)",
+    )
+    pretraining.add_argument(
+        "--pretrain-minutes",
+        type=float,
+        metavar="M",
+        help="time budget of the pretraining, all language models together",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument(
@@ -192,7 +221,13 @@ def train_and_save(
     )
     if args.no_test:
         test = None
-    clf.fit_corpus(train, valid, classes=classes, checkpoints=checkpoint_policy(args))
+    clf.fit_corpus(
+        train,
+        valid,
+        classes=classes,
+        checkpoints=checkpoint_policy(args),
+        pretraining=pretraining_of(args, clf),
+    )
     if world.distributed:  # every process leaves the group before any exits
         distributed.shutdown()
     if not world.is_main:
@@ -214,6 +249,44 @@ def train_and_save(
             print(f"{split}: accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}")
     print_trained(metrics, path, as_json=args.json)
     return 0
+
+
+def pretraining_of(args: argparse.Namespace, clf: TextClassifier) -> Pretraining | None:
+    """What --pretrain asks for: its corpora read, its options, and where each language model
+    goes as soon as it is trained (--out's lm/ folder); a resumed run whose models were
+    written starts ``clf`` from them instead."""
+    if args.pretrain is None:
+        return None
+    from rnnkit.bundle import CONFIG, PRETRAINED
+    from rnnkit.pretrain import DIRECTIONS
+
+    done = Path(args.out) / PRETRAINED
+    wanted = [done / name for name in DIRECTIONS[: 2 if clf.bidirectional else 1]]
+    if args.resume and all((path / CONFIG).is_file() for path in wanted):
+        clf.set_params(encoder=",".join(map(str, wanted)))  # trained before the interruption
+        return None
+    from rnnkit.data.documents import load_documents
+    from rnnkit.options import option_name, read_config
+    from rnnkit.pretrain import Pretraining
+
+    log = logging.getLogger("rnnkit")
+    options = None
+    if args.pretrain_config:
+        options = {
+            option_name(k): v
+            for k, v in read_config(args.pretrain_config, "--pretrain-config").items()
+        }
+    documents: list[str] = []
+    for corpus in args.pretrain:
+        documents += load_documents(corpus, data_dir=args.data_dir).train
+        log.info("pretraining corpus %s: %s documents in all so far", corpus, f"{len(documents):,}")
+
+    def saved(lm: Any, name: str) -> str:
+        path = lm.save(Path(args.out) / PRETRAINED / name, option="--out")
+        log.info("wrote the %s language model to %s", name, path)
+        return str(path)
+
+    return Pretraining(documents, options, args.pretrain_minutes, saved)
 
 
 def checkpoint_policy(args: argparse.Namespace) -> CheckpointPolicy:

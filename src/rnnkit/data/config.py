@@ -42,6 +42,9 @@ class StreamConfig:
     """How a language model's text becomes windows of a token stream."""
 
     unit: str = "char"  # char, word or subword (byte-level BPE)
+    # None: text as written; word or char: read as the classifier's tokenizer of that name
+    # reads it, so that a classifier can start from the model (the unit must be the same)
+    tokenizer: str | None = None
     min_freq: int = 1  # keep tokens seen at least this often (rarer ones become <unk>)
     max_vocab: int | None = None  # at most this many tokens with the specials (subword: 8000)
     # what one document of a plain text file is: line, paragraph, file (None: line; for a
@@ -50,6 +53,7 @@ class StreamConfig:
     window: int = 128  # tokens per window of truncated backpropagation through time
     variable_window: bool = False  # AWD-LSTM's random window lengths around ``window``
     valid_split: float = 0.0  # the tail of the training text held out when none is given
+    reverse: bool = False  # read each document from its end: a backward language model
 
     def __post_init__(self) -> None:
         for name, choices in (("unit", UNIT_NAMES), ("document", DOCUMENTS)):
@@ -60,6 +64,17 @@ class StreamConfig:
                     f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}",
                     field=name,
                 )
+        if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
+            raise ConfigError(
+                f"unknown tokenizer {self.tokenizer!r}: choose one of {', '.join(TOKENIZERS)}",
+                field="tokenizer",
+            )
+        if self.tokenizer is not None and self.tokenizer != self.unit:
+            raise ConfigError(
+                f"tokenizer {self.tokenizer} reads {self.tokenizer}s, and the unit is "
+                f"{self.unit}: give unit {self.tokenizer} as well",
+                field="tokenizer",
+            )
         if self.min_freq < 1:
             raise field_error("min_freq", "at least 1", self.min_freq)
         if self.max_vocab is not None and self.max_vocab < 4:

@@ -27,13 +27,15 @@ from rnnkit.errors import ConfigError
 from rnnkit.text.units import EOD_ID, Units
 
 
-def token_stream(documents: Iterable[str], units: Units) -> np.ndarray:
-    """``<eod> d1 <eod> d2 ... <eod>`` as int64 ids."""
+def token_stream(documents: Iterable[str], units: Units, *, reverse: bool = False) -> np.ndarray:
+    """``<eod> d1 <eod> d2 ... <eod>`` as int64 ids; with ``reverse``, the whole stream read
+    backwards, which is each document read from its end (``<eod>`` brackets every one)."""
     parts = [np.array([EOD_ID], dtype=np.int64)]
     for ids in units.encode_batch(list(documents)):
         parts.append(np.asarray(ids, dtype=np.int64))
         parts.append(np.array([EOD_ID], dtype=np.int64))
-    return np.concatenate(parts)
+    stream = np.concatenate(parts)
+    return stream[::-1].copy() if reverse else stream
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,13 @@ class SequenceClassifier(nn.Module):
     def flops_per_token(self) -> int:
         return self.encoder.flops_per_token()
 
+    def layer_groups(self) -> list[list[Tensor]]:
+        """The parameters from the bottom up: the encoder's groups (embedding, each recurrent
+        layer), then the head (pooling and the output layer); what discriminative learning
+        rates and gradual unfreezing count."""
+        head: list[Tensor] = [*self.pooling.parameters(), *self.classifier.parameters()]
+        return [*self.encoder.groups(), head]
+
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         encoded = self.encoder(tokens, lengths)
         features = self.pooling(encoded.outputs, encoded.h_n, lengths)  # (B, P * D * H)

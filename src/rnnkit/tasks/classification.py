@@ -16,12 +16,20 @@ from rnnkit.tasks.shared import (
     GROUPS,
     MAX_MINUTES,
     PRECISION,
+    SCHEDULE_HELP,
     THREADS,
     model_option,
     text_option,
     training_option,
 )
-from rnnkit.train.config import MAX_EPOCHS, MIN_EPOCHS, SCHEDULES, STEP_BUDGET, TrainConfig
+from rnnkit.train.config import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    SCHEDULES,
+    STEP_BUDGET,
+    UNFREEZE,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     from rnnkit.train.step import Objective
@@ -115,6 +123,17 @@ OPTIONS = OptionTable(
             optional=True,
             metavar="FILE",
         ),
+        Option(
+            "encoder",
+            "start the embedding and the recurrent stack from a language model (rnnkit lm "
+            "train --tokenizer word); FWD,BWD: a forward and a backward (--reverse) one, for a "
+            "bidirectional classifier. --cell, --layers, --hidden, --embed-dim and "
+            "--bidirectional then come from it",
+            group="model",
+            default=None,
+            optional=True,
+            metavar="DIR[,DIR]",
+        ),
         model_option(
             "freeze_embeddings",
             "keep the (pretrained) embeddings fixed during training",
@@ -155,7 +174,11 @@ OPTIONS = OptionTable(
         training_option(
             "warmup", "fraction of steps warming the learning rate up", type=float, metavar="F"
         ),
-        training_option("schedule", "learning-rate decay after warm-up", choices=SCHEDULES),
+        training_option(
+            "schedule",
+            SCHEDULE_HELP,
+            choices=SCHEDULES,
+        ),
         training_option(
             "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
         ),
@@ -165,6 +188,19 @@ OPTIONS = OptionTable(
             "weights (0: never)",
             type=int,
             metavar="N",
+        ),
+        training_option(
+            "lr_decay",
+            "discriminative learning rates: each layer below the top (head, recurrent layers, "
+            "embedding) trains at the rate of the one above divided by this (ULMFiT: 2.6)",
+            type=float,
+            metavar="X",
+        ),
+        training_option(
+            "unfreeze",
+            "gradual: the first epoch trains the head only, each further one a layer more, "
+            "from the top (ULMFiT); none: all layers from the start",
+            choices=UNFREEZE,
         ),
         training_option("label_smoothing", "label smoothing of the loss", type=float, metavar="X"),
         Option(

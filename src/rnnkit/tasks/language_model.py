@@ -18,11 +18,13 @@ from rnnkit.tasks.shared import (
     GROUPS,
     MAX_MINUTES,
     PRECISION,
+    SCHEDULE_HELP,
     THREADS,
     model_option,
     text_option,
     training_option,
 )
+from rnnkit.text.tokenize import TOKENIZERS
 from rnnkit.train.config import SCHEDULES, TrainConfig
 
 if TYPE_CHECKING:
@@ -151,6 +153,15 @@ OPTIONS = OptionTable(
             choices=UNIT_NAMES,
         ),
         text_option(
+            "tokenizer",
+            "read text as rnnkit train's --tokenizer of that name does (lower-cased, "
+            "punctuation split, HTML line breaks removed), so that a classifier can start from "
+            "this model (rnnkit train --encoder); give the same --unit",
+            choices=tuple(TOKENIZERS),
+            optional=True,
+            shown="text as written",
+        ),
+        text_option(
             "min_freq",
             "keep characters or words seen at least this often (rarer ones become <unk>)",
             type=int,
@@ -182,6 +193,14 @@ OPTIONS = OptionTable(
             "random window lengths around --window each epoch (AWD-LSTM)",
             type=bool,
         ),
+        text_option(
+            "reverse",
+            "read each document from its end: a backward language model, the reverse "
+            "direction of a bidirectional classifier (rnnkit train --encoder FWD,BWD); it "
+            "scores text but does not generate",
+            type=bool,
+            switch="set",
+        ),
         training_option(
             "epochs",
             "passes over the training text",
@@ -209,7 +228,10 @@ OPTIONS = OptionTable(
             default=0.02,
         ),
         training_option(
-            "schedule", "learning-rate decay after warm-up", choices=SCHEDULES, default="cosine"
+            "schedule",
+            SCHEDULE_HELP,
+            choices=SCHEDULES,
+            default="cosine",
         ),
         training_option(
             "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"

@@ -23,6 +23,10 @@ def training_option(param: str, help: str, **kw: Any) -> Option:
     return Option(param, help, section="training", group="training", **kw)
 
 
+SCHEDULE_HELP = (
+    "learning-rate decay after warm-up: linear or cosine to 0, constant, or slanted (ULMFiT's "
+    "slanted triangle: up from and down to a 32nd of the peak)"
+)
 PRECISION = training_option(
     "precision",
     "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",

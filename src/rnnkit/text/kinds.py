@@ -14,20 +14,26 @@ from rnnkit.text.units import UNITS, CharUnits, Units, WordUnits
 
 
 def build_units(
-    unit: str, texts: Iterable[str], *, max_size: int | None = None, min_freq: int = 1
+    unit: str,
+    texts: Iterable[str],
+    *,
+    max_size: int | None = None,
+    min_freq: int = 1,
+    tokenizer: str | None = None,
 ) -> Units:
     """Units of kind ``unit`` learnt from ``texts``: the ``max_size`` most frequent characters
-    or words seen at least ``min_freq`` times, or a BPE vocabulary of ``max_size`` pieces."""
+    or words seen at least ``min_freq`` times (read through the classifier ``tokenizer`` when
+    one is named), or a BPE vocabulary of ``max_size`` pieces."""
     if unit == "subword":
         return SubwordUnits.build(texts, max_size=max_size, min_freq=min_freq)
-    return _unit_class(unit).build(texts, max_size=max_size, min_freq=min_freq)
+    return _unit_class(unit).build(texts, max_size=max_size, min_freq=min_freq, tokenizer=tokenizer)
 
 
 def units_from_json(data: Mapping[str, Any]) -> Units:
     unit = data.get("unit")
     if unit == "subword":
         return SubwordUnits.from_json(data)
-    return _unit_class(str(unit))(list(data["tokens"]))
+    return _unit_class(str(unit))(list(data["tokens"]), tokenizer=data.get("tokenizer"))
 
 
 def _unit_class(unit: str) -> type[Units]:

@@ -113,10 +113,18 @@ class SubwordUnits(Units):
 
     @classmethod
     def build(
-        cls, texts: Iterable[str], *, max_size: int | None = None, min_freq: int = 1
+        cls,
+        texts: Iterable[str],
+        *,
+        max_size: int | None = None,
+        min_freq: int = 1,
+        tokenizer: str | None = None,
     ) -> SubwordUnits:
         """``train`` with ``Units.build``'s options: ``max_size`` tokens (8,000 if None), and
-        pairs merged when seen twice at least (once would learn every pair of the corpus)."""
+        pairs merged when seen twice at least (once would learn every pair of the corpus).
+        Bytes are read as written: no classifier ``tokenizer``."""
+        if tokenizer is not None:
+            raise ConfigError("subword units read text as written: no tokenizer", field="tokenizer")
         return cls.train(texts, size=max_size or DEFAULT_SIZE, min_freq=max(min_freq, 2))
 
     def split(self, text: str) -> list[str]:

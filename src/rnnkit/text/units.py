@@ -8,6 +8,11 @@
 - ``subword``: byte-level BPE trained on the corpus (Hugging Face ``tokenizers``): no text is
   unknown and ``decode(encode(text)) == text``.
 
+``char`` and ``word`` can instead read text through a classifier's tokenizer
+(:mod:`rnnkit.text.tokenize`: lower-cased, punctuation split, HTML line breaks removed), so
+that a classifier fine-tuned from the model reads the same tokens; ``decode`` then joins words
+with one space.
+
 Ids 0, 1 and 2 are ``<pad>``, ``<unk>`` and ``<eod>`` (the end of a document, which is also the
 start of the next one: the stream of a corpus begins with it) in every unit.
 
@@ -23,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rnnkit.errors import ConfigError
+from rnnkit.text.tokenize import Tokenizer, get_tokenizer
 from rnnkit.text.vocab import PAD, UNK, Vocabulary
 
 EOD = "<eod>"
@@ -36,10 +42,12 @@ class Units(ABC):
 
     name: str
 
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(self, tokens: list[str], *, tokenizer: str | None = None) -> None:
         if tuple(tokens[:3]) != SPECIALS:
             raise ConfigError(f"a unit vocabulary must start with {', '.join(SPECIALS)}")
         self.vocab = Vocabulary(tokens)
+        self.tokenizer_name = tokenizer  # a classifier tokenizer's name, or None: text as written
+        self._tokenize: Tokenizer | None = None if tokenizer is None else get_tokenizer(tokenizer)
 
     @property
     def tokens(self) -> list[str]:
@@ -78,19 +86,28 @@ class Units(ABC):
         return StreamDecoder(self)
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": self.name, "tokens": self.tokens}
+        data: dict[str, Any] = {"unit": self.name, "tokens": self.tokens}
+        if self.tokenizer_name is not None:
+            data["tokenizer"] = self.tokenizer_name
+        return data
 
     @classmethod
     def build(
-        cls, texts: Iterable[str], *, max_size: int | None = None, min_freq: int = 1
+        cls,
+        texts: Iterable[str],
+        *,
+        max_size: int | None = None,
+        min_freq: int = 1,
+        tokenizer: str | None = None,
     ) -> Units:
         counts: Counter[str] = Counter()
-        probe = cls([*SPECIALS])
+        probe = cls([*SPECIALS], tokenizer=tokenizer)
         for text in texts:
             counts.update(probe.split(text))
         vocab = Vocabulary.build(counts, min_freq=min_freq, max_size=max_size)
         kept = [t for t in vocab.tokens[2:] if t != EOD]
-        return cls([*SPECIALS, *kept[: None if max_size is None else max_size - 3]])
+        tokens = [*SPECIALS, *kept[: None if max_size is None else max_size - 3]]
+        return cls(tokens, tokenizer=tokenizer)
 
 
 class StreamDecoder:
@@ -112,7 +129,7 @@ class CharUnits(Units):
     name = "char"
 
     def split(self, text: str) -> list[str]:
-        return list(text)
+        return list(text) if self._tokenize is None else self._tokenize(text)
 
     def decode(self, ids: Iterable[int]) -> str:
         tokens = self.tokens
@@ -123,6 +140,8 @@ class WordUnits(Units):
     name = "word"
 
     def split(self, text: str) -> list[str]:
+        if self._tokenize is not None:
+            return self._tokenize(text)
         lines = text.split("\n")
         tokens: list[str] = []
         for number, line in enumerate(lines):

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from rnnkit.errors import ConfigError, field_error
 from rnnkit.train.precision import check_precision
 
-SCHEDULES = ("linear", "cosine", "constant")
+SCHEDULES = ("linear", "cosine", "constant", "slanted")
+SLANTED_RATIO = 32  # the slanted triangular schedule's lowest rate: the peak over this
+UNFREEZE = ("none", "gradual")
 STEP_BUDGET = 1500  # optimizer steps that epochs=None aims at
 MIN_EPOCHS, MAX_EPOCHS = 2, 20
 
@@ -38,6 +40,12 @@ class TrainConfig:
     # stop after this many minutes of training steps, the learning-rate schedule (warm-up and
     # decay) running over that time instead of over the steps; epochs then default to no limit
     max_minutes: float | None = None
+    # discriminative learning rates: each layer group below the top one (a model's
+    # layer_groups: embedding, recurrent layers, head) trains at the rate of the one above
+    # divided by this (ULMFiT: 2.6); 1: one rate for all
+    lr_decay: float = 1.0
+    # gradual: epoch e trains the top e + 1 layer groups only (ULMFiT's gradual unfreezing)
+    unfreeze: str = "none"
 
     def __post_init__(self) -> None:
         checks = [
@@ -56,13 +64,15 @@ class TrainConfig:
                 self.max_minutes is None or 0 < self.max_minutes < math.inf,
                 "positive",
             ),
+            ("lr_decay", 1 <= self.lr_decay < math.inf, "at least 1"),
         ]
         for name, ok, expected in checks:
             if not ok:
                 raise field_error(name, expected, getattr(self, name))
         check_precision(self.precision)
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}",
-                field="schedule",
-            )
+        for name, choices in (("schedule", SCHEDULES), ("unfreeze", UNFREEZE)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}",
+                    field=name,
+                )

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.train.config import TrainConfig
+from rnnkit.train.config import SLANTED_RATIO, TrainConfig
 
 
 @dataclass
@@ -39,6 +39,10 @@ def lr_factor(step: int, total: int, config: TrainConfig) -> float:
     """Multiplier of the peak learning rate at ``step`` of ``total`` (with ``max_minutes``:
     ``step`` of ``TIME_STEPS`` is the fraction of the time spent)."""
     warmup = int(config.warmup * total)
+    if config.schedule == "slanted":  # ULMFiT: up from and down to the peak / SLANTED_RATIO
+        rise = (step + 1) / warmup if step < warmup else None
+        height = rise if rise is not None else 1 - (step - warmup) / max(1, total - warmup)
+        return (1 + max(0.0, height) * (SLANTED_RATIO - 1)) / SLANTED_RATIO
     if step < warmup:
         return (step + 1) / warmup
     if config.schedule == "constant":

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import TrainingInterrupted
+from rnnkit.errors import ConfigError, TrainingInterrupted
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     META,
@@ -99,14 +99,25 @@ class Trainer:
         self.world = world = distributed.current()
         self._checkpointed = False
         net: nn.Module = model
+        if world.distributed and config.unfreeze == "gradual":
+            raise ConfigError(
+                "unfreeze gradual changes the trained parameters each epoch, which "
+                "data-parallel training cannot follow: use one process, or unfreeze none",
+                field="unfreeze",
+            )
         if world.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
             net = DistributedDataParallel(model)
             batches = batches.shard(world.rank, world.size)  # type: ignore[attr-defined]
             torch.manual_seed(config.seed * 7919 + world.rank)  # dropout differs by process
-        parameters = [p for p in model.parameters() if p.requires_grad]
-        optimizer = adamw(parameters, config.lr, config.weight_decay)
+        groups = layer_groups(model, config)
+        optimizer = adamw(
+            [{"params": group, "lr": config.lr * rate} for group, rate in groups],
+            config.lr,
+            config.weight_decay,
+        )
+        self._groups = [group for group, _ in groups]
         step = Step(
             net,
             objective.loss,
@@ -140,6 +151,8 @@ class Trainer:
             self._restore(run, model, optimizer, scheduler)
         with self._stop_on_interrupt():
             while run.epoch < epochs and not (run.history.stopped_early or run.history.out_of_time):
+                if config.unfreeze == "gradual":
+                    unfreeze_top(self._groups, run.epoch + 1)
                 record = self._train_epoch(step, model, batches, epochs, scheduler, run, objective)
                 self._end_epoch(record, model, evaluate, objective, run, optimizer, scheduler)
         history = run.history
@@ -361,12 +374,12 @@ class Trainer:
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
         scheduler.load_state_dict({**state.scheduler, "lr_lambdas": [None]})
-        if scheduler.base_lrs != [self.config.lr]:  # resumed with a new --lr: scale from here
-            scale = self.config.lr / scheduler.base_lrs[0]
-            scheduler.base_lrs = [self.config.lr]
+        planned = [group["initial_lr"] for group in optimizer.param_groups]
+        if scheduler.base_lrs != planned:  # resumed with a new --lr: scale from here
+            scale = planned[-1] / scheduler.base_lrs[-1]
+            scheduler.base_lrs = planned
             for group in optimizer.param_groups:
                 group["lr"] *= scale
-                group["initial_lr"] = self.config.lr
         rng = state.rng if state.rng.dim() == 2 else state.rng[None]
         torch.set_rng_state(rng[self.world.rank % len(rng)].clone())
         run.history = History(**state.history)
@@ -410,3 +423,32 @@ def _is_terminal(stream: Any) -> bool:
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def layer_groups(model: nn.Module, config: TrainConfig) -> list[tuple[list[Tensor], float]]:
+    """The trainable parameters in groups, each with its multiplier of the learning rate:
+    one group at 1 by default; with ``lr_decay`` or gradual unfreezing, the model's
+    ``layer_groups()`` from the bottom up (embedding, each recurrent layer, the head), the top
+    at 1 and each one below at the rate above / ``lr_decay``."""
+    trainable: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
+    if config.lr_decay == 1.0 and config.unfreeze == "none":
+        return [(trainable, 1.0)]
+    groups_of = getattr(model, "layer_groups", None)
+    if groups_of is None:
+        raise ConfigError(
+            f"{type(model).__name__} has no layer groups: lr_decay and unfreeze need a model "
+            "made of layers (a classifier)",
+            field="lr_decay" if config.lr_decay != 1.0 else "unfreeze",
+        )
+    wanted = {id(p) for p in trainable}
+    groups = [[p for p in group if id(p) in wanted] for group in groups_of()]
+    depth = len(groups) - 1
+    return [(group, config.lr_decay ** -(depth - i)) for i, group in enumerate(groups) if group]
+
+
+def unfreeze_top(groups: list[list[Tensor]], count: int) -> None:
+    """Train the top ``count`` groups and freeze the others (their gradients stay None, so
+    AdamW leaves them, weight decay included)."""
+    for i, group in enumerate(groups):
+        for parameter in group:
+            parameter.requires_grad_(i >= len(groups) - count)

@@ -1,0 +1,133 @@
+"""Pretraining a classifier's encoder as language models on the user's own text (ULMFiT).
+
+    documents = unlabelled text + the classifier's training texts (never its validation or
+                test texts: the caller splits first)
+    forward LM on the documents; for a bidirectional classifier also a backward LM (reverse)
+    -> the classifier's embedding and recurrent stack (:mod:`rnnkit.models.transfer`)
+
+The language models read text through the classifier's tokenizer, so their vocabulary is the
+classifier's tokens, and take the classifier's sizes (cell, layers, hidden, embedding); the
+other options come from ``options`` (``rnnkit lm train``'s, e.g. a ``--pretrain-config`` file)
+over :data:`PRETRAIN_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rnnkit.data.corpus import Corpus
+from rnnkit.errors import ConfigError
+from rnnkit.language_model import LanguageModel
+from rnnkit.models.transfer import Pretrained
+from rnnkit.tasks.language_model import OPTIONS as LM_OPTIONS
+from rnnkit.text.units import Units
+
+log = logging.getLogger(__name__)
+
+# what a language model for fine-tuning starts from, where ``rnnkit lm train``'s defaults
+# suit generation instead: words, so an adaptive softmax; AWD-LSTM's window
+PRETRAIN_DEFAULTS: dict[str, Any] = {"softmax": "adaptive", "window": 70, "batch_size": 32}
+DIRECTIONS = ("forward", "backward")  # the backward model reads its text from the end
+SIZES = {"cell": "cell", "layers": "layers", "hidden": "hidden", "embed_dim": "embed_dim"}
+DECIDED = ("unit", "tokenizer", "reverse", *SIZES)  # what the classifier decides
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """What ``TextClassifier.fit_corpus`` pretrains on and how: ``documents`` (unlabelled
+    text, to which the classifier's training texts are added), the language models'
+    ``options``, a time budget in ``minutes`` for all of them, and ``saved``, which may write
+    each model as soon as it is trained (see :func:`pretrain`)."""
+
+    documents: Sequence[str] = ()
+    options: Mapping[str, Any] | None = None
+    minutes: float | None = None
+    saved: Callable[[LanguageModel, str], str] | None = None
+
+
+def documents_of(corpus: Corpus, tokenizer: str) -> list[str]:
+    """The texts of a tokenized corpus as strings its tokenizer reads back to the same tokens:
+    words joined by spaces, characters by nothing."""
+    joiner = " " if tokenizer == "word" else ""
+    types, ids, offsets = corpus.types, corpus.ids, corpus.offsets
+    return [
+        joiner.join(types[i] for i in ids[offsets[n] : offsets[n + 1]]) for n in range(len(corpus))
+    ]
+
+
+def language_model_options(
+    classifier: Mapping[str, Any], options: Mapping[str, Any] | None, *, reverse: bool
+) -> dict[str, Any]:
+    """The parameters of one language model for a classifier with parameters ``classifier``."""
+    given = dict(options or {})
+    clashes = sorted(k for k in given if k in DECIDED)
+    if clashes:
+        raise ConfigError(
+            f"the pretraining options set {', '.join(clashes)}, which the classifier decides "
+            "(its tokenizer and sizes; reverse for the backward model): set them on the "
+            "classifier instead",
+            field="pretrain",
+        )
+    unknown = sorted(k for k in given if not LM_OPTIONS.knows(k))
+    if unknown:
+        raise ConfigError(
+            f"unknown language-model options {', '.join(unknown)} (see rnnkit lm train --help)",
+            field="pretrain",
+        )
+    tokenizer = classifier["tokenizer"]
+    params = {
+        **PRETRAIN_DEFAULTS,
+        "min_freq": classifier["min_freq"],
+        "max_vocab": classifier["max_vocab"],
+        "seed": classifier["seed"],
+        "precision": classifier["precision"],
+        **given,
+        "unit": tokenizer,
+        "tokenizer": tokenizer,
+        "reverse": reverse,
+        **{lm: classifier[own] for own, lm in SIZES.items()},
+    }
+    if params["embed_dim"] is None:
+        params["embed_dim"] = classifier["hidden"]
+    if tokenizer == "char":
+        params["softmax"] = given.get("softmax", "full")
+    return params
+
+
+def pretrain(
+    documents: Sequence[str],
+    classifier: Mapping[str, Any],
+    options: Mapping[str, Any] | None = None,
+    *,
+    minutes: float | None = None,
+    verbose: bool = False,
+    saved: Callable[[LanguageModel, str], str] | None = None,
+) -> list[Pretrained]:
+    """Train the language model(s) a classifier with parameters ``classifier`` starts from:
+    forward, and backward too when it is bidirectional; ``minutes`` is shared between them.
+    ``saved(model, name)`` (name ``forward`` or ``backward``) may write each one as soon as it
+    is trained and return where, for messages."""
+    if not documents:
+        raise ConfigError("pretraining has no text: give unlabelled text or training texts")
+    directions = DIRECTIONS[: 2 if classifier["bidirectional"] else 1]
+    models = []
+    for name in directions:
+        params = language_model_options(classifier, options, reverse=name == "backward")
+        if minutes is not None:
+            params["max_minutes"] = minutes / len(directions)
+        lm = LanguageModel(verbose=verbose, **params)
+        log.info("pretraining the %s language model on %d documents", name, len(documents))
+        lm.fit(documents)
+        source = saved(lm, name) if saved is not None else f"the {name} language model"
+        models.append(as_pretrained(lm, source))
+    return models
+
+
+def as_pretrained(lm: LanguageModel, source: str) -> Pretrained:
+    """A fitted language model as the classifier's encoder takes it."""
+    units = lm.units_
+    assert isinstance(units, Units)
+    return Pretrained(source, lm.model_.config, units.tokens, lm.model_.state_dict())
