@@ -8,10 +8,11 @@ and rnnkit's route: ``TextClassifier.from_config("recipes/pretrained/D.json")`` 
 ``unlabelled=`` (IMDB: its 50,000 unlabelled reviews; the small sets: none, so the language
 models read the training texts only), the pretraining options in
 ``recipes/pretrained/D-lm.json`` and the time budget ``PRETRAIN_MINUTES``. Test accuracy
-per seed, mean and spread; times include pretraining. Each rnnkit run is its own process. ``--variant`` names an entry of
-``VARIANTS`` (the fine-tuning ablation: from scratch, + pretrained encoder, + discriminative
-rates, + gradual unfreezing, + slanted schedule; forward only), written beside the others.
-Writes the ``pretrain`` section of RESULTS.md, keeping rows of earlier runs it did not redo.
+per seed, mean and spread; times include pretraining. Each rnnkit run is its own process.
+``--variant`` names an entry of ``VARIANTS``, the fine-tuning ablation (from scratch, +
+pretrained encoder, + discriminative rates, + gradual unfreezing, + slanted schedule; forward
+only), written beside the others. Writes the ``pretrain`` section of RESULTS.md, keeping
+the rows of earlier runs that this one did not redo.
 """
 
 from __future__ import annotations
