@@ -200,3 +200,22 @@ def test_every_pretrained_recipe_is_valid(recipe: Path) -> None:
         LanguageModel(**params).check_params()
     else:
         TextClassifier.from_config(recipe).check_params()
+
+
+def test_a_language_model_can_start_from_word_vectors(tmp_path: Path) -> None:
+    texts, _ = make_texts(40)
+    glove = tmp_path / "glove.txt"
+    glove.write_text("film 1 2 3 4\nplot 5 6 7 8\nzzz 0 0 0 1\n")
+    lm = LanguageModel(unit="word", **{**SMALL_LM, "embed_dim": 4}, vectors=str(glove))
+    lm.set_params(max_steps=1, lr=1e-9)
+    lm.fit(texts)
+    weight = lm.model_.encoder.embedding.weight
+    index = lm.units_.vocab.index
+    torch.testing.assert_close(
+        weight[index["film"]], torch.tensor([1.0, 2.0, 3.0, 4.0]), atol=1e-4, rtol=0
+    )
+    with pytest.raises(ConfigError, match="differs from the dimension 4") as error:
+        LanguageModel(unit="word", **SMALL_LM, vectors=str(glove)).fit(texts)
+    assert error.value.field == "embed_dim"
+    with pytest.raises(ConfigError, match="give unit word"):
+        LanguageModel(unit="char", **{**SMALL_LM, "embed_dim": 4}, vectors=str(glove)).fit(texts)

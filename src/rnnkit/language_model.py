@@ -32,6 +32,7 @@ from rnnkit.estimator import OptionsEstimator
 from rnnkit.generation import Generation, StepFn, check_sampling
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet, State
+from rnnkit.models.vectors import copy_vectors, load_vectors
 from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
 from rnnkit.text.kinds import build_units
 from rnnkit.text.units import EOD_ID, Units
@@ -117,6 +118,8 @@ class LanguageModel(OptionsEstimator):
         torch.manual_seed(config.seed)
         with self.in_params():
             net = LanguageModelNet(self.model_config(len(units)))
+            if self.vectors:
+                self._load_vectors(net, units)
             batches = StreamBatches(
                 token_stream(train, units, reverse=data.reverse),
                 batch_size=config.batch_size,
@@ -125,6 +128,23 @@ class LanguageModel(OptionsEstimator):
                 seed=config.seed,
             )
         return units, net, batches
+
+    def _load_vectors(self, net: LanguageModelNet, units: Units) -> None:
+        """The embedding rows of the words ``vectors`` has (the others keep their scale)."""
+        if units.name != "word":
+            raise ConfigError(
+                f"vectors are word vectors, and the unit is {units.name}: give unit word",
+                field="vectors",
+            )
+        vectors = load_vectors(self.vectors, units.vocab)
+        if vectors.dim != net.config.embed_dim:
+            raise ConfigError(
+                f"embed_dim {net.config.embed_dim} differs from the dimension {vectors.dim} of "
+                f"the vectors in {self.vectors}: give embed_dim {vectors.dim}",
+                field="embed_dim",
+            )
+        if vectors.rows:
+            copy_vectors(net.encoder.embedding.weight, vectors.rows)
 
     def fit(
         self,

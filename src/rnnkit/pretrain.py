@@ -22,6 +22,7 @@ from rnnkit.data.corpus import Corpus
 from rnnkit.errors import ConfigError
 from rnnkit.language_model import LanguageModel
 from rnnkit.models.transfer import Pretrained
+from rnnkit.models.vectors import vectors_dim
 from rnnkit.tasks.language_model import OPTIONS as LM_OPTIONS
 from rnnkit.text.units import Units
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 PRETRAIN_DEFAULTS: dict[str, Any] = {"softmax": "adaptive", "window": 70, "batch_size": 32}
 DIRECTIONS = ("forward", "backward")  # the backward model reads its text from the end
 SIZES = {"cell": "cell", "layers": "layers", "hidden": "hidden", "embed_dim": "embed_dim"}
-DECIDED = ("unit", "tokenizer", "reverse", *SIZES)  # what the classifier decides
+DECIDED = ("unit", "tokenizer", "reverse", "vectors", *SIZES)  # what the classifier decides
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ def language_model_options(
         "reverse": reverse,
         **{lm: classifier[own] for own, lm in SIZES.items()},
     }
+    if classifier["vectors"]:  # the language model's embedding starts from them
+        params["vectors"] = classifier["vectors"]
+        if params["embed_dim"] is None:
+            params["embed_dim"] = vectors_dim(classifier["vectors"])
     if params["embed_dim"] is None:
         params["embed_dim"] = classifier["hidden"]
     if tokenizer == "char":

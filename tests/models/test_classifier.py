@@ -170,3 +170,29 @@ def test_bag_model_is_blind_to_order_and_padding() -> None:
     expected = model.classifier(model.encoder.embedding(tokens[:3, 0]).mean(0))
     torch.testing.assert_close(logits[0], expected)
     torch.testing.assert_close(model(tokens[:2, 1:], torch.tensor([2]))[0], logits[1])
+
+
+def test_vectors_come_gzipped_or_zipped(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    from rnnkit.models.vectors import vectors_dim
+
+    vocab = Vocabulary.build({"good": 2, "film": 1})
+    text = b"good 0.1 0.2 0.3\nfilm 1 2 3\n"
+    (tmp_path / "v.txt.gz").write_bytes(gzip.compress(text))
+    with zipfile.ZipFile(tmp_path / "one.zip", "w") as zipped:
+        zipped.writestr("glove.3d.txt", text)
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as zipped:
+        zipped.writestr("glove.3d.txt", text)
+        zipped.writestr("glove.2d.txt", b"good 1 2\n")
+    for source in ("v.txt.gz", "one.zip", "two.zip#glove.3d.txt"):
+        vectors = load_vectors(f"{tmp_path}/{source}", vocab)
+        assert vectors.found == 2, source
+        assert vectors_dim(f"{tmp_path}/{source}") == 3
+    assert load_vectors(f"{tmp_path}/two.zip#glove.2d.txt", vocab).dim == 2
+    with pytest.raises(DataError, match=r"two\.zip#NAME \(it holds glove\.3d\.txt, glove\.2d"):
+        load_vectors(tmp_path / "two.zip", vocab)
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a readable zip file"):
+        load_vectors(tmp_path / "bad.zip", vocab)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,7 @@ def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8"
     """Read ``word v1 v2 ...`` lines (GloVe), optionally after a ``count dim`` header
     (word2vec text format), keeping the words of ``vocab``. A word missing in its exact
     form is looked up lower-cased."""
-    path = Path(path)
-    data = read_bytes(path)
+    data = vector_bytes(path)
     wanted = {token: i for i, token in enumerate(vocab.tokens) if i > 1}
     rows: dict[int, np.ndarray] = {}
     dim = 0
@@ -95,3 +95,38 @@ def copy_vectors(weight: Tensor, rows: dict[int, np.ndarray]) -> None:
         weight.normal_(0.0, float(found.std()))
         weight[torch.tensor(list(rows))] = found
         weight[0] = 0.0
+
+
+def vectors_dim(path: str | Path) -> int:
+    """The dimension of the vectors in ``path`` (its first vector line, or a word2vec header)."""
+    for number, raw in enumerate(vector_bytes(path).splitlines(), start=1):
+        parts = raw.split()
+        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            return int(parts[1])
+        if len(parts) >= 2:
+            return len(parts) - 1
+    raise DataError(f"{path}: no vectors found (expected lines of a word and numbers)")
+
+
+def vector_bytes(path: str | Path) -> bytes:
+    """The bytes of a vectors file: text, ``.gz``, or a ``.zip`` of one file (``ARCHIVE.zip#NAME``
+    picks one of several, as GloVe's archives hold)."""
+    archive, _, member = str(path).partition("#")
+    if not archive.endswith(".zip"):
+        return read_bytes(Path(path))
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            names = [n for n in zipped.namelist() if not n.endswith("/")]
+            if not member and len(names) == 1:
+                member = names[0]
+            if member not in names:
+                listed = ", ".join(names[:10])
+                raise DataError(
+                    f"{archive}: name the vectors file inside it as {archive}#NAME "
+                    f"(it holds {listed})"
+                )
+            return zipped.read(member)
+    except FileNotFoundError:
+        raise DataError(f"{archive}: no such file") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DataError(f"{archive}: not a readable zip file ({error})") from None

@@ -117,6 +117,16 @@ OPTIONS = OptionTable(
             metavar="P",
             default=0.0,
         ),
+        Option(
+            "vectors",
+            "start the embedding from pretrained word vectors (GloVe or word2vec text, .gz "
+            "read as well; word units; their dimension must be --embed-dim); the coverage of "
+            "the vocabulary is reported",
+            group="model",
+            default=None,
+            optional=True,
+            metavar="FILE",
+        ),
         model_option(
             "tie_weights",
             "the output layer is the embedding (with a projection when --hidden differs)",
