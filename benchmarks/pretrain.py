@@ -45,7 +45,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ discriminative": {"unfreeze": "none", "schedule": "linear"},
     "+ gradual": {"schedule": "linear"},
     "forward only": {"bidirectional": False},
+    "glove": {"vectors": "GLOVE", "embed_dim": None},  # the language models start from GloVe
 }
+GLOVE = "glove/glove.6B.50d.100k.txt.gz"  # under --data-dir
 
 
 def unlabelled_texts(dataset: str, data_dir: str) -> list[str]:
@@ -72,6 +74,8 @@ def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str
     lm_options = {option_name(k): v for k, v in lm_recipe.items()}
     minutes = PRETRAIN_MINUTES[dataset]
     clf = TextClassifier.from_config(RECIPES / f"{dataset}.json")
+    if changes.get("vectors") == "GLOVE":
+        changes["vectors"] = str(Path(data_dir) / GLOVE)
     clf.set_params(**changes, seed=seed)
     start = time.perf_counter()
     if pretrain:

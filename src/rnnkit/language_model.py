@@ -315,7 +315,7 @@ class LanguageModel(OptionsEstimator):
         return at_precision
 
     def _onnx_step(self) -> StepFn:
-        from rnnkit.export.runtime import OnnxStep  # the onnx extra, imported when used
+        from rnnkit.export.step import OnnxStep  # the onnx extra, imported when used
 
         folder = getattr(self, "path_", None)
         if folder is None:

@@ -20,7 +20,7 @@ ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
 from rnnkit.export.language_model import export_language_model  # noqa: E402
-from rnnkit.export.runtime import OnnxStep  # noqa: E402
+from rnnkit.export.step import OnnxStep  # noqa: E402
 from rnnkit.language_model import LanguageModel  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog; 12 zebras quietly vex a jumping wizard. "

@@ -18,7 +18,7 @@ cell's ``CellSpec``. The adaptive softmax's log-probabilities are torch's ``log_
     scores    = [head[:shortlist] | head[shortlist + i] + log_softmax(W_i2 W_i1 z), each i]
 
 The metadata records the task, cell, vocabulary size and a SHA-256 of the weights, so that
-``rnnkit.export.runtime.OnnxStep`` can refuse a graph exported from other weights.
+``rnnkit.export.step.OnnxStep`` can refuse a graph exported from other weights.
 """
 
 from __future__ import annotations
