@@ -46,6 +46,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ gradual": {"schedule": "linear"},
     "forward only": {"bidirectional": False},
     "glove": {"vectors": "GLOVE", "embed_dim": None},  # the language models start from GloVe
+    # the classifier's defaults (decision 7) fine-tuned from the pretrained encoder
+    "defaults": {
+        "hidden": 128,
+        "lr": 5e-3,
+        "lr_decay": 1.0,
+        "unfreeze": "none",
+        "schedule": "linear",
+    },
+    "defaults + glove": {
+        "hidden": 128,
+        "lr": 5e-3,
+        "lr_decay": 1.0,
+        "unfreeze": "none",
+        "schedule": "linear",
+        "vectors": "GLOVE",
+        "embed_dim": None,
+    },
 }
 GLOVE = "glove/glove.6B.50d.100k.txt.gz"  # under --data-dir
 
