@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # suit generation instead: words, so an adaptive softmax; AWD-LSTM's window
 PRETRAIN_DEFAULTS: dict[str, Any] = {"softmax": "adaptive", "window": 70, "batch_size": 32}
 DIRECTIONS = ("forward", "backward")  # the backward model reads its text from the end
-SIZES = {"cell": "cell", "layers": "layers", "hidden": "hidden", "embed_dim": "embed_dim"}
+SIZES = ("cell", "layers", "hidden", "embed_dim")  # the same parameters in both tables
 DECIDED = ("unit", "tokenizer", "reverse", "vectors", *SIZES)  # what the classifier decides
 
 
@@ -89,7 +89,7 @@ def language_model_options(
         "unit": tokenizer,
         "tokenizer": tokenizer,
         "reverse": reverse,
-        **{lm: classifier[own] for own, lm in SIZES.items()},
+        **{size: classifier[size] for size in SIZES},
     }
     if classifier["vectors"]:  # the language model's embedding starts from them
         params["vectors"] = classifier["vectors"]

@@ -26,9 +26,10 @@ from torch import Tensor
 
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.encoder import Encoder
+from rnnkit.text.units import SPECIALS as UNIT_SPECIALS
 from rnnkit.text.vocab import PAD, UNK, Vocabulary
 
-SPECIALS = 3  # a language model's <pad>, <unk>, <eod>
+SPECIALS = len(UNIT_SPECIALS)  # a language model's <pad>, <unk>, <eod> come first
 SHAPE = ("cell", "embed_dim", "hidden_size", "num_layers")
 
 
@@ -67,7 +68,7 @@ def check_pair(models: Sequence[Pretrained]) -> None:
 def merged_vocabulary(models: Sequence[Pretrained], own: Vocabulary) -> tuple[Vocabulary, int]:
     """The language models' words, then those of ``own`` (the classifier's training words)
     they lack; and how many were added."""
-    known = [t for t in models[0].tokens[SPECIALS:]]
+    known = models[0].tokens[SPECIALS:]
     index = set(known)
     added = [t for t in own.tokens[2:] if t not in index]
     return Vocabulary([PAD, UNK, *known, *added]), len(added)
