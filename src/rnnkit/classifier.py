@@ -38,7 +38,7 @@ from rnnkit.models.transfer import (
     load_encoder,
     merged_vocabulary,
 )
-from rnnkit.models.vectors import copy_vectors, load_vectors
+from rnnkit.models.vectors import copy_vectors, load_vectors, vector_words
 from rnnkit.pretrain import Pretraining, documents_of, pretrain
 from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
@@ -168,6 +168,8 @@ class TextClassifier(OptionsEstimator):
             )
         if pretrained is None:
             pretrained = self._language_models()
+        if self.vectors and self.vectors_vocab and not pretrained:
+            vocab = vector_words(self.vectors, vocab, self.vectors_vocab)
         if pretrained:
             vocab, added = merged_vocabulary(pretrained, vocab)
             log.info(

@@ -196,3 +196,38 @@ def test_vectors_come_gzipped_or_zipped(tmp_path: Path) -> None:
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="not a readable zip file"):
         load_vectors(tmp_path / "bad.zip", vocab)
+
+
+def test_vectors_vocab_adds_the_first_words_the_training_texts_lack(tmp_path: Path) -> None:
+    from rnnkit.models.vectors import vector_words
+
+    vocab = Vocabulary.build({"good": 3, "film": 1}, min_freq=2)
+    glove = tmp_path / "glove.txt"
+    glove.write_text("good 1 1\nfilm 2 2\nbad 3 3\nfun 4 4\n")
+    extended = vector_words(glove, vocab, 2)
+    assert extended.tokens == [*vocab.tokens, "film", "bad"]
+    word2vec = tmp_path / "w2v.txt"
+    word2vec.write_text("3 2\ngood 1 1\nfun 2 2\nbad 3 3\n")
+    assert vector_words(word2vec, vocab, 5).tokens == [*vocab.tokens, "fun", "bad"]
+
+
+def test_a_word_only_the_vectors_know_keeps_its_vector_in_the_model(tmp_path: Path) -> None:
+    from rnnkit import TextClassifier
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text("good 1 0\nbad 0 1\nsplendid 0.5 0.25\n")
+    clf = TextClassifier(
+        vectors=str(glove), epochs=1, freeze_embeddings=True, hidden=4,
+        valid_split=0.0, verbose=False,
+    )  # fmt: skip
+    clf.fit(["good film", "bad film", "good", "bad"], [1, 0, 1, 0])
+    row = clf.model_.encoder.embedding.weight[clf.vocab_.index["splendid"]]
+    assert row.tolist() == [0.5, 0.25]
+    assert (
+        "splendid"
+        not in TextClassifier(
+            vectors=str(glove), vectors_vocab=0, epochs=1, hidden=4, valid_split=0.0, verbose=False
+        )
+        .fit(["good film", "bad film"], [1, 0])
+        .vocab_.index
+    )

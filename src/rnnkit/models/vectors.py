@@ -87,6 +87,24 @@ def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8"
     return vectors
 
 
+def vector_words(path: str | Path, vocab: Vocabulary, count: int) -> Vocabulary:
+    """``vocab`` and, after its words, the first ``count`` words of the vectors file in
+    ``path`` that it lacks (GloVe and word2vec list them from the most frequent), so that a
+    word the training texts never held often enough still reads as its pretrained vector."""
+    added: list[str] = []
+    for number, raw in enumerate(vector_bytes(path).splitlines(), start=1):
+        if len(added) >= count:
+            break
+        parts = raw.split()
+        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            continue  # word2vec header: count dim
+        word = parts[0].decode("utf-8", errors="replace") if parts else ""
+        if word and word not in vocab.index:
+            added.append(word)
+    log.info("vocabulary: %d words added from %s", len(dict.fromkeys(added)), path)
+    return Vocabulary([*vocab.tokens, *dict.fromkeys(added)])
+
+
 def copy_vectors(weight: Tensor, rows: dict[int, np.ndarray]) -> None:
     """Copy pretrained rows into the embedding matrix ``weight`` (in place); the other rows get
     random values of their scale, and row 0 (padding) zeros."""

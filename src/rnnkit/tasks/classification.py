@@ -124,6 +124,18 @@ OPTIONS = OptionTable(
             metavar="FILE",
         ),
         Option(
+            "vectors_vocab",
+            "with --vectors, the vocabulary also takes the first N words of the vectors file "
+            "that the training texts lack or hold fewer than --min-freq times, so that words "
+            "first met in prediction keep their pretrained meaning (0: the training words "
+            "only; not with --encoder or --pretrain, whose vocabulary is the language "
+            "models')",
+            group="model",
+            type=int,
+            default=100_000,
+            metavar="N",
+        ),
+        Option(
             "encoder",
             "start the embedding and the recurrent stack from a language model (rnnkit lm "
             "train --tokenizer word); FWD,BWD: a forward and a backward (--reverse) one, for a "
