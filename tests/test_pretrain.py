@@ -219,3 +219,47 @@ def test_a_language_model_can_start_from_word_vectors(tmp_path: Path) -> None:
     assert error.value.field == "embed_dim"
     with pytest.raises(ConfigError, match="give unit word"):
         LanguageModel(unit="char", **{**SMALL_LM, "embed_dim": 4}, vectors=str(glove)).fit(texts)
+
+
+def test_a_language_model_fine_tunes_from_another(
+    models: tuple[Path, Path, list[str]],
+) -> None:
+    """ULMFiT's second stage: the same units and weights to start, then the new text."""
+    forward, backward, _ = models
+    start = LanguageModel.load(forward)
+    params = {**start.get_params(), "max_steps": 1, "lr": 1e-30, "weight_decay": 0.0}
+    tuned = LanguageModel(**params).fit(["a wholly new vocabulary here"] * 40, start=start)
+    assert tuned.units_.tokens == start.units_.tokens
+    for name, weight in start.model_.state_dict().items():
+        torch.testing.assert_close(tuned.model_.state_dict()[name], weight, msg=name)
+    shapes = r"encoder.rnn.bias_hh_l0 is \(64,\), this model.s \(32,\)"
+    with pytest.raises(ConfigError, match=shapes):
+        LanguageModel(**{**params, "hidden": 8}).fit(["more text"] * 40, start=start)
+    with pytest.raises(ConfigError, match="reads its text in the other direction"):
+        LanguageModel(**params).fit(["more text"] * 40, start=LanguageModel.load(backward))
+
+
+def test_encoder_with_pretrain_fine_tunes_the_language_models_first(
+    models: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    forward, backward, _ = models
+    train = write_csv(tmp_path / "train.csv", 60)
+    out = tmp_path / "model"
+    result = rnnkit(
+        "train", str(train), "--encoder", f"{forward},{backward}", "--pretrain",
+        "--pretrain-config", str(_write(tmp_path / "lm.json", {"max_steps": 2, "lr": 1e-3})),
+        "--min-freq", "1", "--max-steps", "2", "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for name, source in (("forward", forward), ("backward", backward)):
+        tuned, start = LanguageModel.load(out / "lm" / name), LanguageModel.load(source)
+        assert tuned.units_.tokens == start.units_.tokens
+        assert tuned.get_params()["lr"] == 1e-3
+        assert tuned.get_params()["hidden"] == start.get_params()["hidden"]
+        changed = tuned.model_.state_dict()["encoder.rnn.weight_hh_l0"]
+        assert not torch.equal(changed, start.model_.state_dict()["encoder.rnn.weight_hh_l0"])
+
+
+def _write(path: Path, options: dict[str, object]) -> Path:
+    path.write_text(json.dumps(options))
+    return path

@@ -28,6 +28,7 @@ from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
+from rnnkit.language_model import LanguageModel
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import LanguageModelConfig, ModelConfig
 from rnnkit.models.size import check_training_memory
@@ -241,10 +242,6 @@ class TextClassifier(OptionsEstimator):
             train, valid = train.subset(kept), train.subset(held)
         pretrained = None
         if pretraining is not None:
-            if self.encoder:
-                raise ConfigError(
-                    "encoder and pretraining both give the encoder: choose one", field="encoder"
-                )
             with self.in_params():
                 pretrained = pretrain(
                     [*pretraining.documents, *documents_of(train, self.tokenizer)],
@@ -253,6 +250,10 @@ class TextClassifier(OptionsEstimator):
                     minutes=pretraining.minutes,
                     verbose=self.verbose,
                     saved=pretraining.saved,
+                    start=[
+                        LanguageModel.load(p.source, command="--encoder")
+                        for p in self._language_models()
+                    ],
                 )
         with self.in_params():
             vocab, model, batches = self._prepare(train, names, pretrained)

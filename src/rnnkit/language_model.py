@@ -69,6 +69,8 @@ class LanguageModel(OptionsEstimator):
     same name (``rnnkit lm train --help``)."""
 
     options = OPTIONS
+    model_: LanguageModelNet  # fitted: the network and its units
+    units_: Units
 
     def __init__(self, **params: Any) -> None:  # its own, for the signature set below
         super().__init__(**params)
@@ -152,16 +154,39 @@ class LanguageModel(OptionsEstimator):
         valid: Sequence[str] | None = None,
         *,
         checkpoints: CheckpointPolicy | None = None,
+        start: LanguageModel | None = None,
     ) -> LanguageModel:
         """Train on ``documents`` (strings; each one a document, the state reset between
         them), validating on ``valid`` or, without it, on the held-out tail ``valid_split`` of
-        the documents; returns ``self``."""
+        the documents; returns ``self``. With ``start``, a fitted model of the same sizes,
+        continue from its weights and units (fine-tuning it on new text, whose words it lacks
+        read as unknown)."""
         self.check_params()
         train = check_texts(documents, "documents")
         data = self.data_config()
         if valid is None and data.valid_split > 0:
             train, valid = hold_out_tail(train, data.valid_split)
-        units, net, batches = self._prepare(train)
+        if start is not None:
+            start._check_fitted()
+            if start.data_config().reverse != data.reverse:
+                raise ConfigError(
+                    "the starting language model reads its text in the other direction: "
+                    "give reverse as it was trained",
+                    field="reverse",
+                )
+        units, net, batches = self._prepare(train, start.units_ if start else None)
+        if start is not None:
+            ours, theirs = net.state_dict(), start.model_.state_dict()
+            for name in sorted(set(ours) | set(theirs)):
+                shapes = [tuple(w[name].shape) if name in w else None for w in (ours, theirs)]
+                if shapes[0] != shapes[1]:
+                    raise ConfigError(
+                        f"the starting language model's {name} is {shapes[1]}, this model's "
+                        f"{shapes[0]}: leave the sizes (cell, layers, hidden, embed_dim, "
+                        "softmax, cutoffs) as it has them",
+                        field="hidden",
+                    )
+            net.load_state_dict(theirs)
         valid_stream = (
             None
             if not valid

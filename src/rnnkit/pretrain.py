@@ -110,22 +110,30 @@ def pretrain(
     minutes: float | None = None,
     verbose: bool = False,
     saved: Callable[[LanguageModel, str], str] | None = None,
+    start: Sequence[LanguageModel] = (),
 ) -> list[Pretrained]:
     """Train the language model(s) a classifier with parameters ``classifier`` starts from:
     forward, and backward too when it is bidirectional; ``minutes`` is shared between them.
     ``saved(model, name)`` (name ``forward`` or ``backward``) may write each one as soon as it
-    is trained and return where, for messages."""
+    is trained and return where, for messages. With ``start`` (fitted language models, forward
+    then backward), fine-tune those on the documents instead (ULMFiT's second stage), keeping
+    their units and sizes; ``options`` then change their other settings."""
     if not documents:
         raise ConfigError("pretraining has no text: give unlabelled text or training texts")
-    directions = DIRECTIONS[: 2 if classifier["bidirectional"] else 1]
+    directions = DIRECTIONS[: len(start) or (2 if classifier["bidirectional"] else 1)]
     models = []
-    for name in directions:
+    for position, name in enumerate(directions):
         params = language_model_options(classifier, options, reverse=name == "backward")
+        if start:  # their settings, with the given options over them
+            given = {k: params[k] for k in (options or {})}
+            params = {**start[position].get_params(), "vectors": None, **given}
+            params.pop("verbose", None)
         if minutes is not None:
             params["max_minutes"] = minutes / len(directions)
         lm = LanguageModel(verbose=verbose, **params)
-        log.info("pretraining the %s language model on %d documents", name, len(documents))
-        lm.fit(documents)
+        verb = "fine-tuning" if start else "pretraining"
+        log.info("%s the %s language model on %d documents", verb, name, len(documents))
+        lm.fit(documents, start=start[position] if start else None)
         source = saved(lm, name) if saved is not None else f"the {name} language model"
         models.append(as_pretrained(lm, source))
     return models

@@ -99,7 +99,9 @@ def add_parser(commands: Any) -> None:
         "files, labelled files' text, or rnnkit lm train's datasets) plus DATA's training "
         "texts, never its validation or test texts; with no CORPUS, on the training texts "
         "alone. A bidirectional classifier gets a forward and a backward model, written to "
-        "DIR/lm/ (reuse them with --encoder DIR/lm/forward,DIR/lm/backward)",
+        "DIR/lm/ (reuse them with --encoder DIR/lm/forward,DIR/lm/backward). With "
+        "--encoder, fine-tune its language models on that text instead (ULMFiT's second "
+        "stage), keeping their vocabulary and sizes",
     )
     pretraining.add_argument(
         "--pretrain-config",
