@@ -87,3 +87,22 @@ def test_defaults_reach_the_target_accuracy_in_time(
     metrics, seconds = train_with_defaults(name, tmp_path)
     assert metrics["test"]["accuracy"] >= accuracy, metrics
     assert seconds < minutes * 60, f"{name} took {seconds:.0f} s"
+
+
+@needs("ud_english_ewt")
+def test_the_held_out_genre_data_reads_as_the_treebank_holds_it() -> None:
+    """benchmarks/pretrain.py's held-out check: every sentence of UD English-EWT, labelled
+    with the genre its sent_id starts with."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from pretrain import heldout_texts
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    data = heldout_texts(str(DATA_DIR))
+    assert {split: len(texts) for split, (texts, _) in data.items()} == {
+        "train": 12_544,
+        "test": 2_077,
+    }
+    assert set(data["train"][1]) == {"answers", "email", "newsgroup", "reviews", "weblog"}
+    assert data["test"][0][0] == "What if Google Morphed Into GoogleOS?"
+    assert data["test"][1][0] == "weblog"
