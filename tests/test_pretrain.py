@@ -263,3 +263,15 @@ def test_encoder_with_pretrain_fine_tunes_the_language_models_first(
 def _write(path: Path, options: dict[str, object]) -> Path:
     path.write_text(json.dumps(options))
     return path
+
+
+def test_embed_dim_means_each_language_model_s_as_with_pretrain(
+    models: tuple[Path, Path, list[str]],
+) -> None:
+    """A recipe that sets embed_dim reads the same with --pretrain and with --encoder."""
+    forward, backward, texts = models
+    _, model = prepared(TextClassifier(encoder=f"{forward},{backward}", embed_dim=12), texts)
+    assert model.config.embed_dim == 24  # one 12-wide embedding per direction
+    labels = ["pos" if i % 2 else "neg" for i in range(len(texts))]
+    with pytest.raises(ConfigError, match="embed_dim 24 contradicts the encoder"):
+        TextClassifier(encoder=f"{forward},{backward}", embed_dim=24).fit(texts, labels)

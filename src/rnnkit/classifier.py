@@ -363,6 +363,9 @@ class TextClassifier(OptionsEstimator):
         except ValueError as error:
             raise ConfigError(str(error), field="encoder") from None
         fields = encoder_fields(pretrained)
+        # embed_dim as --pretrain reads it: each language model's (the classifier
+        # concatenates one per direction)
+        fields["embed_dim"] = pretrained[0].config.embed_dim
         defaults = OPTIONS.defaults
         for param in ("cell", "layers", "hidden", "embed_dim", "bidirectional"):
             value, implied = getattr(self, param), fields[OPTIONS[param].name]
