@@ -124,9 +124,8 @@ def pretrain(
     models = []
     for position, name in enumerate(directions):
         params = language_model_options(classifier, options, reverse=name == "backward")
-        if start:  # their settings, with the given options over them
-            given = {k: params[k] for k in (options or {})}
-            params = {**start[position].get_params(), "vectors": None, **given}
+        if start:  # their settings, with the given options (checked above) over them
+            params = {**start[position].get_params(), "vectors": None, **(options or {})}
             params.pop("verbose", None)
         if minutes is not None:
             params["max_minutes"] = minutes / len(directions)

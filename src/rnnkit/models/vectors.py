@@ -91,7 +91,7 @@ def vector_words(path: str | Path, vocab: Vocabulary, count: int) -> Vocabulary:
     """``vocab`` and, after its words, the first ``count`` words of the vectors file in
     ``path`` that it lacks (GloVe and word2vec list them from the most frequent), so that a
     word the training texts never held often enough still reads as its pretrained vector."""
-    added: list[str] = []
+    added: dict[str, None] = {}  # in file order, each word once
     for number, raw in enumerate(vector_bytes(path).splitlines(), start=1):
         if len(added) >= count:
             break
@@ -100,9 +100,9 @@ def vector_words(path: str | Path, vocab: Vocabulary, count: int) -> Vocabulary:
             continue  # word2vec header: count dim
         word = parts[0].decode("utf-8", errors="replace") if parts else ""
         if word and word not in vocab.index:
-            added.append(word)
-    log.info("vocabulary: %d words added from %s", len(dict.fromkeys(added)), path)
-    return Vocabulary([*vocab.tokens, *dict.fromkeys(added)])
+            added[word] = None
+    log.info("vocabulary: %d words added from %s", len(added), path)
+    return Vocabulary([*vocab.tokens, *added])
 
 
 def copy_vectors(weight: Tensor, rows: dict[int, np.ndarray]) -> None:
