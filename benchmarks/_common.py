@@ -35,8 +35,12 @@ def machine_line() -> str:
     """One line naming the machine, the library versions, the threads and the date."""
     import numpy
 
+    from rnnkit.train.precision import bf16_supported
+
+    bf16 = "native bf16" if bf16_supported() else "no native bf16"
     return (
-        f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; "
+        f"{cpu_model()} ({bf16}), {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+        "threads; "
         f"Python {platform.python_version()}, torch {torch.__version__}, "
         f"numpy {numpy.__version__}; "
         f"{datetime.date.today().isoformat()}"

@@ -1,7 +1,7 @@
 """Pretrain, then fine-tune: rnnkit's routes against TF-IDF + LR and fastText.
 
     python benchmarks/pretrain.py --data-dir ../shared/data [--datasets trec,sst2,mr,sst5,imdb]
-        [--seeds 0,1,2] [--variant NAME] [--heldout]
+        [--seeds 0,1,2] [--variant NAME] [--precision bf16] [--heldout]
 
 For each dataset, in one run: TF-IDF + logistic regression and fastText (as in ``peers.py``)
 and one rnnkit route: ``TextClassifier.from_config("recipes/pretrained/D.json")`` fitted with
@@ -11,11 +11,12 @@ models read the training texts only), the pretraining options in
 per seed, mean and spread; times include pretraining. Each rnnkit run is its own process.
 ``--variant`` names an entry of ``VARIANTS``: the fine-tuning ablation (from scratch, +
 pretrained encoder, + discriminative rates, + gradual unfreezing, + slanted schedule; forward
-only) and the word-vector routes (GloVe, with or without language models). ``--heldout``
-also runs ``HELDOUT_COMMAND``, the command the README leads with, unchanged, as a subprocess on
-data no recipe or default was tuned on (the genres of UD English-EWT's sentences). Writes the
-``pretrain`` section of RESULTS.md, keeping the rows of earlier runs that this one did not
-redo.
+only; IMDB's language models on the labelled reviews only) and the word-vector routes (GloVe,
+with or without language models); ``--precision bf16`` runs the classifier and its language
+models under bfloat16 autocast. ``--heldout`` also runs ``HELDOUT_COMMAND``, the command the
+README leads with, unchanged, as a subprocess on data no recipe or default was tuned on (the
+genres of UD English-EWT's sentences). Writes the ``pretrain`` section of RESULTS.md, keeping
+the rows of earlier runs that this one did not redo.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "+ gradual": {"lr_decay": 2.6, "unfreeze": "gradual"},
     "+ slanted": ULMFIT,
     "forward only": {"bidirectional": False},
+    # IMDB: the language models read the 25,000 labelled training reviews only
+    "labelled only": {"unlabelled": False},
     "glove": {"vectors": "GLOVE", "embed_dim": None},  # the language models start from GloVe
     # no language model: the embedding from GloVe, whose words also join the vocabulary
     # (vectors_vocab's default); "glove, training words only" keeps the training words alone
@@ -134,10 +137,13 @@ def unlabelled_texts(dataset: str, data_dir: str) -> list[str]:
     return load_documents(f"{archive}#aclImdb/train/unsup").train
 
 
-def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str, Any]:
-    """One seed of one variant. The variants that change the fine-tuning only reuse the
-    language models the same seed's ``recipe`` run trained (the same training split, the same
-    models); their time counts that run's pretraining."""
+def run_rnnkit(
+    dataset: str, data_dir: str, seed: int, variant: str, precision: str = "fp32"
+) -> dict[str, Any]:
+    """One seed of one variant at ``precision`` (classifier and language models). The
+    variants that change the fine-tuning only reuse the language models the same seed's
+    ``recipe`` run trained (the same training split, the same models); their time counts that
+    run's pretraining."""
     import numpy as np
 
     from rnnkit import TextClassifier
@@ -149,16 +155,18 @@ def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str
     (texts, labels), (test_texts, test_labels) = data["train"], data["test"]
     changes = dict(VARIANTS[variant])
     pretrain = changes.pop("pretrain", True)
+    with_unlabelled = changes.pop("unlabelled", True)
     lm_recipe = read_config(RECIPES / f"{dataset}-lm.json")
     lm_options = {option_name(k): v for k, v in lm_recipe.items()}
     minutes = PRETRAIN_MINUTES[dataset]
     clf = TextClassifier.from_config(RECIPES / f"{dataset}.json")
     if changes.get("vectors") == "GLOVE":
         changes["vectors"] = str(Path(data_dir) / GLOVE)
-    clf.set_params(**changes, seed=seed)
-    cache = _models_cache(dataset, data_dir, seed)
+    clf.set_params(**changes, seed=seed, precision=precision)
+    cache = _models_cache(dataset, data_dir, seed, precision)
     reused = 0.0
-    if pretrain and set(changes) <= set(ULMFIT) and (cache / "seconds.json").is_file():
+    reuse = pretrain and with_unlabelled and set(changes) <= set(ULMFIT)
+    if reuse and (cache / "seconds.json").is_file():
         clf.set_params(encoder=f"{cache}/forward,{cache}/backward")
         reused = json.loads((cache / "seconds.json").read_text())["seconds"]
         pretrain = False
@@ -166,7 +174,7 @@ def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str
     corpus = Corpus.from_texts(texts, labels, clf.tokenizer)
     pretraining = None
     if pretrain:
-        unlabelled = unlabelled_texts(dataset, data_dir)
+        unlabelled = unlabelled_texts(dataset, data_dir) if with_unlabelled else []
 
         def saved(lm: Any, name: str) -> str:  # the recipe's models, for the other variants
             path = str(lm.save(cache / name))
@@ -177,7 +185,8 @@ def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str
 
         cache.mkdir(parents=True, exist_ok=True)
         options = {**lm_options, "seed": seed}
-        pretraining = Pretraining(unlabelled, options, minutes, None if changes else saved)
+        reusable = not changes and with_unlabelled  # the recipe's models, for the others
+        pretraining = Pretraining(unlabelled, options, minutes, saved if reusable else None)
     clf.fit_corpus(corpus, pretraining=pretraining)
     seconds = time.perf_counter() - start + reused
     predicted = clf.predict(test_texts)
@@ -193,24 +202,25 @@ def run_rnnkit(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str
     }
 
 
-def _models_cache(dataset: str, data_dir: str, seed: int) -> Path:
+def _models_cache(dataset: str, data_dir: str, seed: int, precision: str) -> Path:
     """Where the ``recipe`` run of a seed keeps its language models, keyed by everything that
-    makes them (the recipes, the budget, the data folder)."""
+    makes them (the recipes, the budget, the data folder, the precision)."""
     import hashlib
     import tempfile
 
     key = json.dumps(
         [(RECIPES / f"{dataset}{s}.json").read_text() for s in ("", "-lm")]
         + [PRETRAIN_MINUTES[dataset], str(Path(data_dir).resolve()), seed]
+        + ([precision] if precision != "fp32" else [])  # fp32's keys as they were
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / "rnnkit-pretrain-benchmark" / f"{dataset}-{seed}-{digest}"
 
 
-def measure(dataset: str, data_dir: str, seed: int, variant: str) -> dict[str, Any]:
+def measure(dataset: str, data_dir: str, seed: int, variant: str, precision: str) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, __file__, "--worker", dataset, "--data-dir", data_dir,
-         "--seeds", str(seed), "--variant", variant],
+        [sys.executable, __file__, "--worker", dataset, "--data-dir", data_dir, "--seeds",
+         str(seed), "--variant", variant, "--precision", precision],
         stdout=subprocess.PIPE, text=True, check=True,
     ).stdout  # fmt: skip
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -228,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--variant", default="recipe", choices=list(VARIANTS))
     parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="of the classifier and its language models (bf16: CPUs with native bfloat16)",
+    )
+    parser.add_argument(
         "--heldout",
         action="store_true",
         help=f"also run HELDOUT_COMMAND on {HELDOUT}'s genres, held out from all tuning",
@@ -236,19 +252,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.worker:
-        print(json.dumps(run_rnnkit(args.worker, args.data_dir, seeds[0], args.variant)))
+        run = run_rnnkit(args.worker, args.data_dir, seeds[0], args.variant, args.precision)
+        print(json.dumps(run))
         return 0
     rows = []
     datasets = [d for d in args.datasets.split(",") if d]
+    route = args.variant if args.precision == "fp32" else f"{args.variant}, {args.precision}"
     if args.heldout:
         rows.append(run_heldout(args.data_dir, seeds))
         print(rows[-1], flush=True)
     for dataset in datasets:
         data = load_texts(dataset, args.data_dir)
         tfidf, fasttext = run_tfidf(data, 0)["accuracy"], run_fasttext(data, 0)["accuracy"]
-        runs = [measure(dataset, args.data_dir, seed, args.variant) for seed in seeds]
+        runs = [
+            measure(dataset, args.data_dir, seed, args.variant, args.precision) for seed in seeds
+        ]
         for seed, run in zip(seeds, runs, strict=True):  # each run, with its learning curve
-            print(json.dumps({"dataset": dataset, "variant": args.variant, "seed": seed, **run}))
+            print(json.dumps({"dataset": dataset, "variant": route, "seed": seed, **run}))
         accuracy = [r["accuracy"] for r in runs]
         best_linear = max(tfidf, fasttext)
         target = (
@@ -257,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes = statistics.median(r["seconds"] for r in runs) / 60
         met = "yes" if min(accuracy) >= target and minutes <= MINUTES[dataset] else "no"
         rows.append(
-            f"| {dataset} | {args.variant} | {args.seeds} | {summary(accuracy)} | {tfidf:.4f} | "
+            f"| {dataset} | {route} | {args.seeds} | {summary(accuracy)} | {tfidf:.4f} | "
             f"{fasttext:.4f} | "
             f"{target:.3f} | {minutes:.1f} (at most {MINUTES[dataset]:.0f}) | {met} |"
         )
@@ -270,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     kept = [
         line
         for line in _previous_rows()
-        if not any(line.startswith(f"| {d} | {args.variant} |") for d in datasets)
+        if not any(line.startswith(f"| {d} | {route} |") for d in datasets)
         and not (args.heldout and line.startswith("| ewt genre"))
     ]
     lines = [
@@ -285,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         "their time. Target: at least 1 point above the better linear baseline and the "
         "issue's figure; IMDB 0.925 in 60 minutes. The held-out row runs the README's command "
         "on UD English-EWT's sentence genres (answers, email, newsgroup, reviews, weblog), "
-        "which no recipe or default was tuned on.",
+        "which no recipe or default was tuned on. A route ending in `, bf16` ran the classifier "
+        "and its language models under bfloat16 autocast (`--precision bf16`).",
         "",
         machine_line(),
         "",
