@@ -174,6 +174,26 @@ def test_adaptive_softmax_scores_are_log_probabilities() -> None:
     torch.testing.assert_close(net.score(tokens, targets).loss_sum, expected)
 
 
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_bf16_autocast_scores_close_to_float32(softmax: str) -> None:
+    from rnnkit.train.precision import autocast, bf16_supported
+
+    if not bf16_supported():
+        pytest.skip("this CPU has no native bfloat16")
+    torch.manual_seed(5)
+    net = LanguageModelNet(_config(softmax=softmax, cutoffs=(8,), hidden_size=10))
+    tokens, targets = _stream(20, 3)
+    exact = net.score(tokens, targets).loss_sum
+    with autocast("bf16"):
+        scored = net.score(tokens, targets)
+        scores, _ = net(tokens)
+    assert scored.loss_sum.dtype == torch.float32
+    torch.testing.assert_close(scored.loss_sum, exact, rtol=0.02, atol=0.0)
+    scored.loss_sum.backward()  # type: ignore[no-untyped-call]
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+    assert scores.shape == (20, 3, V)
+
+
 def test_step_equals_the_full_forward_pass() -> None:
     torch.manual_seed(4)
     net = LanguageModelNet(_config()).double().eval()

@@ -129,7 +129,8 @@ class LanguageModelNet(nn.Module):
         """Scores over the vocabulary (..., V): logits, or log-probabilities for the adaptive
         softmax (the same thing to softmax and sampling)."""
         if self.adaptive is not None:
-            flat = self.adaptive.log_prob(_wide(h.reshape(-1, h.shape[-1])))
+            with _float32():
+                flat = self.adaptive.log_prob(_wide(h.reshape(-1, h.shape[-1])))
             return flat.reshape(*h.shape[:-1], -1)
         if self.decoder is not None:
             scores: Tensor = self.decoder(h)
@@ -141,7 +142,8 @@ class LanguageModelNet(nn.Module):
         h, raw, final = self.hidden(tokens, state)
         flat_h, flat_y = h.reshape(-1, h.shape[-1]), targets.reshape(-1)
         if self.adaptive is not None:
-            loss_sum = -self.adaptive(_wide(flat_h), flat_y).output.sum()
+            with _float32():
+                loss_sum = -self.adaptive(_wide(flat_h), flat_y).output.sum()
         else:
             loss_sum = F.cross_entropy(_wide(self.logits(flat_h)), flat_y, reduction="sum")
         count = flat_y.numel()
@@ -223,6 +225,13 @@ def run_segments(rnn: nn.Module, x: Tensor, state: State, reset: Tensor) -> tupl
     out = out.index_put((time[valid], row[valid]), outputs[valid].to(out.dtype))
     last = ~same_row  # each row's last segment, in row order
     return out, tuple(f[:, last] for f in finals)
+
+
+def _float32() -> torch.autocast:
+    """No autocast inside: the adaptive softmax writes its clusters' bf16 log-probabilities
+    into a float32 output (``index_copy_`` refuses the mix), and its log-sum-exp is safer in
+    float32 anyway."""
+    return torch.autocast("cpu", enabled=False)
 
 
 def _wide(x: Tensor) -> Tensor:
