@@ -3,10 +3,11 @@
 - :mod:`rnnkit.nn`: RNN, LSTM and GRU cells and layers, exact on padded batches.
 - :class:`rnnkit.TextClassifier`: a recurrent text classifier with a scikit-learn interface.
 - :class:`rnnkit.LanguageModel`: a recurrent language model that generates text, streamed.
+- :class:`rnnkit.Translator`: an encoder-decoder with attention that translates.
 - ``rnnkit`` on the command line: train, evaluate and predict (``rnnkit --help``).
 
-``nn``, ``TextClassifier`` and ``LanguageModel`` are imported when first used, so that the
-command line starts (and ``--help`` answers) without importing torch.
+``nn``, ``TextClassifier``, ``LanguageModel`` and ``Translator`` are imported when first
+used, so that the command line starts (and ``--help`` answers) without importing torch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from rnnkit import nn
     from rnnkit.classifier import TextClassifier
     from rnnkit.language_model import LanguageModel
+    from rnnkit.translator import Translator
 
 __version__ = "0.1.0"
 
@@ -31,6 +33,7 @@ __all__ = [
     "NotFittedError",
     "RnnkitError",
     "TextClassifier",
+    "Translator",
     "__version__",
     "nn",
 ]
@@ -39,6 +42,7 @@ _LAZY = {
     "nn": "rnnkit.nn",
     "TextClassifier": "rnnkit.classifier",
     "LanguageModel": "rnnkit.language_model",
+    "Translator": "rnnkit.translator",
 }
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.data.config import DataConfig, StreamConfig
+from rnnkit.data.config import DataConfig, PairConfig, StreamConfig
 from rnnkit.errors import BundleError
 from rnnkit.files import (
     FolderLock,
@@ -37,10 +37,11 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
-from rnnkit.models.config import LanguageModelConfig, ModelConfig
+from rnnkit.models.config import LanguageModelConfig, ModelConfig, TranslatorConfig
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
-from rnnkit.text.kinds import units_from_json
+from rnnkit.tasks.translation import NAME as TRANSLATION
+from rnnkit.text.kinds import PairUnits, units_from_json
 from rnnkit.text.units import Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import is_checkpoint_folder
@@ -71,17 +72,24 @@ PRETRAINED = "lm"  # a classifier's folder: the language models rnnkit train --p
 COMMANDS = {
     CLASSIFICATION: "rnnkit predict, evaluate, serve",
     LANGUAGE_MODEL: "rnnkit generate, lm evaluate, serve",
+    TRANSLATION: "rnnkit translate, translate evaluate, serve",
 }
-TASKS = (CLASSIFICATION, LANGUAGE_MODEL)
+TASKS = (CLASSIFICATION, LANGUAGE_MODEL, TRANSLATION)
+TASK_NAMES = {
+    CLASSIFICATION: "a classifier",
+    LANGUAGE_MODEL: "a language model",
+    TRANSLATION: "a translator",
+}
 
 
 @dataclass
 class Bundle:
-    data: DataConfig | StreamConfig
-    model: ModelConfig | LanguageModelConfig
+    data: DataConfig | StreamConfig | PairConfig
+    model: ModelConfig | LanguageModelConfig | TranslatorConfig
     train: TrainConfig
-    vocab: Vocabulary | Units  # a classifier's vocabulary, a language model's units
-    classes: list[Any]  # a classifier's labels (none for a language model)
+    # a classifier's vocabulary, a language model's units, a translator's pair of units
+    vocab: Vocabulary | Units | PairUnits
+    classes: list[Any]  # a classifier's labels (none for the other tasks)
     state: dict[str, Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
     task: str = CLASSIFICATION
@@ -224,11 +232,10 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
     path = Path(path)
     config, version, found = _read_header(path)
     if task is not None and found != task:
-        names = {CLASSIFICATION: "a classifier", LANGUAGE_MODEL: "a language model"}
         taker = command or "this"
         raise BundleError(
-            f"{path}: {taker} takes {names.get(task, task)}, and this bundle holds "
-            f"{names[found]} (task {found!r}): use it with {COMMANDS[found]}"
+            f"{path}: {taker} takes {TASK_NAMES.get(task, task)}, and this bundle holds "
+            f"{TASK_NAMES[found]} (task {found!r}): use it with {COMMANDS[found]}"
         )
     weights = path / WEIGHTS
     expected = config.get("checksums", {}).get(WEIGHTS)
@@ -247,12 +254,17 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
         state = load_file(weights)
         if version == 1:
             state = rename_legacy(state)
+        data: DataConfig | StreamConfig | PairConfig
+        model: ModelConfig | LanguageModelConfig | TranslatorConfig
+        vocab: Vocabulary | Units | PairUnits
         if found == LANGUAGE_MODEL:
-            data: DataConfig | StreamConfig = StreamConfig(**config["data"])
-            model: ModelConfig | LanguageModelConfig = LanguageModelConfig.from_json(
-                config["model"]
-            )
-            vocab: Vocabulary | Units = units_from_json(config["vocab"])
+            data = StreamConfig(**config["data"])
+            model = LanguageModelConfig.from_json(config["model"])
+            vocab = units_from_json(config["vocab"])
+        elif found == TRANSLATION:
+            data = PairConfig(**config["data"])
+            model = TranslatorConfig.from_json(config["model"])
+            vocab = PairUnits.from_json(config["vocab"])
         else:
             data = DataConfig(**config["data"])
             model = ModelConfig.from_json(config["model"])
@@ -310,6 +322,16 @@ def text_checksum(data: object, vocab: object) -> str:
 def _check_consistent(bundle: Bundle, config: Path) -> None:
     """The labels and the vocabulary against the model's sizes, which the weights have."""
     model, labels = bundle.model, bundle.classes
+    if isinstance(model, TranslatorConfig):
+        assert isinstance(bundle.vocab, PairUnits)
+        sizes = (len(bundle.vocab.source), len(bundle.vocab.target))
+        if sizes != (model.vocab_size, model.target_vocab_size):
+            raise BundleError(
+                f"{config}: the vocabularies have {sizes[0]} and {sizes[1]} tokens but the "
+                f"model has {model.vocab_size} and {model.target_vocab_size}; the file was "
+                "altered or belongs to another model"
+            )
+        return
     if isinstance(model, LanguageModelConfig):
         if len(bundle.vocab) != model.vocab_size:
             raise BundleError(

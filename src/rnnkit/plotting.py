@@ -34,3 +34,20 @@ def image_path(option: str, value: str | Path) -> Path:
         path = path.with_name(path.name + ".png")
     check_target(path, option=option, folder=False)
     return path
+
+
+def plot_attention(sources: list[str], outputs: list[str], weights: Any, path: str) -> None:
+    """A heatmap of attention ``weights`` (outputs, sources): one row per output token, one
+    column per source token, darker where the decoder looked."""
+    plt = pyplot("--plot-attention")
+    rows, columns = len(outputs), len(sources)
+    figure, axes = plt.subplots(figsize=(1.0 + 0.45 * columns, 1.0 + 0.4 * rows))
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_xticks(range(columns), [s.strip() or "␣" for s in sources], rotation=60, ha="right")
+    axes.set_yticks(range(rows), [o.strip() or "␣" for o in outputs])
+    axes.set_xlabel("source")
+    axes.set_ylabel("translation")
+    figure.colorbar(image, ax=axes, fraction=0.04)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

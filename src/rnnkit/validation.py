@@ -30,6 +30,19 @@ def check_texts(X: Any, name: str, *, allow_empty: bool = False) -> list[str]:
     return texts
 
 
+def check_pairs(
+    source: Sequence[str], target: Sequence[str], first: str, second: str
+) -> tuple[list[str], list[str]]:
+    """Both sides checked as texts, and as many of one as of the other."""
+    source, target = check_texts(source, first), check_texts(target, second)
+    if len(source) != len(target):
+        raise ConfigError(
+            f"{len(source)} {first} sentences and {len(target)} {second} sentences: give one "
+            "translation per sentence"
+        )
+    return source, target
+
+
 def check_labels(y: Any) -> list[Any]:
     """The labels of ``fit``: strings or numbers, all of one kind, none missing."""
     if isinstance(y, str):

@@ -24,6 +24,7 @@ from rnnkit.cli import (
     predict,
     serve,
     train,
+    translate,
 )
 from rnnkit.cli.common import flagged
 from rnnkit.cli.parser import Parser
@@ -34,13 +35,26 @@ from rnnkit.files import USER_ERRNOS, cause
 def build_parser() -> Parser:
     parser = Parser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, evaluate and use classifiers "
-        "and language models.",
+        description="Recurrent neural networks for text: train, evaluate and use classifiers, "
+        "language models and translators.",
         epilog="Run 'rnnkit COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (train, lr_find, evaluate, predict, lm, generate, serve, export, datasets, demo, lab)
+    modules = (
+        train,
+        lr_find,
+        evaluate,
+        predict,
+        lm,
+        generate,
+        translate,
+        serve,
+        export,
+        datasets,
+        demo,
+        lab,
+    )
     for module in modules:
         module.add_parser(commands)
     return parser
@@ -56,6 +70,7 @@ def _configure_logging(quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = translate.shorthand(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "config", None):  # its options become defaults; parse the line again
@@ -70,15 +85,17 @@ def main(argv: list[str] | None = None) -> int:
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.argv = argv
     _configure_logging(getattr(args, "quiet", False))
     try:
         return int(args.run(args))
     except TrainingInterrupted as error:
         _report(f"rnnkit: {error}")
-        if error.checkpoint and args.command in ("train", "lm"):
+        if error.checkpoint and args.command in ("train", "lm", "translate"):
             folder = Path(error.checkpoint).parent.parent
-            command = "rnnkit train" if args.command == "train" else "rnnkit lm train"
+            command = {"train": "rnnkit train", "lm": "rnnkit lm train"}.get(
+                args.command, "rnnkit translate train"
+            )
             _report(f"rnnkit: resume with: {command} --resume {folder}")
         return 130
     except ConfigError as error:

@@ -30,10 +30,17 @@ def saved_options(args: argparse.Namespace) -> dict[str, Any]:
     for name, value in vars(args).items():
         if name in ("run", "configure", "defaults", "resume", "resume_from", "nproc", "argv"):
             continue
-        if name in PATHS and isinstance(value, str) and Path(value.split("#", 1)[0]).exists():
-            value = str(Path(value).resolve()) if "#" not in value else value
+        if name in PATHS:
+            value = [_absolute(v) for v in value] if isinstance(value, list) else _absolute(value)
         options[name] = value
     return options
+
+
+def _absolute(value: Any) -> Any:
+    """A path that exists, made absolute (``ARCHIVE#FOLDER`` left as it is)."""
+    if isinstance(value, str) and "#" not in value and Path(value).exists():
+        return str(Path(value).resolve())
+    return value
 
 
 def resumed(args: argparse.Namespace) -> argparse.Namespace:

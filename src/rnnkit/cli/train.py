@@ -208,8 +208,11 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
 
 def check_out(args: argparse.Namespace) -> None:
     """Refuse an --out that cannot become a model folder without losing anything."""
-    inputs = [getattr(args, name, None) for name in PATHS if name != "data_dir"]
-    check_bundle_target(args.out, option="--out", inputs=[p for p in inputs if p])
+    inputs: list[str] = []
+    for name in PATHS:
+        value = getattr(args, name, None) if name != "data_dir" else None
+        inputs += value if isinstance(value, list) else [value] if value else []
+    check_bundle_target(args.out, option="--out", inputs=inputs)
 
 
 def train_and_save(

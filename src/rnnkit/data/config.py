@@ -33,7 +33,7 @@ class DataConfig:
             raise field_error("valid_split", "in [0, 1)", self.valid_split)
 
 
-UNIT_NAMES = ("char", "word", "subword")
+UNIT_NAMES = ("char", "word", "subword", "unigram")
 DOCUMENTS = ("line", "paragraph", "file")
 
 
@@ -41,7 +41,7 @@ DOCUMENTS = ("line", "paragraph", "file")
 class StreamConfig:
     """How a language model's text becomes windows of a token stream."""
 
-    unit: str = "char"  # char, word or subword (byte-level BPE)
+    unit: str = "char"  # char, word, subword (byte-level BPE) or unigram
     # None: text as written; word or char: read as the classifier's tokenizer of that name
     # reads it, so that a classifier can start from the model (the unit must be the same)
     tokenizer: str | None = None
@@ -81,5 +81,32 @@ class StreamConfig:
             raise field_error("max_vocab", "at least 4", self.max_vocab)
         if self.window < 2:
             raise field_error("window", "at least 2", self.window)
+        if not 0.0 <= self.valid_split < 1.0:
+            raise field_error("valid_split", "in [0, 1)", self.valid_split)
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """How a translator's sentence pairs become token ids."""
+
+    unit: str = "subword"  # char, word, subword (byte-level BPE) or unigram
+    joint: bool = True  # one vocabulary learnt from both languages, or one per language
+    vocab_size: int = 8000  # pieces (or words, characters) per vocabulary, specials included
+    min_freq: int = 1  # word and char units: keep tokens seen at least this often
+    max_len: int = 100  # training pairs with a side longer than this (in tokens) are left out
+    valid_split: float = 0.05  # held out of training for validation when none is given
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNIT_NAMES:
+            raise ConfigError(
+                f"unknown unit {self.unit!r}: choose one of {', '.join(UNIT_NAMES)}",
+                field="unit",
+            )
+        if self.vocab_size < 4:
+            raise field_error("vocab_size", "at least 4", self.vocab_size)
+        if self.min_freq < 1:
+            raise field_error("min_freq", "at least 1", self.min_freq)
+        if self.max_len < 1:
+            raise field_error("max_len", "at least 1", self.max_len)
         if not 0.0 <= self.valid_split < 1.0:
             raise field_error("valid_split", "in [0, 1)", self.valid_split)

@@ -160,3 +160,49 @@ class LanguageModelConfig(EncoderConfig):
         cuts = values.get("cutoffs", ())
         values["cutoffs"] = tuple(cuts) if isinstance(cuts, (list, tuple)) else ()
         return cls(**values)  # type: ignore[arg-type]
+
+
+ATTENTIONS = ("dot", "general", "additive")
+
+
+@dataclass(frozen=True)
+class TranslatorConfig(EncoderConfig):
+    """An encoder-decoder with attention. The encoder is the shared one over the source
+    vocabulary (``vocab_size``); the decoder is an embedding of the target vocabulary and a
+    one-direction stack of the same cell and depth, of ``decoder_size`` = directions x hidden
+    units (the encoder's output width, so that dot attention compares them directly), its
+    first state made from the encoder's final states; attention over the encoder's outputs
+    (Luong's dot or general score, or Bahdanau's additive one), input feeding, and an output
+    layer tied to the target embedding."""
+
+    target_vocab_size: int
+    attention: str = field(default="general", kw_only=True)  # dot, general or additive
+    # the previous step's attentional vector joins the decoder's input (Luong et al.)
+    input_feeding: bool = field(default=True, kw_only=True)
+    # the output layer is the target embedding (with a projection from decoder_size)
+    tie_weights: bool = field(default=True, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cell == "bag":
+            raise ConfigError("a translator needs a recurrent cell, not bag", field="cell")
+        if self.attention not in ATTENTIONS:
+            raise ConfigError(
+                f"unknown attention {self.attention!r}: choose one of {', '.join(ATTENTIONS)}",
+                field="attention",
+            )
+        if self.target_vocab_size < 4:
+            raise field_error("target_vocab_size", "at least 4", self.target_vocab_size)
+
+    @property
+    def decoder_size(self) -> int:
+        """The decoder's hidden size: the width of the encoder's outputs."""
+        return self.num_directions * self.hidden_size
+
+    @property
+    def num_states(self) -> int:
+        return 2 if self.cell == "lstm" else 1
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> TranslatorConfig:
+        return cls(**data)  # type: ignore[arg-type]

@@ -159,7 +159,8 @@ OPTIONS = OptionTable(
         ),
         text_option(
             "unit",
-            "char, word (split on white space) or subword (byte-level BPE)",
+            "char, word (split on white space), subword (byte-level BPE) or unigram (pieces "
+            "of a unigram language model, as SentencePiece)",
             choices=UNIT_NAMES,
         ),
         text_option(

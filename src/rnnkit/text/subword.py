@@ -38,12 +38,13 @@ def byte_chars() -> list[str]:
     return [chr(b) if b in printable else chr(next(shifted)) for b in range(256)]
 
 
-def _need_tokenizers() -> None:
+def need_tokenizers(unit: str = "subword") -> None:
+    """``ConfigError`` saying how to install Hugging Face ``tokenizers`` when it is missing."""
     try:
         import tokenizers  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "unit subword needs Hugging Face tokenizers: pip install 'rnnkit[subword]' "
+            f"unit {unit} needs Hugging Face tokenizers: pip install 'rnnkit[subword]' "
             "(or pip install tokenizers)",
             field="unit",
         ) from None
@@ -94,7 +95,7 @@ class SubwordUnits(Units):
             )
         if min_freq < 1:
             raise ConfigError(f"min_freq must be at least 1, got {min_freq}", field="min_freq")
-        _need_tokenizers()
+        need_tokenizers()
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.BPE())
@@ -159,7 +160,7 @@ class SubwordUnits(Units):
     def from_json(cls, data: Mapping[str, Any]) -> SubwordUnits:
         """The units ``to_json`` saved: ``"tokenizer"`` is the tokenizer's own JSON, and
         ``"tokens"`` must be its vocabulary."""
-        _need_tokenizers()
+        need_tokenizers()
         from tokenizers import Tokenizer
 
         try:

@@ -33,7 +33,7 @@ from rnnkit.text.vocab import PAD, UNK, Vocabulary
 
 EOD = "<eod>"
 EOD_ID = 2
-UNITS = ("char", "word", "subword")
+UNITS = ("char", "word", "subword", "unigram")
 SPECIALS = (PAD, UNK, EOD)
 
 

@@ -1,0 +1,373 @@
+"""``rnnkit translate``: train a translator, translate with it, score it.
+
+rnnkit translate train DATA [TGT_FILE] --out DIR     train and write a model bundle
+rnnkit translate MODEL [TEXT ...] [--input FILE]     translate (rnnkit translate text ...)
+rnnkit translate evaluate MODEL DATA [TGT_FILE]      BLEU, lower-cased BLEU, chrF
+rnnkit translate lr-find DATA [TGT_FILE]             learning-rate range test
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.cli.common import add_precision_option
+from rnnkit.cli.config_file import apply_config
+from rnnkit.cli.resume import RESUMABLE, resumed
+from rnnkit.cli.train import checkpoint_policy, print_trained, run_metrics, run_training
+from rnnkit.errors import ConfigError
+from rnnkit.tasks.translation import GROUPS, OPTIONS
+
+if TYPE_CHECKING:
+    from rnnkit.data.pairs import PairSplits
+    from rnnkit.train.distributed import World
+    from rnnkit.translator import Translator
+
+SUBCOMMANDS = ("train", "evaluate", "lr-find", "text")
+
+DATA_HELP = """\
+DATA is two line-aligned files, SRC_FILE TGT_FILE (line N of one translates line N of the
+other; .gz files are read as well), one .csv/.tsv file with a source and a target column (a
+first row naming the --source and --target columns is a header), one .jsonl file with the
+fields --source and --target (default: source, target), or the named dataset multi30k
+(--source de --target en, or the reverse; its val and test_2016_flickr splits come with it)."""
+
+TRAIN_DESCRIPTION = f"""\
+Train an encoder-decoder translator with attention and write a model bundle to --out.
+
+Subword units are learnt from the training sentences (--unit, --vocab-size, --joint); pairs
+longer than --max-len tokens are left out and counted. Training shows a progress bar; after
+each epoch the validation pairs are translated greedily and scored with BLEU, which chooses
+the best epoch and stops training early. The test pairs are then translated with --beam and
+scored (BLEU, lower-cased BLEU, chrF).
+
+{DATA_HELP}"""
+
+TRAIN_EXAMPLES = """\
+examples:
+  rnnkit translate train multi30k --data-dir ../shared/data --out models/de-en
+  rnnkit translate train multi30k --source en --target de \
+      --config recipes/translate/multi30k.json --out models/en-de
+  rnnkit translate train train.de train.en --valid val.de val.en --out models/mine
+  rnnkit translate train pairs.tsv --source de --target en --out models/tsv
+"""
+
+
+def shorthand(argv: list[str]) -> list[str]:
+    """``rnnkit translate MODEL ...`` is ``rnnkit translate text MODEL ...``."""
+    if len(argv) >= 2 and argv[0] == "translate" and argv[1] not in (*SUBCOMMANDS, "-h", "--help"):
+        return ["translate", "text", *argv[1:]]
+    return argv
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "translate",
+        help="translate text; train and score translators",
+        description="Translators: rnnkit translate train, rnnkit translate MODEL [TEXT ...] "
+        "(short for rnnkit translate text MODEL ...), rnnkit translate evaluate, rnnkit "
+        "translate lr-find. Serve one with rnnkit serve, export it with rnnkit export.",
+    )
+    sub = parser.add_subparsers(dest="translate_command", metavar="COMMAND", required=True)
+    _add_train(sub)
+    _add_text(sub)
+    _add_evaluate(sub)
+    _add_lr_find(sub)
+
+
+def _add_pair_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading sentence pairs")
+    group.add_argument(
+        "--source",
+        metavar="NAME",
+        help="the source language: multi30k's de or en, a CSV/TSV header's column, a JSON "
+        "Lines field (default: de for multi30k, else the first column or field 'source')",
+    )
+    group.add_argument("--target", metavar="NAME", help="the target language, likewise")
+    group.add_argument(
+        "--encoding", default="utf-8", help="text encoding of the files (default: utf-8)"
+    )
+    group.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="leave out pairs with an empty side (and report how many) instead of stopping",
+    )
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with one subfolder per named dataset (default: $RNNKIT_DATA_DIR, then "
+        "the cache, then a download)",
+    )
+
+
+def _add_decoding(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    for name in ("beam", "length_penalty", "max_ratio"):
+        OPTIONS.add_argument(group, name)
+
+
+def _add_train(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a translator and write a model bundle",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", nargs="*", help="pairs, or a dataset name")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
+        "folder, replaced atomically; training checkpoints go to DIR/checkpoints",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON object of options for this command, e.g. a recipe; options given on the "
+        "command line override it",
+    )
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument(
+        "--valid", nargs="+", metavar="PATH", help="validation pairs (read like DATA)"
+    )
+    OPTIONS.add_argument(split, "valid_split")
+    tests = parser.add_mutually_exclusive_group()
+    tests.add_argument(
+        "--test", nargs="+", metavar="PATH", help="test pairs, scored after training"
+    )
+    tests.add_argument(
+        "--no-test", action="store_true", help="score no test pairs, not even a dataset's own"
+    )
+    _add_pair_options(parser)
+    OPTIONS.add_arguments(parser, {k: v for k, v in GROUPS.items() if k != "decoding"})
+    _add_decoding(parser)
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--json", action="store_true", help="print the metrics as one JSON object, last on stdout"
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    runs = parser.add_argument_group("checkpoints and data-parallel training")
+    runs.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write a checkpoint every N optimizer steps (always: after every epoch)",
+    )
+    runs.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run whose --out was DIR from its last checkpoint, with its data "
+        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may be "
+        "given again",
+    )
+    runs.add_argument(
+        "--nproc", type=int, metavar="N", help="train data-parallel in N processes (torchrun)"
+    )
+    parser.set_defaults(
+        resume_from=None,
+        run=run_train,
+        configure=functools.partial(apply_config, parser),
+        defaults=parser.defaults(),
+    )
+
+
+def _add_text(sub: Any) -> None:
+    parser = sub.add_parser(
+        "text",
+        help="translate sentences (rnnkit translate MODEL [TEXT ...])",
+        description="Translate sentences with a translator bundle (rnnkit translate train "
+        "--out): the TEXT arguments, or each line of --input (order kept; an empty line gives "
+        "an empty translation). One translation per line on standard output, or with --json "
+        "one JSON object per line.",
+        epilog='examples:\n  rnnkit translate models/de-en "Ein Hund rennt über die Wiese."\n'
+        "  rnnkit translate models/de-en --input test.de --beam 5 > test.en\n"
+        '  rnnkit translate models/de-en "Zwei Männer." --plot-attention attention.png',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="translator bundle folder")
+    parser.add_argument("texts", metavar="TEXT", nargs="*", help="sentences to translate")
+    parser.add_argument(
+        "--input", metavar="FILE", help="translate each line of FILE (- for standard input)"
+    )
+    _add_decoding(parser)
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per sentence: source, translation, tokens, log_prob",
+    )
+    parser.add_argument(
+        "--plot-attention",
+        metavar="FILE",
+        help="draw the attention of one sentence's translation (source against output "
+        "tokens) to FILE (.png, .svg or .pdf)",
+    )
+    add_precision_option(parser)
+    parser.set_defaults(run=_using("run_text"))
+
+
+def _add_evaluate(sub: Any) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="score a translator: BLEU, lower-cased BLEU, chrF",
+        description="Translate the source side of DATA and score the translations against "
+        "the target side with sacreBLEU: BLEU (cased, detokenized), BLEU of lower-cased text "
+        "(what published Multi30k figures report) and chrF, each with its signature.\n\n"
+        + DATA_HELP
+        + "\n\nA named dataset is scored on its test split unless --split says otherwise.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="translator bundle folder")
+    parser.add_argument("data", metavar="DATA", nargs="+", help="pairs, or a dataset name")
+    parser.add_argument(
+        "--split", choices=("train", "valid", "test"), help="the split of a named dataset"
+    )
+    _add_pair_options(parser)
+    _add_decoding(parser)
+    parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    add_precision_option(parser)
+    parser.set_defaults(run=_using("run_evaluate"))
+
+
+def _add_lr_find(sub: Any) -> None:
+    from rnnkit.cli.lr_find import add_range_options
+
+    parser = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test on a translator",
+        description="The learning-rate range test of rnnkit lr-find on a fresh translator with "
+        "these options (every option of rnnkit translate train applies, --config too).\n\n"
+        + DATA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", nargs="+", help="pairs, or a dataset name")
+    parser.add_argument("--config", metavar="FILE", help="JSON object of options")
+    add_range_options(parser)
+    _add_pair_options(parser)
+    OPTIONS.add_arguments(parser, {k: v for k, v in GROUPS.items() if k != "decoding"})
+    parser.set_defaults(run=run_lr_find, configure=functools.partial(apply_config, parser))
+
+
+def _using(name: str) -> Any:
+    """The function ``name`` of :mod:`rnnkit.cli.translating`, imported when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from rnnkit.cli import translating
+
+        return int(getattr(translating, name)(args))
+
+    return run
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
+    from rnnkit.data.pairs import load_pairs
+
+    return load_pairs(
+        data,
+        source=args.source,
+        target=args.target,
+        data_dir=args.data_dir,
+        encoding=args.encoding,
+        skip_bad_rows=args.skip_bad_rows,
+    )
+
+
+def translator_from(
+    args: argparse.Namespace, *, quiet: bool, threads: int | None = None
+) -> Translator:
+    from rnnkit.translator import Translator
+
+    values = vars(args)
+    params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}
+    if threads is not None:
+        params["threads"] = threads
+    return Translator(**params, verbose=not quiet)
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def run_train(args: argparse.Namespace) -> int:
+    return run_training(args, prepared, train_and_save)
+
+
+def prepared(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of this run (a resumed run's saved ones), checked before any data is read."""
+    saved = resumed(args) if args.resume else None
+    if saved is not None:
+        args = saved
+    elif not args.data or args.out is None:
+        raise ConfigError("DATA and --out are required (or --resume DIR to continue a run)")
+    if args.checkpoint_every < 0:
+        raise ConfigError(
+            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
+        )
+    translator_from(args, quiet=True).check_params()
+    return args
+
+
+def train_and_save(
+    args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
+) -> int:
+    from rnnkit.train import distributed
+
+    translator = translator_from(args, quiet=quiet, threads=threads)
+    splits = read_pairs(args, args.data)
+    valid = read_pairs(args, args.valid).train if args.valid else splits.valid
+    test = read_pairs(args, args.test).train if args.test else splits.test
+    if args.no_test:
+        test = None
+    translator.valid_split = 0.0 if valid is not None else translator.valid_split
+    translator.fit(
+        splits.train.source,
+        splits.train.target,
+        (valid.source, valid.target) if valid is not None else None,
+        checkpoints=checkpoint_policy(args),
+    )
+    if world.distributed:
+        distributed.shutdown()
+    if not world.is_main:
+        return 0
+    test_scores = None
+    if test is not None:
+        logging.getLogger("rnnkit").info(
+            "translating the %s test sentences (beam %d)", f"{len(test):,}", translator.beam
+        )
+        test_scores = translator.evaluate(test.source, test.target)
+    metrics = {
+        "data": args.data,
+        "valid": translator.metrics_["valid"],
+        "test": test_scores,
+        **run_metrics(translator, start),
+    }
+    path = translator.save(args.out, metrics, option="--out", keep_others=True)
+    if metrics["valid"]:
+        print(f"valid: BLEU {metrics['valid']['bleu']:.2f} (greedy)")
+    if test_scores:
+        from rnnkit.cli.translating import describe
+
+        print(f"test: {describe(test_scores)}")
+    print_trained(metrics, path, as_json=args.json)
+    return 0
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from rnnkit.cli.lr_find import report
+    from rnnkit.plotting import image_path
+    from rnnkit.train.lr_find import check_range
+
+    check_range(args.min_lr, args.max_lr, args.steps)
+    plot = image_path("--plot", args.plot) if args.plot else None
+    translator = translator_from(args, quiet=True)
+    translator.check_params()
+    pairs = read_pairs(args, args.data).train
+    result = translator.lr_find(
+        pairs.source, pairs.target, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps
+    )
+    return report(result, args, plot)

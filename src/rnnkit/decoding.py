@@ -1,0 +1,182 @@
+"""Greedy and beam search over a decoder's steps, batched.
+
+Both search the same space: every output ``y`` of at most ``max_len`` tokens (each sentence its
+own limit), followed by the end token, scored by its log-probability
+
+    log p(y, </s> | x) = sum_t log p(y_t | y_<t, x)
+
+Greedy takes the most likely token at each step. Beam search keeps the ``beam`` best prefixes
+of each sentence; a prefix that the end token completes (among the ``beam`` best candidates of
+its step) is a finished hypothesis, ranked by its log-probability over the length penalty of
+Wu et al. (2016):
+
+    lp(y) = ((5 + |y|) / 6) ** alpha          |y| counting the end token; alpha 0: none
+
+A sentence is done once it has ``beam`` finished hypotheses; a prefix that reaches ``max_len``
+tokens can only end. With a beam as wide as the number of prefixes, beam search is exhaustive
+(tested on a tiny model); with a beam of 1 it is greedy search.
+
+The decoder is any ``step(tokens (N,), state) -> (log-probabilities (N, V), state)`` whose state
+has ``select(rows)``: PyTorch's :meth:`rnnkit.models.translator.TranslatorNet.step` or the
+exported graph in ONNX Runtime. Rows of finished sentences are dropped as the search goes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from rnnkit.errors import ConfigError
+
+
+class Selectable(Protocol):
+    def select(self, rows: Tensor) -> Any: ...
+
+
+StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
+BLOCKED = 2  # ids below this (padding, unknown) are never written
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """An output (token ids, without the end token) and its log-probability with the end."""
+
+    tokens: list[int]
+    log_prob: float
+
+
+def check_beam(beam: int, length_penalty: float = 0.0) -> None:
+    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
+        raise ConfigError(f"beam must be at least 1 (1: greedy), got {beam}", field="beam")
+    if not 0.0 <= length_penalty < math.inf:
+        raise ConfigError(
+            f"length_penalty must be zero or positive, got {length_penalty}",
+            field="length_penalty",
+        )
+
+
+def penalty(length: int, alpha: float) -> float:
+    """Wu et al.'s length penalty of an output of ``length`` tokens (the end token counted)."""
+    return float(((5.0 + length) / 6.0) ** alpha)
+
+
+def greedy(
+    step: StepFn, state: Selectable, max_len: Sequence[int], *, start: int, end: int
+) -> list[Hypothesis]:
+    """The most likely token at each step, for each sentence of the batch."""
+    limits = torch.as_tensor(list(max_len), dtype=torch.long)
+    rows = torch.arange(len(limits))  # the sentence of each row still running
+    tokens = torch.full((len(limits),), start, dtype=torch.long)
+    outputs: list[list[int]] = [[] for _ in rows]
+    log_probs = [0.0] * len(outputs)
+    for t in range(int(limits.max()) + 1 if len(limits) else 0):
+        scores, state = step(tokens, state)
+        scores = _allowed(scores, end, (t >= limits[rows]))
+        best, chosen = scores.max(-1)
+        running = []
+        for row, (sentence, token, score) in enumerate(
+            zip(rows.tolist(), chosen.tolist(), best.tolist(), strict=True)
+        ):
+            log_probs[sentence] += score
+            if token == end:
+                continue
+            outputs[sentence].append(token)
+            running.append(row)
+        if not running:
+            break
+        keep = torch.tensor(running)
+        rows, tokens = rows[keep], chosen[keep]
+        if len(running) < len(chosen):
+            state = state.select(keep)
+    return [Hypothesis(o, p) for o, p in zip(outputs, log_probs, strict=True)]
+
+
+def beam_search(
+    step: StepFn,
+    state: Selectable,
+    max_len: Sequence[int],
+    *,
+    beam: int,
+    start: int,
+    end: int,
+    length_penalty: float = 0.0,
+) -> list[Hypothesis]:
+    """The best finished hypothesis of each sentence (see the module's docstring). ``state``
+    holds one row per sentence; it is repeated ``beam`` times here."""
+    check_beam(beam, length_penalty)
+    limits = list(max_len)
+    count = len(limits)
+    sentences = list(range(count))  # the sentences still searched, in row-block order
+    rows = torch.arange(count).repeat_interleave(beam)
+    state = state.select(rows)
+    tokens = torch.full((count * beam,), start, dtype=torch.long)
+    # each running sentence's prefixes: their tokens and log-probabilities (-inf: none yet)
+    prefixes: list[list[list[int]]] = [[[] for _ in range(beam)] for _ in range(count)]
+    scores = torch.full((count, beam), -math.inf)
+    scores[:, 0] = 0.0
+    finished: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(count)]
+    t = 0
+    while sentences:
+        log_probs, state = step(tokens, state)
+        forced = torch.tensor([t >= limits[s] for s in sentences]).repeat_interleave(beam)
+        log_probs = _allowed(log_probs, end, forced)
+        vocab = log_probs.shape[-1]
+        total = scores[:, :, None] + log_probs.view(len(sentences), beam, vocab)
+        width = min(2 * beam, beam * vocab)
+        top, index = total.view(len(sentences), -1).topk(width, dim=-1)
+        top_list, index_list = top.tolist(), index.tolist()
+        next_rows, next_tokens, next_scores, kept = [], [], [], []
+        for block, sentence in enumerate(sentences):
+            alive: list[tuple[float, int, int]] = []  # (score, source row, token)
+            for rank, (score, flat) in enumerate(
+                zip(top_list[block], index_list[block], strict=True)
+            ):
+                if score == -math.inf:
+                    break
+                source, token = divmod(flat, vocab)
+                prefix = prefixes[block][source]
+                if token == end:
+                    if rank < beam:  # among the beam best candidates: a finished hypothesis
+                        ranked = score / penalty(len(prefix) + 1, length_penalty)
+                        finished[sentence].append((ranked, Hypothesis(list(prefix), score)))
+                elif len(alive) < beam:
+                    alive.append((score, source, token))
+            if len(finished[sentence]) >= beam or not alive:
+                continue
+            kept.append((block, sentence, alive))
+        sentences = [sentence for _, sentence, _ in kept]
+        new_prefixes = []
+        for block, _, alive in kept:
+            chosen = [prefixes[block][source] + [token] for _, source, token in alive]
+            chosen += [[] for _ in range(beam - len(alive))]
+            new_prefixes.append(chosen)
+            for k in range(beam):
+                score, source, token = alive[k] if k < len(alive) else (-math.inf, 0, end)
+                next_rows.append(block * beam + source)
+                next_tokens.append(token)
+                next_scores.append(score)
+        if not sentences:
+            break
+        prefixes = new_prefixes
+        state = state.select(torch.tensor(next_rows))
+        tokens = torch.tensor(next_tokens)
+        scores = torch.tensor(next_scores).view(len(sentences), beam)
+        t += 1
+    return [max(found, key=lambda item: item[0])[1] for found in finished]
+
+
+def _allowed(log_probs: Tensor, end: int, forced: Tensor) -> Tensor:
+    """``log_probs`` (N, V) in float32 with padding and unknown never chosen, and only the end
+    token where ``forced`` (N,) (the output has reached its limit)."""
+    log_probs = log_probs.float().clone()
+    log_probs[:, :BLOCKED] = -math.inf
+    if bool(forced.any()):
+        only_end = torch.full_like(log_probs[0], -math.inf)
+        only_end[end] = 0.0
+        log_probs[forced] = log_probs[forced] + only_end
+    return log_probs

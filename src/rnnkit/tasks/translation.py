@@ -1,0 +1,265 @@
+"""Translation: its options, declared once (``OPTIONS``), its objective and its scores.
+
+The options are ``Translator``'s parameters, the flags of ``rnnkit translate train`` (and of
+``rnnkit translate lr-find``), the keys of ``--config`` files and recipes, and the fields of
+the bundle's configuration (see :mod:`rnnkit.options`); the decoding options (``beam``,
+``length_penalty``, ``max_ratio``) are the estimator's own and flags of the commands that
+translate. Scores are sacreBLEU's: BLEU (cased, detokenized, its 13a tokenization), BLEU on
+lower-cased text (what published Multi30k figures report) and chrF, each with its signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.data.config import UNIT_NAMES, PairConfig
+from rnnkit.errors import ConfigError
+from rnnkit.models.config import ATTENTIONS, TranslatorConfig
+from rnnkit.options import Option, OptionTable
+from rnnkit.tasks.shared import (
+    MAX_MINUTES,
+    PRECISION,
+    SCHEDULE_HELP,
+    THREADS,
+    model_option,
+    text_option,
+    training_option,
+)
+from rnnkit.train.config import SCHEDULES, TrainConfig
+
+if TYPE_CHECKING:
+    from rnnkit.train.step import Objective
+
+NAME = "translation"
+MONITOR = "bleu"  # sacreBLEU of greedy translations of the validation pairs, higher is better
+GROUPS = {"model": "model", "text": "text", "training": "training", "decoding": "decoding"}
+
+
+def objective(label_smoothing: float) -> Objective:
+    """Cross-entropy of each target token (the sentence's end included) given the true
+    previous ones, with label smoothing; validated on BLEU, ties to the lower loss."""
+    from rnnkit.train.step import Objective, cross_entropy
+
+    return Objective(cross_entropy(label_smoothing), monitor=MONITOR, higher_is_better=True)
+
+
+def _sacrebleu() -> Any:
+    try:
+        import sacrebleu
+    except ImportError:
+        raise ConfigError(
+            "translation scores need sacrebleu: pip install 'rnnkit[translate]' (or pip "
+            "install sacrebleu)"
+        ) from None
+    return sacrebleu
+
+
+def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """sacreBLEU's corpus BLEU (cased, 13a tokenization, one reference per sentence)."""
+    sacrebleu = _sacrebleu()
+    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+def scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
+    """BLEU, lower-cased BLEU and chrF of ``hypotheses`` against one reference each, with
+    sacreBLEU's signatures, and the number of sentences."""
+    sacrebleu = _sacrebleu()
+    hyps, refs = list(hypotheses), [list(references)]
+    metrics = {
+        "bleu": sacrebleu.metrics.BLEU(),
+        "bleu_lc": sacrebleu.metrics.BLEU(lowercase=True),
+        "chrf": sacrebleu.metrics.CHRF(),
+    }
+    found: dict[str, Any] = {}
+    for name, metric in metrics.items():
+        found[name] = round(float(metric.corpus_score(hyps, refs).score), 4)
+        found[f"{name}_signature"] = str(metric.get_signature())
+    found["sentences"] = len(hyps)
+    return found
+
+
+DECODING = (
+    Option(
+        "beam",
+        "beam width of the search (1: greedy)",
+        group="decoding",
+        type=int,
+        default=5,
+        metavar="N",
+    ),
+    Option(
+        "length_penalty",
+        "alpha of the length penalty ((5 + length) / 6) ** alpha that divides a finished "
+        "hypothesis' log-probability (0: none; longer outputs win as it grows)",
+        group="decoding",
+        type=float,
+        default=1.0,
+        metavar="A",
+    ),
+    Option(
+        "max_ratio",
+        "a translation has at most max_ratio x (source tokens) + 10 tokens",
+        group="decoding",
+        type=float,
+        default=2.0,
+        metavar="R",
+    ),
+)
+
+OPTIONS = OptionTable(
+    [
+        model_option(
+            "cell", "recurrent cell of the encoder and the decoder", choices=("lstm", "gru")
+        ),
+        model_option(
+            "layers",
+            "stacked recurrent layers (encoder and decoder)",
+            field="num_layers",
+            type=int,
+            metavar="N",
+            default=1,
+        ),
+        model_option(
+            "embed_dim", "embedding size (source and target)", type=int, metavar="N", default=256
+        ),
+        model_option(
+            "hidden",
+            "hidden size of each encoder direction; the decoder has directions x hidden",
+            field="hidden_size",
+            type=int,
+            metavar="N",
+            default=256,
+        ),
+        model_option("bidirectional", "the encoder reads the source both ways", type=bool),
+        model_option(
+            "attention",
+            "score of the attention: dot (Luong), general (Luong, a matrix between) or "
+            "additive (Bahdanau)",
+            choices=ATTENTIONS,
+        ),
+        model_option(
+            "input_feeding",
+            "the previous step's attentional vector joins the decoder's input (Luong)",
+            type=bool,
+        ),
+        model_option(
+            "tie_weights",
+            "the output layer is the target embedding (with a projection)",
+            type=bool,
+        ),
+        model_option(
+            "dropout",
+            "dropout on the embeddings, between layers and before the output layer",
+            type=float,
+            metavar="P",
+            default=0.3,
+        ),
+        model_option(
+            "embed_dropout",
+            "in training, zero all occurrences of this fraction of the source token types",
+            type=float,
+            metavar="P",
+            default=0.0,
+        ),
+        model_option(
+            "weight_dropout",
+            "DropConnect on the hidden-to-hidden matrices",
+            type=float,
+            metavar="P",
+            default=0.0,
+        ),
+        text_option(
+            "unit",
+            "subword (byte-level BPE), unigram (pieces of a unigram language model, as "
+            "SentencePiece), word (split on white space) or char",
+            choices=UNIT_NAMES,
+        ),
+        text_option(
+            "joint",
+            "one vocabulary learnt from both languages (else one per language)",
+            type=bool,
+        ),
+        text_option(
+            "vocab_size",
+            "tokens per vocabulary, the 3 special tokens included",
+            type=int,
+            metavar="N",
+        ),
+        text_option(
+            "min_freq", "word and char units: keep tokens seen this often", type=int, metavar="N"
+        ),
+        text_option(
+            "max_len",
+            "leave out training pairs with a side longer than this many tokens (reported)",
+            type=int,
+            metavar="N",
+        ),
+        Option(
+            "valid_split",
+            "fraction of the training pairs held out for validation when none are given",
+            section="data",
+            type=float,
+            metavar="F",
+        ),
+        training_option(
+            "epochs",
+            "passes over the training pairs",
+            type=int,
+            optional=True,
+            metavar="N",
+            shown="about 1500 steps, 2 to 20 epochs",
+        ),
+        training_option(
+            "batch_size", "sentence pairs per batch", type=int, metavar="N", default=64
+        ),
+        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
+        training_option(
+            "weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01
+        ),
+        training_option(
+            "warmup",
+            "fraction of steps warming the learning rate up",
+            type=float,
+            metavar="F",
+            default=0.02,
+        ),
+        training_option("schedule", SCHEDULE_HELP, choices=SCHEDULES, default="linear"),
+        training_option(
+            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
+        ),
+        training_option(
+            "patience",
+            "stop after N epochs without a better validation BLEU, keeping the best weights "
+            "(0: never)",
+            type=int,
+            metavar="N",
+            default=3,
+        ),
+        training_option(
+            "label_smoothing",
+            "spread this much of each target's probability over the others",
+            type=float,
+            metavar="X",
+            default=0.1,
+        ),
+        training_option(
+            "seed", "random seed (weights, dropout, batch order)", type=int, metavar="N"
+        ),
+        PRECISION,
+        training_option(
+            "max_steps",
+            "stop after this many optimizer steps, for quick checks",
+            type=int,
+            optional=True,
+            shown="no limit",
+            metavar="N",
+        ),
+        MAX_MINUTES,
+        THREADS,
+        *DECODING,
+    ],
+    {"model": TranslatorConfig, "data": PairConfig, "training": TrainConfig},
+)
+
+__all__ = ["GROUPS", "MONITOR", "NAME", "OPTIONS", "bleu", "objective", "scores"]

@@ -1,0 +1,145 @@
+"""Unigram subword units, learnt with Hugging Face ``tokenizers`` (the ``subword`` extra).
+
+The unigram language model of Kudo (2018), as SentencePiece trains it: a vocabulary of pieces
+chosen to maximise the likelihood of the corpus, each text split into its most likely pieces
+(Viterbi). Spaces become the marker ``▁`` at the start of the piece that follows them, so that
+decoding gives the text back:
+
+    "Ein Hund."  ->  ▁Ein ▁Hund .  ->  "Ein Hund."
+
+    ids = <pad> <unk> <eod> | the pieces, most useful first
+
+A character the training text never held has no piece and reads as ``<unk>``, which decodes to
+nothing; runs of spaces decode as single spaces. Byte-level BPE (:mod:`rnnkit.text.subword`)
+has neither limit; unigram pieces follow word structure more closely.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sized
+from typing import TYPE_CHECKING, Any
+
+from rnnkit.errors import ConfigError
+from rnnkit.text.subword import DEFAULT_SIZE, need_tokenizers
+from rnnkit.text.units import SPECIALS, Units
+from rnnkit.text.vocab import UNK
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+MIN_SIZE = len(SPECIALS) + 1
+
+
+class UnigramUnits(Units):
+    """Unigram pieces over a ``tokenizers.Tokenizer`` (model Unigram, pre-tokenizer and
+    decoder Metaspace)."""
+
+    name = "unigram"
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        data = json.loads(tokenizer.to_str())
+        model = data.get("model") or {}
+        pre = (data.get("pre_tokenizer") or {}).get("type")
+        if model.get("type") != "Unigram" or pre != "Metaspace":
+            raise ConfigError(
+                "unigram units need a Unigram tokenizer with the Metaspace pre-tokenizer"
+            )
+        self.tokenizer = tokenizer
+        tokens = [piece for piece, _ in model["vocab"]]
+        super().__init__(tokens)
+
+    @classmethod
+    def train(
+        cls, texts: Iterable[str], *, size: int = DEFAULT_SIZE, progress: bool = False
+    ) -> UnigramUnits:
+        """Learn at most ``size`` pieces (specials included) from ``texts``, read once as they
+        come. The same texts give the same vocabulary."""
+        if size < MIN_SIZE:
+            raise ConfigError(
+                f"max_vocab must be at least {MIN_SIZE} for unigram units, got {size}",
+                field="max_vocab",
+            )
+        need_tokenizers("unigram")
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+        tokenizer = Tokenizer(models.Unigram())
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        trainer = trainers.UnigramTrainer(
+            vocab_size=size,
+            special_tokens=list(SPECIALS),
+            unk_token=UNK,
+            show_progress=progress,
+        )
+        length = len(texts) if isinstance(texts, Sized) else None
+        tokenizer.train_from_iterator(iter(texts), trainer, length=length)
+        return cls(_without_added_tokens(tokenizer))
+
+    @classmethod
+    def build(
+        cls,
+        texts: Iterable[str],
+        *,
+        max_size: int | None = None,
+        min_freq: int = 1,
+        tokenizer: str | None = None,
+    ) -> UnigramUnits:
+        """``train`` with ``Units.build``'s options: ``max_size`` pieces (8,000 if None). Text
+        is read as written: no classifier ``tokenizer``."""
+        if tokenizer is not None:
+            raise ConfigError("unigram units read text as written: no tokenizer", field="tokenizer")
+        return cls.train(texts, size=max_size or DEFAULT_SIZE)
+
+    def split(self, text: str) -> list[str]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).tokens)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [list(encoding.ids) for encoding in encodings]
+
+    def unknown(self, text: str) -> list[str]:
+        """The characters of ``text`` that no piece holds (they read as ``<unk>``)."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        unknown = (
+            text[start:end]
+            for token_id, (start, end) in zip(encoding.ids, encoding.offsets, strict=True)
+            if token_id == 1
+        )
+        return list(dict.fromkeys(unknown))
+
+    def decode(self, ids: Iterable[int]) -> str:
+        kept = [i for i in ids if i >= len(SPECIALS)]
+        return str(self.tokenizer.decode(kept, skip_special_tokens=False))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.name, "tokens": self.tokens, "tokenizer": self.tokenizer.to_str()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UnigramUnits:
+        need_tokenizers("unigram")
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_str(data["tokenizer"])
+        except Exception as error:  # a missing key, or tokenizers' own plain Exception
+            raise ConfigError(f"unigram units: no readable tokenizer JSON ({error})") from None
+        units = cls(tokenizer)
+        if units.tokens != list(data.get("tokens", [])):
+            raise ConfigError("unigram units: the saved tokens are not the tokenizer's vocabulary")
+        return units
+
+
+def _without_added_tokens(tokenizer: Tokenizer) -> Tokenizer:
+    """``tokenizer`` without added tokens: the text ``"<eod>"`` is read as characters, never as
+    id 2 (the specials stay in the vocabulary)."""
+    from tokenizers import Tokenizer
+
+    data = json.loads(tokenizer.to_str())
+    if not data.get("added_tokens"):
+        return tokenizer
+    data["added_tokens"] = []
+    return Tokenizer.from_str(json.dumps(data))
