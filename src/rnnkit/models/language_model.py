@@ -115,6 +115,8 @@ class LanguageModelNet(nn.Module):
         x = self.encoder.embed(tokens)  # (T, B, E)
         if state is None:
             state = self.zero_state(tokens.shape[1])
+        # the input's dtype: a window under bf16 autocast leaves a bfloat16 state behind
+        state = tuple(s.to(x.dtype) for s in state)
         raw, final = run_segments(self.rnn, x, state, tokens == EOD_ID)
         config = self.config
         if config.locked_dropout:
