@@ -97,10 +97,20 @@ def test_other_paths_go_to_fastapi(app: PredictFirst) -> None:
     assert call(app, "POST", "/nowhere", {})[0] == 404
 
 
-def test_generate_on_a_classifier_says_to_use_predict(app: PredictFirst) -> None:
-    status, body = call(app, "POST", "/generate", {"prompt": "a"})
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("/generate", "/generate is served for language models"),
+        ("/translate", "/translate is served for translators"),
+    ],
+)
+def test_other_tasks_endpoints_on_a_classifier_say_to_use_predict(
+    app: PredictFirst, path: str, served: str
+) -> None:
+    status, body = call(app, "POST", path, {"texts": ["a"]})
     assert status == 404
     assert body["detail"].startswith('model is a classifier: POST /predict with {"texts"')
+    assert body["detail"].endswith(served)
     assert call(app, "GET", "/info", b"")[1]["task"] == "classification"
 
 

@@ -256,10 +256,17 @@ def test_info_health_and_openapi(server: Server, model: Path) -> None:
     assert "/predict" not in schema["paths"]
 
 
-def test_predict_on_a_language_model_says_to_use_generate(server: Server) -> None:
-    status, body = server.request("POST", "/predict", {"texts": ["a film"]}, AUTH)
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [("/predict", "for classifiers"), ("/translate", "for translators")],
+)
+def test_other_tasks_endpoints_on_a_language_model_say_to_use_generate(
+    server: Server, path: str, served: str
+) -> None:
+    status, body = server.request("POST", path, {"texts": ["a film"]}, AUTH)
     assert status == 404
     assert "model is a language model: POST /generate" in body["detail"]
+    assert body["detail"].endswith(f"{path} is served {served}")
 
 
 def test_a_limit_out_of_range_fails_before_listening(model: Path) -> None:

@@ -1,4 +1,5 @@
-"""``rnnkit serve``: an HTTP server for a model bundle, a classifier or a language model."""
+"""``rnnkit serve``: an HTTP server for a model bundle, a classifier, a language model or a
+translator."""
 
 from __future__ import annotations
 
@@ -14,15 +15,20 @@ def add_parser(commands: Any) -> None:
     defaults = ServeConfig(model="")
     parser = commands.add_parser(
         "serve",
-        help="serve a model over HTTP (POST /predict, or /generate for a language model)",
+        help="serve a model over HTTP (POST /predict; /generate for a language model, "
+        "/translate for a translator)",
         description="Serve a model bundle over HTTP with FastAPI and uvicorn (the serve extra: "
         "pip install 'rnnkit[serve]'). A classifier: POST /predict with "
         '{"texts": ["...", ...], "top_k": k} answers {"predictions": [{"label", "score", '
         '"probs"}, ...], "model": ...}; concurrent requests are batched together. A language '
         'model: POST /generate with {"prompt": "...", "max_tokens": n, "temperature": t, '
         '"top_k": k, "top_p": p, "seed": s, "stop": "...", "stream": false} answers {"text", '
-        '"tokens", "model"}, or with "stream": true sends server-sent events, one per token. '
-        "GET /health; GET /info (task, configuration, metrics); the OpenAPI schema at "
+        '"tokens", "model"}, or with "stream": true sends server-sent events, one per token. A '
+        'translator: POST /translate with {"texts": ["...", ...], "beam": k, '
+        '"length_penalty": a} answers {"translations": [{"translation", "tokens", '
+        '"log_prob"}, ...], "model": ...}; concurrent requests with the same beam and length '
+        "penalty are decoded together. GET /health; GET /info (task, configuration, metrics); "
+        "the OpenAPI schema at "
         "/openapi.json and pages at /docs. Listens on loopback unless --host says otherwise.",
         epilog="Example: rnnkit serve model --port 8000 & curl -s localhost:8000/predict "
         "-H 'content-type: application/json' -d '{\"texts\": [\"a fine film\"]}'",
@@ -46,14 +52,15 @@ def add_parser(commands: Any) -> None:
         type=int,
         default=defaults.max_batch,
         metavar="N",
-        help="most texts in one request, and in one batch of the model (default: %(default)s)",
+        help="a classifier's or a translator's: most texts in one request, and in one batch "
+        "of the model (default: %(default)s)",
     )
     parser.add_argument(
         "--max-chars",
         type=int,
         default=defaults.max_chars,
         metavar="N",
-        help="most characters in one text (default: %(default)s)",
+        help="a classifier's or a translator's: most characters in one text (default: %(default)s)",
     )
     parser.add_argument(
         "--max-prompt-chars",
@@ -72,10 +79,18 @@ def add_parser(commands: Any) -> None:
         "default: %(default)s)",
     )
     parser.add_argument(
+        "--max-beam",
+        type=int,
+        default=defaults.max_beam,
+        metavar="N",
+        help="a translator's: widest beam one request may ask for (its beam; a request "
+        "without one gets the model's beam, or this if lower; default: %(default)s)",
+    )
+    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="require this key (8 characters or more) in the X-API-Key header (or "
-        "Authorization: Bearer KEY) for /predict (or /generate) and /info; also read from "
+        "Authorization: Bearer KEY) for /predict (/generate, /translate) and /info; also read from "
         "$RNNKIT_API_KEY; an empty key is an error, not an open server",
     )
     parser.add_argument(
@@ -90,15 +105,16 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--no-batching",
         action="store_true",
-        help="run each request on its own instead of batching concurrent ones",
+        help="run each request on its own instead of batching concurrent ones (a "
+        "classifier's or a translator's)",
     )
     parser.add_argument(
         "--threads",
         type=int,
         metavar="N",
         help="torch threads per worker (default: for a classifier, the cores divided among "
-        "the workers; for a language model 1, since more threads slow down its steps of one "
-        "token)",
+        "the workers; for a language model or a translator 1, since more threads slow down "
+        "their steps of one token)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(run=run)
@@ -152,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         max_chars=args.max_chars,
         max_prompt_chars=args.max_prompt_chars,
         max_tokens=args.max_tokens,
+        max_beam=args.max_beam,
         api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,
@@ -160,12 +177,19 @@ def run(args: argparse.Namespace) -> int:
     )
     from rnnkit.bundle import bundle_task
     from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+    from rnnkit.tasks.translation import NAME as TRANSLATION
 
-    if bundle_task(config.model) == LANGUAGE_MODEL:  # a bad bundle fails here, with its message
+    task = bundle_task(config.model)  # a bad bundle fails here, with its message
+    if task == LANGUAGE_MODEL:
         from rnnkit.language_model import LanguageModel
 
         LanguageModel.load(config.model, command="rnnkit serve")
         endpoint = "POST /generate"
+    elif task == TRANSLATION:
+        from rnnkit.translator import Translator
+
+        Translator.load(config.model, command="rnnkit serve")
+        endpoint = "POST /translate"
     else:
         from rnnkit.classifier import TextClassifier
 

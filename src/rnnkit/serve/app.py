@@ -5,9 +5,10 @@
     GET  /info      task, labels, configuration, metrics and bundle format version
     GET  /docs, /openapi.json
 
-``create_app`` reads the bundle's task and builds this application or a language model's
-(POST /generate, :mod:`rnnkit.serve.generate`); each answers the other's endpoint with a 404
-that names the right one.
+``create_app`` reads the bundle's task and builds this application, a language model's
+(POST /generate, :mod:`rnnkit.serve.generate`) or a translator's (POST /translate,
+:mod:`rnnkit.serve.translate`); each answers the others' endpoints with a 404 that names the
+right one.
 
 Every bad request gets a 4xx with a ``detail`` message: invalid or too deeply nested JSON (400),
 a missing or wrong API key (401), a body, text count or text over the limits (413), wrong types
@@ -30,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -44,14 +44,17 @@ from rnnkit.serve.http import (
     JSON,
     HttpError,
     check_key,
+    check_text_list,
     chunks,
     error_body,
+    error_response,
     parse,
     read_body,
     send_json,
 )
 from rnnkit.tasks.classification import NAME
 from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+from rnnkit.tasks.translation import NAME as TRANSLATION
 from rnnkit.validation import finite_rows
 
 log = logging.getLogger(__name__)
@@ -97,11 +100,17 @@ def _info(clf: TextClassifier, model: Path) -> dict[str, Any]:
 
 def create_app(config: ServeConfig) -> PredictFirst | FastAPI:
     """The ASGI application serving ``config.model``, for the task its config.json names: a
-    classifier's (POST /predict) or a language model's (POST /generate, rnnkit.serve.generate)."""
-    if bundle_task(config.model) == LANGUAGE_MODEL:
+    classifier's (POST /predict), a language model's (POST /generate, rnnkit.serve.generate)
+    or a translator's (POST /translate, rnnkit.serve.translate)."""
+    task = bundle_task(config.model)
+    if task == LANGUAGE_MODEL:
         from rnnkit.serve.generate import create_generate_app
 
         return create_generate_app(config)
+    if task == TRANSLATION:
+        from rnnkit.serve.translate import create_translate_app
+
+        return create_translate_app(config)
     return create_predict_app(config)
 
 
@@ -130,35 +139,15 @@ def create_predict_app(config: ServeConfig) -> PredictFirst:
         lifespan=lifespan,
     )
 
-    @app.exception_handler(HttpError)
-    async def http_error(request: Request, error: HttpError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
+    app.add_exception_handler(HttpError, error_response)
 
     async def answer(headers: Headers, body: AsyncIterator[bytes]) -> bytes:
         """The JSON answer to POST /predict; HttpError for a bad request."""
         check_key(config.api_key, headers)
         raw = await read_body(headers, body, config.max_body_bytes, "--max-batch x --max-chars")
         request = parse(raw, PredictRequest, '{"texts": ["..."]}')
-        texts = request.texts
-        if not texts:
-            raise HttpError(422, "texts: the list is empty; send at least one text")
-        if len(texts) > config.max_batch:
-            raise HttpError(
-                413,
-                f"texts: {len(texts)} texts is over the limit of {config.max_batch} "
-                "(--max-batch); split the request",
-            )
-        for i, text in enumerate(texts):
-            if len(text) > config.max_chars:
-                raise HttpError(
-                    413,
-                    f"texts[{i}]: {len(text):,} characters is over the limit of "
-                    f"{config.max_chars:,} (--max-chars)",
-                )
-            if not text.strip():
-                raise HttpError(422, f"texts[{i}]: empty text")
-        probs = await batcher.predict(texts)
+        check_text_list(request.texts, config.max_batch, config.max_chars)
+        probs = await batcher.predict(request.texts)
         try:
             finite_rows(probs)
         except PredictionError as error:
@@ -213,6 +202,14 @@ def create_predict_app(config: ServeConfig) -> PredictFirst:
             404,
             f'{info["model"]} is a classifier: POST /predict with {{"texts": ["..."]}}; '
             "/generate is served for language models",
+        )
+
+    @app.post("/translate", include_in_schema=False)
+    async def translate() -> None:
+        raise HttpError(
+            404,
+            f'{info["model"]} is a classifier: POST /predict with {{"texts": ["..."]}}; '
+            "/translate is served for translators",
         )
 
     return PredictFirst(app, answer)

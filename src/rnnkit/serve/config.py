@@ -14,8 +14,9 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 @dataclass(frozen=True)
 class ServeConfig:
     """Where to listen, how much one request may ask, and how requests are batched.
-    ``max_batch``, ``max_chars`` and the batching apply to a classifier, ``max_prompt_chars``
-    and ``max_tokens`` to a language model."""
+    ``max_batch``, ``max_chars`` and the batching apply to a classifier and a translator,
+    ``max_beam`` to a translator, ``max_prompt_chars`` and ``max_tokens`` to a language
+    model."""
 
     model: str
     host: str = "127.0.0.1"
@@ -25,6 +26,7 @@ class ServeConfig:
     max_chars: int = 100_000  # characters in one text
     max_prompt_chars: int = 4_000  # characters in a prompt (and in a stop string)
     max_tokens: int = 1_000  # tokens one request may generate
+    max_beam: int = 10  # the widest beam one translation request may ask for
     api_key: str | None = None
     batching: bool = True  # dynamic batching of concurrent requests
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
@@ -39,6 +41,7 @@ class ServeConfig:
             ("--max-chars", self.max_chars >= 1, "at least 1"),
             ("--max-prompt-chars", self.max_prompt_chars >= 1, "at least 1"),
             ("--max-tokens", self.max_tokens >= 1, "at least 1"),
+            ("--max-beam", self.max_beam >= 1, "at least 1"),
             ("--batch-wait-ms", 0 <= self.batch_wait_ms <= 1000, "in [0, 1000]"),
             ("--threads", self.threads >= 0, "zero or positive"),
         ]

@@ -30,7 +30,6 @@ from typing import Any
 
 import torch
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -44,6 +43,7 @@ from rnnkit.serve.http import (
     check_key,
     chunks,
     error_body,
+    error_response,
     parse,
     read_body,
     send_json,
@@ -222,10 +222,7 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.exception_handler(HttpError)
-    async def http_error(request: Request, error: HttpError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
+    app.add_exception_handler(HttpError, error_response)
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
         """POST /generate: a JSON answer, or server-sent events, or a JSON 4xx/500."""
@@ -287,6 +284,14 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
             404,
             f"{info['model']} is a language model: POST /generate with "
             '{"prompt": "..."}; /predict is served for classifiers',
+        )
+
+    @app.post("/translate", include_in_schema=False)
+    async def translate() -> None:
+        raise HttpError(
+            404,
+            f"{info['model']} is a language model: POST /generate with "
+            '{"prompt": "..."}; /translate is served for translators',
         )
 
     return app

@@ -1,5 +1,6 @@
-"""What every endpoint of the server shares: client errors, the API key, reading and parsing a
-request body from ASGI messages, and JSON answers written straight to ASGI ``send``.
+"""What every endpoint of the server shares: client errors (and FastAPI's handler of them), the
+API key, reading and parsing a request body from ASGI messages, the limits on a request's list
+of texts, and JSON answers written straight to ASGI ``send``.
 
 Every bad request is an ``HttpError``: a status and a ``detail`` that says what to change.
 """
@@ -13,6 +14,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.datastructures import Headers
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse
 from starlette.types import Receive, Send
 
 JSON = "application/json"
@@ -40,6 +43,37 @@ def check_key(api_key: str | None, headers: Headers) -> None:
         raise HttpError(401, "missing API key: send the header X-API-Key: KEY")
     if not hmac.compare_digest(given.encode(), api_key.encode()):
         raise HttpError(401, "wrong API key")
+
+
+async def error_response(request: HttpRequest, error: Exception) -> JSONResponse:
+    """FastAPI's handler of ``HttpError``: its status and ``{"detail": ...}`` (and the Bearer
+    challenge with a 401)."""
+    if not isinstance(error, HttpError):  # registered for HttpError only
+        raise error
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
+
+
+def check_text_list(texts: list[str], max_batch: int, max_chars: int) -> None:
+    """HttpError unless ``texts`` holds 1 to ``max_batch`` texts (--max-batch), each of 1 to
+    ``max_chars`` characters (--max-chars) and not only white space."""
+    if not texts:
+        raise HttpError(422, "texts: the list is empty; send at least one text")
+    if len(texts) > max_batch:
+        raise HttpError(
+            413,
+            f"texts: {len(texts)} texts is over the limit of {max_batch} (--max-batch); "
+            "split the request",
+        )
+    for i, text in enumerate(texts):
+        if len(text) > max_chars:
+            raise HttpError(
+                413,
+                f"texts[{i}]: {len(text):,} characters is over the limit of {max_chars:,} "
+                "(--max-chars)",
+            )
+        if not text.strip():
+            raise HttpError(422, f"texts[{i}]: empty text")
 
 
 async def chunks(receive: Receive) -> AsyncIterator[bytes]:
