@@ -46,7 +46,7 @@ def state_names(net: LanguageModelNet) -> tuple[str, ...]:
     return ("h", "c") if net.config.cell == "lstm" else ("h",)
 
 
-def weights_digest(net: LanguageModelNet) -> str:
+def weights_digest(net: nn.Module) -> str:
     """SHA-256 of the model's weights (names, shapes and float32 values, in name order)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(net.state_dict().items()):
