@@ -289,3 +289,49 @@ def test_the_reversed_stream_reads_each_document_from_its_end() -> None:
     ids = {t: units.encode(t)[0] for t in "abcde"}
     assert forward == [EOD_ID, ids["a"], ids["b"], ids["c"], EOD_ID, ids["d"], ids["e"], EOD_ID]
     assert backward == [EOD_ID, ids["e"], ids["d"], EOD_ID, ids["c"], ids["b"], ids["a"], EOD_ID]
+
+
+# -- unigram units ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unigram() -> Any:
+    return build_units("unigram", CORPUS, max_size=60)
+
+
+def test_unigram_ids_start_with_the_specials(unigram: Any) -> None:
+    assert tuple(unigram.tokens[:3]) == SPECIALS
+    assert len(unigram) <= 60
+    assert unigram.name == "unigram"
+
+
+def test_unigram_decodes_text_of_known_characters_back(unigram: Any) -> None:
+    for text in ["the cat sat on the mat", "a dog and the café"]:
+        ids = unigram.encode(text)
+        assert min(ids) >= len(SPECIALS)
+        assert unigram.decode(ids) == text
+
+
+def test_unigram_reads_unknown_characters_as_unk_and_names_them(unigram: Any) -> None:
+    ids = unigram.encode("the zebu")
+    assert 1 in ids  # z, b and u are not pieces of the corpus
+    assert unigram.unknown("the zebu") == ["z", "bu"]  # runs of them, as read
+    assert unigram.encode("<eod>").count(EOD_ID) == 0  # the special's name is text
+
+
+def test_unigram_training_streams_and_is_sized() -> None:
+    first = build_units("unigram", CORPUS, max_size=50)
+    # the same pieces; tokenizers' trainer may order pieces of (nearly) equal score otherwise
+    assert set(first.tokens) == set(build_units("unigram", iter(CORPUS), max_size=50).tokens)
+    with pytest.raises(ConfigError, match="max_vocab must be at least 4 for unigram units"):
+        build_units("unigram", CORPUS, max_size=3)
+
+
+def test_unigram_units_survive_json(unigram: Any) -> None:
+    again = units_from_json(json.loads(dumps(unigram)))
+    assert again.tokens == unigram.tokens
+    assert again.encode("the cat and the dog") == unigram.encode("the cat and the dog")
+    assert unigram.encode_batch(["a cat", "the end"]) == [
+        unigram.encode("a cat"),
+        unigram.encode("the end"),
+    ]

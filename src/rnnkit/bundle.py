@@ -63,7 +63,11 @@ READABLE_VERSIONS = (1, 2)
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
 ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder
-OWN_ENTRIES = frozenset({WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES})
+# a translator's: the encoder, and the decoder's step (rnnkit export writes both)
+TRANSLATOR_ONNX_FILES = ("encoder.onnx", "decoder.onnx")
+OWN_ENTRIES = frozenset(
+    {WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES, *TRANSLATOR_ONNX_FILES}
+)
 PRETRAINED = "lm"  # a classifier's folder: the language models rnnkit train --pretrain wrote
 
 
@@ -147,7 +151,7 @@ def _is_bundles(folder: Path) -> bool:
 
 def _is_export_leftover(name: str) -> bool:
     """A staging file that an interrupted ``rnnkit export`` into the folder left."""
-    return any(name.startswith(f".{onnx}.tmp-") for onnx in ONNX_FILES)
+    return any(name.startswith(f".{onnx}.tmp-") for onnx in (*ONNX_FILES, *TRANSLATOR_ONNX_FILES))
 
 
 def check_bundle_target(

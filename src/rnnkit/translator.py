@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -48,6 +48,18 @@ from rnnkit.validation import check_pairs, check_texts, check_weights
 log = logging.getLogger(__name__)
 
 DECODE_BATCH = 64  # sentences decoded side by side
+BACKENDS = ("torch", "onnx")  # onnx: the graphs rnnkit export wrote into the model's folder
+
+
+class Searcher(Protocol):
+    """What a search runs on: the network, or its graphs in ONNX Runtime
+    (:class:`rnnkit.export.translator_runtime.OnnxTranslator`)."""
+
+    def start_search(self, source: torch.Tensor, lengths: torch.Tensor) -> Search: ...
+
+    def search_step(self, tokens: torch.Tensor, search: Search) -> tuple[torch.Tensor, Search]: ...
+
+
 EXTRA_TOKENS = 10  # a translation has at most max_ratio x source tokens + this many
 
 
@@ -271,10 +283,13 @@ class Translator(OptionsEstimator):
         *,
         beam: int | None = None,
         length_penalty: float | None = None,
+        backend: str = "torch",
     ) -> list[str]:
         """The translation of each text, in order (``beam`` and ``length_penalty`` default
-        to the estimator's)."""
-        return [t.text for t in self.translations(texts, beam=beam, length_penalty=length_penalty)]
+        to the estimator's). ``backend="onnx"`` runs the graphs ``rnnkit export`` wrote into
+        the folder the model was loaded from or saved to, in ONNX Runtime."""
+        found = self.translations(texts, beam=beam, length_penalty=length_penalty, backend=backend)
+        return [t.text for t in found]
 
     def translations(
         self,
@@ -282,16 +297,20 @@ class Translator(OptionsEstimator):
         *,
         beam: int | None = None,
         length_penalty: float | None = None,
+        backend: str = "torch",
     ) -> list[Translated]:
         """``translate`` with each output's token ids and log-probability."""
         self._check_fitted()
         texts = check_texts(texts, "texts")
         beam, alpha, _ = self._decoding(beam, length_penalty)
-        return self._search(texts, beam=beam, length_penalty=alpha)
+        return self._search(texts, beam=beam, length_penalty=alpha, backend=backend)
 
     @torch.no_grad()
-    def _search(self, texts: list[str], *, beam: int, length_penalty: float) -> list[Translated]:
-        net, units = self.model_.eval(), self.units_
+    def _search(
+        self, texts: list[str], *, beam: int, length_penalty: float, backend: str = "torch"
+    ) -> list[Translated]:
+        self.model_.eval()
+        searcher, units = self._searcher(backend), self.units_
         sources = [ids or [1] for ids in units.source.encode_batch(texts)]
         self._warn_long(sources)
         order = np.argsort([len(s) for s in sources], kind="stable")
@@ -300,15 +319,33 @@ class Translator(OptionsEstimator):
             rows = order[start : start + DECODE_BATCH]
             batch = [sources[i] for i in rows]
             limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in batch]
-            for row, hypothesis in zip(rows, self._decode(net, batch, limits, beam, length_penalty),
-                                       strict=True):  # fmt: skip
+            found_here = self._decode(searcher, batch, limits, beam, length_penalty)
+            for row, hypothesis in zip(rows, found_here, strict=True):
                 text = units.target.decode(hypothesis.tokens)
                 found[row] = Translated(text, hypothesis.tokens, hypothesis.log_prob)
         return [t for t in found if t is not None]
 
+    def _searcher(self, backend: str) -> Searcher:
+        """What encodes and steps: the network, or its exported graphs in ONNX Runtime."""
+        if backend not in BACKENDS:
+            raise field_error("backend", " or ".join(BACKENDS), repr(backend))
+        if backend == "torch":
+            return self.model_
+        from rnnkit.export.translator_runtime import OnnxTranslator  # the onnx extra
+
+        folder = getattr(self, "path_", None)
+        if folder is None:
+            raise ConfigError(
+                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
+                "then translate",
+                field="backend",
+            )
+        searcher: Searcher = OnnxTranslator(folder, self.model_, threads=self.threads or 0)
+        return searcher
+
     def _decode(
         self,
-        net: TranslatorNet,
+        searcher: Searcher,
         sources: list[list[int]],
         limits: list[int],
         beam: int,
@@ -319,14 +356,19 @@ class Translator(OptionsEstimator):
         for b, ids in enumerate(sources):
             tokens[: len(ids), b] = torch.tensor(ids)
         with autocast(self.precision):
-            memory, state = net.encode(tokens, lengths)
-            search = Search(state, memory)
+            search = searcher.start_search(tokens, lengths)
+            step = searcher.search_step
             if beam == 1:
-                return greedy(net.search_step, search, limits, start=EOD_ID, end=EOD_ID)
+                return greedy(step, search, limits, start=EOD_ID, end=EOD_ID)
             return beam_search(
-                net.search_step, search, limits, beam=beam, start=EOD_ID, end=EOD_ID,
+                step,
+                search,
+                limits,
+                beam=beam,
+                start=EOD_ID,
+                end=EOD_ID,
                 length_penalty=length_penalty,
-            )  # fmt: skip
+            )
 
     def _warn_long(self, sources: list[list[int]]) -> None:
         limit = self.data_config().max_len
@@ -343,7 +385,7 @@ class Translator(OptionsEstimator):
             )
 
     @torch.no_grad()
-    def attention(self, text: str, translation: Translated) -> tuple[list[str], list[str], Any]:
+    def attention_of(self, text: str, translation: Translated) -> tuple[list[str], list[str], Any]:
         """The source pieces, the output pieces (and the end) and the attention weights
         (outputs + 1, source) the decoder used for ``translation`` of ``text``."""
         self._check_fitted()
@@ -364,11 +406,12 @@ class Translator(OptionsEstimator):
         *,
         beam: int | None = None,
         length_penalty: float | None = None,
+        backend: str = "torch",
     ) -> dict[str, Any]:
         """sacreBLEU's BLEU, lower-cased BLEU and chrF of the translations of ``source``
         against ``references`` (one each), with their signatures."""
         source, references = check_pairs(source, references, "source", "references")
-        found = self.translate(source, beam=beam, length_penalty=length_penalty)
+        found = self.translate(source, beam=beam, length_penalty=length_penalty, backend=backend)
         beam, alpha, _ = self._decoding(beam, length_penalty)
         return {**scores(found, references), "beam": beam, "length_penalty": alpha}
 

@@ -18,9 +18,15 @@ from rnnkit.text.units import EOD_ID
 def tiny_net(target_vocab: int = 6, *, seed: int = 0, cell: str = "gru") -> TranslatorNet:
     torch.manual_seed(seed)
     config = TranslatorConfig(
-        9, target_vocab, cell=cell, embed_dim=5, hidden_size=4, dropout=0.0,
-        embed_dropout=0.0, weight_dropout=0.0,
-    )  # fmt: skip
+        9,
+        target_vocab,
+        cell=cell,
+        embed_dim=5,
+        hidden_size=4,
+        dropout=0.0,
+        embed_dropout=0.0,
+        weight_dropout=0.0,
+    )
     net = TranslatorNet(config).double().eval()
     with torch.no_grad():  # larger weights: peaked, varied distributions
         for parameter in net.parameters():
@@ -53,9 +59,14 @@ def test_a_wide_beam_equals_exhaustive_search(seed: int, alpha: float) -> None:
     net = tiny_net(seed=seed)
     sources, max_len = [[3, 4, 5], [6, 7], [8, 3, 3, 4]], 3
     found = beam_search(
-        net.search_step, encoded(net, sources), [max_len] * len(sources), beam=64,
-        start=EOD_ID, end=EOD_ID, length_penalty=alpha,
-    )  # fmt: skip
+        net.search_step,
+        encoded(net, sources),
+        [max_len] * len(sources),
+        beam=64,
+        start=EOD_ID,
+        end=EOD_ID,
+        length_penalty=alpha,
+    )
     real = range(3, 6)  # the target tokens a search may write
     for source, hypothesis in zip(sources, found, strict=True):
         candidates = [
@@ -81,9 +92,14 @@ def test_beam_of_one_is_greedy(cell: str) -> None:
     limits = [5, 2, 7, 9]
     first = greedy(net.search_step, encoded(net, sources), limits, start=EOD_ID, end=EOD_ID)
     second = beam_search(
-        net.search_step, encoded(net, sources), limits, beam=1, start=EOD_ID, end=EOD_ID,
+        net.search_step,
+        encoded(net, sources),
+        limits,
+        beam=1,
+        start=EOD_ID,
+        end=EOD_ID,
         length_penalty=0.6,
-    )  # fmt: skip
+    )
     assert [h.tokens for h in first] == [h.tokens for h in second]
     assert [h.log_prob for h in first] == pytest.approx(
         [h.log_prob for h in second], rel=1e-5, abs=1e-6

@@ -102,10 +102,18 @@ def _add_pair_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_decoding(parser: argparse.ArgumentParser) -> None:
+def _add_decoding(parser: argparse.ArgumentParser, *, backend: bool = False) -> None:
     group = parser.add_argument_group("decoding")
     for name in ("beam", "length_penalty", "max_ratio"):
         OPTIONS.add_argument(group, name)
+    if backend:
+        group.add_argument(
+            "--backend",
+            choices=("torch", "onnx"),
+            default="torch",
+            help="torch, or onnx: ONNX Runtime on MODEL/encoder.onnx and MODEL/decoder.onnx "
+            "(rnnkit export MODEL first)",
+        )
 
 
 def _add_train(sub: Any) -> None:
@@ -116,7 +124,9 @@ def _add_train(sub: Any) -> None:
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", nargs="*", help="pairs, or a dataset name")
+    parser.add_argument(
+        "data", metavar="DATA", nargs="*", default=[], help="pairs, or a dataset name"
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -193,7 +203,7 @@ def _add_text(sub: Any) -> None:
     parser.add_argument(
         "--input", metavar="FILE", help="translate each line of FILE (- for standard input)"
     )
-    _add_decoding(parser)
+    _add_decoding(parser, backend=True)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -226,7 +236,7 @@ def _add_evaluate(sub: Any) -> None:
         "--split", choices=("train", "valid", "test"), help="the split of a named dataset"
     )
     _add_pair_options(parser)
-    _add_decoding(parser)
+    _add_decoding(parser, backend=True)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     add_precision_option(parser)
     parser.set_defaults(run=_using("run_evaluate"))

@@ -55,7 +55,7 @@ def run_text(args: argparse.Namespace) -> int:
         raise ConfigError("--plot-attention draws one sentence's attention: give one sentence")
     translator = load(args, "rnnkit translate")
     wanted = [t for t in lines if t.strip()]
-    found = iter(translator.translations(wanted) if wanted else [])
+    found = iter(translator.translations(wanted, backend=args.backend) if wanted else [])
     for text in lines:
         translated = next(found) if text.strip() else None
         if args.json:
@@ -72,7 +72,7 @@ def run_text(args: argparse.Namespace) -> int:
         if plot is not None and translated is not None:
             from rnnkit.plotting import plot_attention
 
-            pieces, outputs, weights = translator.attention(text, translated)
+            pieces, outputs, weights = translator.attention_of(text, translated)
             plot_attention(pieces, outputs, weights, str(plot))
             print(f"wrote {plot}", file=sys.stderr)
     return 0
@@ -94,7 +94,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     pairs: Pairs | None = getattr(splits, split)
     if pairs is None:
         raise ConfigError(f"{' '.join(args.data)} has no {split} split: give the pairs' files")
-    found = translator.evaluate(pairs.source, pairs.target)
+    found = translator.evaluate(pairs.source, pairs.target, backend=args.backend)
     found = {**found, "data": args.data, "split": split if named else None}
     if args.json:
         print_json(found)

@@ -76,6 +76,8 @@ class Attention(nn.Module):
         return scores.masked_fill(~memory.mask[:, None], -torch.inf)
 
     def forward(self, query: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
-        weights = torch.softmax(self.scores(query, memory).float(), dim=-1).to(query.dtype)
+        scores = self.scores(query, memory)
+        wide = scores.float() if scores.dtype in (torch.bfloat16, torch.float16) else scores
+        weights = torch.softmax(wide, dim=-1).to(query.dtype)  # in float32 at least
         context = torch.bmm(weights, memory.values.to(weights.dtype))  # (B, T, D)
         return context, weights

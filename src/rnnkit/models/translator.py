@@ -143,11 +143,11 @@ class TranslatorNet(nn.Module):
             self.target_embedding(target_in), self.config.dropout, training=self.training
         )  # (T, B, E)
         if not self.config.input_feeding:  # the recurrence does not wait for attention
-            s, _ = self.decoder(embedded, _hx(state.hidden))  # (T, B, D)
+            s, _ = self.decoder(embedded, _hx(_like(state.hidden, embedded)))  # (T, B, D)
             attentional, weights = self.attend(s.transpose(0, 1), memory)  # (B, T, D)
             return Decoded(self.scores(attentional).transpose(0, 1), weights)
         step = self.decoder.stepper()
-        hidden, feed = state.hidden, state.feed
+        hidden, feed = _like(state.hidden, embedded), state.feed
         outputs, all_weights = [], []
         for x in embedded:  # (B, E) per step
             s, hidden = step(torch.cat([x, feed.to(x.dtype)], dim=-1), hidden)
@@ -166,11 +166,16 @@ class TranslatorNet(nn.Module):
         x = self.target_embedding(token)
         if self.config.input_feeding:
             x = torch.cat([x, state.feed.to(x.dtype)], dim=-1)
-        s, hidden = self.decoder.stepper()(x, state.hidden)
+        s, hidden = self.decoder.stepper()(x, _like(state.hidden, x))
         attentional, weights = self.attend(s[:, None], memory)
         feed = attentional[:, 0]
         log_probs = torch.log_softmax(self.scores(feed).float(), dim=-1)
         return log_probs, DecoderState(hidden, feed), weights[:, 0]
+
+    def start_search(self, source: Tensor, lengths: Tensor) -> Search:
+        """The search's start for a batch of sources (S, B) of ``lengths`` (B,)."""
+        memory, state = self.encode(source, lengths)
+        return Search(state, memory)
 
     def search_step(self, tokens: Tensor, search: Search) -> tuple[Tensor, Search]:
         """``step`` as :mod:`rnnkit.decoding` calls it."""
@@ -184,6 +189,12 @@ class TranslatorNet(nn.Module):
     def layer_groups(self) -> list[list[Tensor]]:
         """One group: a translator trains all its layers at one rate."""
         return [list(self.parameters())]
+
+
+def _like(hidden: State, x: Tensor) -> State:
+    """The states in the dtype of the decoder's input (under bf16 autocast the bridge makes
+    bfloat16 states, while the embeddings stay float32)."""
+    return tuple(h.to(x.dtype) for h in hidden)
 
 
 def _hx(hidden: State) -> Tensor | State:

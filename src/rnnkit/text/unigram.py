@@ -45,8 +45,8 @@ class UnigramUnits(Units):
             raise ConfigError(
                 "unigram units need a Unigram tokenizer with the Metaspace pre-tokenizer"
             )
-        self.tokenizer = tokenizer
-        tokens = [piece for piece, _ in model["vocab"]]
+        self.tokenizer = _unmatchable_specials(tokenizer)
+        tokens = [*SPECIALS, *(piece for piece, _ in model["vocab"][len(SPECIALS) :])]
         super().__init__(tokens)
 
     @classmethod
@@ -54,7 +54,10 @@ class UnigramUnits(Units):
         cls, texts: Iterable[str], *, size: int = DEFAULT_SIZE, progress: bool = False
     ) -> UnigramUnits:
         """Learn at most ``size`` pieces (specials included) from ``texts``, read once as they
-        come. The same texts give the same vocabulary."""
+        come. The same texts give the same pieces, but not always in the same order or with
+        the same scores: the EM of ``tokenizers``' trainer is not bit-reproducible (on 3,000
+        Multi30k sentences, 61 of 1,500 encodings differed between two trainings), so unigram
+        units make a seeded run repeatable only up to that; byte-level BPE is exact."""
         if size < MIN_SIZE:
             raise ConfigError(
                 f"max_vocab must be at least {MIN_SIZE} for unigram units, got {size}",
@@ -74,7 +77,7 @@ class UnigramUnits(Units):
         )
         length = len(texts) if isinstance(texts, Sized) else None
         tokenizer.train_from_iterator(iter(texts), trainer, length=length)
-        return cls(_without_added_tokens(tokenizer))
+        return cls(tokenizer)
 
     @classmethod
     def build(
@@ -102,7 +105,7 @@ class UnigramUnits(Units):
         return [list(encoding.ids) for encoding in encodings]
 
     def unknown(self, text: str) -> list[str]:
-        """The characters of ``text`` that no piece holds (they read as ``<unk>``)."""
+        """The spans of ``text`` that no piece holds (each reads as one ``<unk>``)."""
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
         unknown = (
             text[start:end]
@@ -133,13 +136,18 @@ class UnigramUnits(Units):
         return units
 
 
-def _without_added_tokens(tokenizer: Tokenizer) -> Tokenizer:
-    """``tokenizer`` without added tokens: the text ``"<eod>"`` is read as characters, never as
-    id 2 (the specials stay in the vocabulary)."""
+def _unmatchable_specials(tokenizer: Tokenizer) -> Tokenizer:
+    """``tokenizer`` with its special pieces spelt with a leading space, which no text holds
+    once the pre-tokenizer has turned spaces into ``▁``, and without added tokens: the text
+    ``"<eod>"`` is read as characters, never as id 2 (which the Viterbi search would otherwise
+    pick as one piece)."""
     from tokenizers import Tokenizer
 
     data = json.loads(tokenizer.to_str())
-    if not data.get("added_tokens"):
+    vocab = data["model"]["vocab"]
+    if not data.get("added_tokens") and all(vocab[i][0].startswith(" ") for i in range(3)):
         return tokenizer
+    for i, name in enumerate(SPECIALS):
+        vocab[i][0] = " " + name
     data["added_tokens"] = []
     return Tokenizer.from_str(json.dumps(data))
