@@ -77,10 +77,15 @@ def test_attention_of_a_translation(fitted: Translator) -> None:
 
 def test_bundle_round_trip_translates_alike(fitted: Translator, tmp_path: Path) -> None:
     source, _ = reversal(20, 4)
-    fitted.save(tmp_path / "model")
+    fitted.set_params(beam=2, length_penalty=0.5)
+    try:
+        fitted.save(tmp_path / "model")
+    finally:
+        fitted.set_params(beam=5, length_penalty=1.0)
     again = Translator.load(tmp_path / "model")
     assert again.translate(source, beam=3) == fitted.translate(source, beam=3)
     assert again.get_params()["hidden"] == 24
+    assert (again.beam, again.length_penalty) == (2, 0.5)  # the search it was saved with
     from rnnkit import LanguageModel
 
     with pytest.raises(BundleError, match=r"holds a translator .*rnnkit translate"):

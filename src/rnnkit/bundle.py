@@ -37,7 +37,12 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
-from rnnkit.models.config import LanguageModelConfig, ModelConfig, TranslatorConfig
+from rnnkit.models.config import (
+    LanguageModelConfig,
+    ModelConfig,
+    SearchConfig,
+    TranslatorConfig,
+)
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
 from rnnkit.tasks.translation import NAME as TRANSLATION
@@ -97,6 +102,7 @@ class Bundle:
     state: dict[str, Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
     task: str = CLASSIFICATION
+    decoding: SearchConfig | None = None  # a translator's search
 
 
 def foreign_entries(path: Path) -> list[str]:
@@ -199,6 +205,7 @@ def save_bundle(
             "data": asdict(bundle.data),
             "model": asdict(bundle.model),
             "training": asdict(bundle.train),
+            **({"decoding": asdict(bundle.decoding)} if bundle.decoding is not None else {}),
             "labels": list(bundle.classes),
             "vocab": vocab,
             "checksums": {
@@ -261,6 +268,7 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
         data: DataConfig | StreamConfig | PairConfig
         model: ModelConfig | LanguageModelConfig | TranslatorConfig
         vocab: Vocabulary | Units | PairUnits
+        decoding: SearchConfig | None = None
         if found == LANGUAGE_MODEL:
             data = StreamConfig(**config["data"])
             model = LanguageModelConfig.from_json(config["model"])
@@ -269,6 +277,7 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
             data = PairConfig(**config["data"])
             model = TranslatorConfig.from_json(config["model"])
             vocab = PairUnits.from_json(config["vocab"])
+            decoding = SearchConfig(**config.get("decoding", {}))
         else:
             data = DataConfig(**config["data"])
             model = ModelConfig.from_json(config["model"])
@@ -281,6 +290,7 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
             list(config["labels"]),
             state,
             task=found,
+            decoding=decoding,
         )
     except SafetensorError as error:
         raise BundleError(f"{weights}: corrupted ({error})") from None

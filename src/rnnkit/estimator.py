@@ -94,6 +94,8 @@ class OptionsEstimator:
             "data": asdict(bundle.data),
             "training": asdict(bundle.train),
         }
+        if bundle.decoding is not None:
+            configs["decoding"] = asdict(bundle.decoding)
         return cls(**cls.options.params_from_configs(configs))
 
     @contextlib.contextmanager

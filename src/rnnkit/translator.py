@@ -31,7 +31,7 @@ from rnnkit.data.pairs import hold_out
 from rnnkit.decoding import Hypothesis, beam_search, check_beam, greedy
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
-from rnnkit.models.config import TranslatorConfig
+from rnnkit.models.config import SearchConfig, TranslatorConfig
 from rnnkit.models.translator import Search, TranslatorNet
 from rnnkit.tasks.translation import NAME, OPTIONS, objective, scores
 from rnnkit.tasks.translation import bleu as corpus_bleu
@@ -109,15 +109,19 @@ class Translator(OptionsEstimator):
             if self.threads is not None and self.threads < 1:
                 raise field_error("threads", "at least 1", self.threads)
 
+    def search_config(self) -> SearchConfig:
+        return SearchConfig(**OPTIONS.config_values(self.get_params(), "decoding"))
+
     def _decoding(
         self, beam: int | None = None, length_penalty: float | None = None
     ) -> tuple[int, float, float]:
-        beam = self.beam if beam is None else beam
-        alpha = self.length_penalty if length_penalty is None else length_penalty
+        """The search's settings: the estimator's, or ``beam`` and ``length_penalty``."""
+        with self.in_params():
+            config = self.search_config()
+        beam = config.beam if beam is None else beam
+        alpha = config.length_penalty if length_penalty is None else length_penalty
         check_beam(beam, alpha)
-        if not 0 < self.max_ratio < float("inf"):
-            raise field_error("max_ratio", "positive", self.max_ratio)
-        return beam, alpha, self.max_ratio
+        return beam, alpha, config.max_ratio
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -340,8 +344,12 @@ class Translator(OptionsEstimator):
                 "then translate",
                 field="backend",
             )
-        searcher: Searcher = OnnxTranslator(folder, self.model_, threads=self.threads or 0)
-        return searcher
+        key = (Path(folder), id(self.model_))  # the graphs are checked once per model and folder
+        cached = getattr(self, "_onnx_searcher", None)
+        if cached is None or cached[0] != key:
+            searcher: Searcher = OnnxTranslator(folder, self.model_, threads=self.threads or 0)
+            self._onnx_searcher = cached = (key, searcher)
+        return cached[1]
 
     def _decode(
         self,
@@ -436,6 +444,7 @@ class Translator(OptionsEstimator):
             self.model_.state_dict(),
             metrics if metrics is not None else self.metrics_,
             task=NAME,
+            decoding=self.search_config(),
         )
         self.path_ = save_bundle(path, bundle, option=option, keep_others=keep_others)
         return self.path_

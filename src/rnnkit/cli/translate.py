@@ -102,10 +102,18 @@ def _add_pair_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+DECODING = ("beam", "length_penalty", "max_ratio")
+
+
 def _add_decoding(parser: argparse.ArgumentParser, *, backend: bool = False) -> None:
+    """The search's options: on training, the values saved with the model; on the commands
+    that use a model (``backend``), changes to what it was saved with."""
     group = parser.add_argument_group("decoding")
-    for name in ("beam", "length_penalty", "max_ratio"):
-        OPTIONS.add_argument(group, name)
+    for name in DECODING:
+        action = OPTIONS.add_argument(group, name)
+        if backend:
+            action.default = None
+            action.help = f"{OPTIONS[name].help} (default: as the model was saved)"
     if backend:
         group.add_argument(
             "--backend",

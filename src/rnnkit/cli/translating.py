@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import print_json, set_threads
-from rnnkit.cli.translate import read_pairs
+from rnnkit.cli.translate import DECODING, read_pairs
 from rnnkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ def load(args: argparse.Namespace, command: str) -> Translator:
 
         check_precision(args.precision)
         translator.precision = args.precision
-    for name in ("beam", "length_penalty", "max_ratio"):
-        setattr(translator, name, getattr(args, name))
+    for name in DECODING:
+        if getattr(args, name) is not None:
+            setattr(translator, name, getattr(args, name))
     translator._decoding()
     return translator
 

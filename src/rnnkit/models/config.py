@@ -206,3 +206,21 @@ class TranslatorConfig(EncoderConfig):
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TranslatorConfig:
         return cls(**data)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How a translator searches for its output (:mod:`rnnkit.decoding`), saved with it so
+    that the settings it was trained and tuned with are what it translates with."""
+
+    beam: int = 5  # beam width; 1: greedy search
+    length_penalty: float = 1.0  # alpha of ((5 + length) / 6) ** alpha; 0: none
+    max_ratio: float = 2.0  # an output has at most max_ratio x (source tokens) + 10 tokens
+
+    def __post_init__(self) -> None:
+        if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:
+            raise field_error("beam", "at least 1 (1: greedy)", self.beam)
+        if not 0.0 <= self.length_penalty < float("inf"):
+            raise field_error("length_penalty", "zero or positive", self.length_penalty)
+        if not 0.0 < self.max_ratio < float("inf"):
+            raise field_error("max_ratio", "positive", self.max_ratio)

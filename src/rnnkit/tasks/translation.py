@@ -3,9 +3,10 @@
 The options are ``Translator``'s parameters, the flags of ``rnnkit translate train`` (and of
 ``rnnkit translate lr-find``), the keys of ``--config`` files and recipes, and the fields of
 the bundle's configuration (see :mod:`rnnkit.options`); the decoding options (``beam``,
-``length_penalty``, ``max_ratio``) are the estimator's own and flags of the commands that
-translate. Scores are sacreBLEU's: BLEU (cased, detokenized, its 13a tokenization), BLEU on
-lower-cased text (what published Multi30k figures report) and chrF, each with its signature.
+``length_penalty``, ``max_ratio``) are saved with the model too, and the commands that
+translate can change them. Scores are sacreBLEU's: BLEU (cased, detokenized, its 13a
+tokenization), BLEU on lower-cased text (what published Multi30k figures report) and chrF, each
+with its signature.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.data.config import UNIT_NAMES, PairConfig
 from rnnkit.errors import ConfigError
-from rnnkit.models.config import ATTENTIONS, TranslatorConfig
+from rnnkit.models.config import ATTENTIONS, SearchConfig, TranslatorConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
     MAX_MINUTES,
@@ -83,26 +84,26 @@ DECODING = (
     Option(
         "beam",
         "beam width of the search (1: greedy)",
+        section="decoding",
         group="decoding",
         type=int,
-        default=5,
         metavar="N",
     ),
     Option(
         "length_penalty",
         "alpha of the length penalty ((5 + length) / 6) ** alpha that divides a finished "
         "hypothesis' log-probability (0: none; longer outputs win as it grows)",
+        section="decoding",
         group="decoding",
         type=float,
-        default=1.0,
         metavar="A",
     ),
     Option(
         "max_ratio",
         "a translation has at most max_ratio x (source tokens) + 10 tokens",
+        section="decoding",
         group="decoding",
         type=float,
-        default=2.0,
         metavar="R",
     ),
 )
@@ -259,7 +260,12 @@ OPTIONS = OptionTable(
         THREADS,
         *DECODING,
     ],
-    {"model": TranslatorConfig, "data": PairConfig, "training": TrainConfig},
+    {
+        "model": TranslatorConfig,
+        "data": PairConfig,
+        "training": TrainConfig,
+        "decoding": SearchConfig,
+    },
 )
 
 __all__ = ["GROUPS", "MONITOR", "NAME", "OPTIONS", "bleu", "objective", "scores"]

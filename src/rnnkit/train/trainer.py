@@ -272,9 +272,8 @@ class Trainer:
             if lines and time.perf_counter() >= next_line:
                 next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
                 log.info(
-                    "epoch %d/%d: batch %d/%d, loss %.4f, %s tokens/s",
-                    epoch + 1,
-                    epochs,
+                    "epoch %s: batch %d/%d, loss %.4f, %s tokens/s",
+                    f"{epoch + 1}/{epochs}" if epochs < UNLIMITED_EPOCHS else epoch + 1,
                     index + 1,
                     len(batches),
                     progress.loss_sum / max(progress.seen, 1),
