@@ -279,3 +279,16 @@ def test_two_processes_train_like_one(trained: tuple[Path, Path, dict], tmp_path
         import torch
 
         torch.testing.assert_close(weights(two)[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((Path(__file__).resolve().parent.parent / "recipes" / "translate").glob("*.json")),
+    ids=lambda path: path.stem,
+)
+def test_every_translation_recipe_is_valid(recipe: Path) -> None:
+    from rnnkit.translator import Translator
+
+    Translator.from_config(recipe).check_params()
+    result = rnnkit("translate", "train", "--config", str(recipe), "--help")
+    assert result.returncode == 0, result.stderr

@@ -147,3 +147,41 @@ def test_scikit_learn_protocol() -> None:
     copy = clone(translator)
     assert copy.get_params() == translator.get_params()
     assert repr(translator) == "Translator(hidden=32, beam=3)"
+
+
+def test_scores_are_sacrebleu_s_on_a_worked_example() -> None:
+    from rnnkit.tasks.translation import scores
+
+    hypotheses = ["the cat sat on the mat .", "a dog runs in the park", "Two men are talking"]
+    references = ["the cat sat on the mat .", "a dog is running in the park", "two men talk"]
+    found = scores(hypotheses, references)
+    # 17 words against 17 (no brevity penalty); matching 1- to 4-grams, counted by hand:
+    # 13/17, 9/14, 6/11, 4/8 as written, and 14/17, 10/14, 6/11, 4/8 once lower-cased
+    cased = 100 * (13 / 17 * 9 / 14 * 6 / 11 * 4 / 8) ** 0.25
+    lowered = 100 * (14 / 17 * 10 / 14 * 6 / 11 * 4 / 8) ** 0.25
+    assert found["bleu"] == pytest.approx(cased, abs=1e-4)
+    assert found["bleu_lc"] == pytest.approx(lowered, abs=1e-4)
+    assert found["chrf"] == pytest.approx(66.25, abs=0.01)
+    assert found["sentences"] == 3
+    assert "tok:13a" in found["bleu_signature"]
+
+
+def test_a_sentence_translates_alike_alone_and_in_a_batch(fitted: Translator) -> None:
+    source, _ = reversal(30, 7)
+    for beam in (1, 4):
+        together = fitted.translations(source, beam=beam)
+        for text, found in zip(source[:6], together, strict=False):
+            alone = fitted.translations([text], beam=beam)[0]
+            assert alone.tokens == found.tokens
+            assert alone.log_prob == pytest.approx(found.log_prob, abs=1e-4)
+
+
+def test_bf16_training_and_translation() -> None:
+    from rnnkit.train.precision import bf16_supported
+
+    if not bf16_supported():
+        pytest.skip("this CPU has no native bfloat16")
+    source, target = reversal(80, 8)
+    translator = Translator(**{**TOY, "epochs": 2, "precision": "bf16"}).fit(source, target)
+    assert len(translator.translate(source[:3], beam=2)) == 3
+    assert np.isfinite(translator.history_.epochs[-1]["train_loss"])
