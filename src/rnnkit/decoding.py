@@ -19,6 +19,7 @@ tokens can only end. With a beam as wide as the number of prefixes, beam search 
 The decoder is any ``step(tokens (N,), state) -> (log-probabilities (N, V), state)`` whose state
 has ``select(rows)``: PyTorch's :meth:`rnnkit.models.translator.TranslatorNet.step` or the
 exported graph in ONNX Runtime. Rows of finished sentences are dropped as the search goes.
+``search_batches`` runs either over many sources, batch by batch, with a :class:`Searcher`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ from rnnkit.errors import ConfigError
 
 class Selectable(Protocol):
     def select(self, rows: Tensor) -> Any: ...
+
+
+class Searcher(Protocol):
+    """An encoder-decoder as the searches run it: a batch of sources (S, B) of ``lengths``
+    (B,) to a start state, then steps. PyTorch's network
+    (:class:`rnnkit.models.translator.TranslatorNet`) or its graphs in ONNX Runtime
+    (:class:`rnnkit.export.translator_runtime.OnnxTranslator`)."""
+
+    def start_search(self, source: Tensor, lengths: Tensor) -> Any: ...
+
+    def search_step(self, tokens: Tensor, search: Any) -> tuple[Tensor, Any]: ...
 
 
 StepFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
@@ -180,3 +192,38 @@ def _allowed(log_probs: Tensor, end: int, forced: Tensor) -> Tensor:
         only_end[end] = 0.0
         log_probs[forced] = log_probs[forced] + only_end
     return log_probs
+
+
+def search_batches(
+    searcher: Searcher,
+    sources: Sequence[Sequence[int]],
+    max_len: Sequence[int],
+    *,
+    beam: int,
+    start: int,
+    end: int,
+    length_penalty: float = 0.0,
+    batch_size: int = 64,
+) -> list[Hypothesis]:
+    """The best output for each source (token ids, none empty), in their order: the sources
+    sorted by length, cut into batches of ``batch_size``, padded, and searched greedily
+    (``beam`` 1) or with beam search."""
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    found: dict[int, Hypothesis] = {}
+    for first in range(0, len(order), batch_size):
+        rows = order[first : first + batch_size]
+        lengths = torch.tensor([len(sources[i]) for i in rows])
+        tokens = torch.zeros((int(lengths.max()), len(rows)), dtype=torch.long)
+        for column, row in enumerate(rows):
+            tokens[: len(sources[row]), column] = torch.tensor(sources[row])
+        state = searcher.start_search(tokens, lengths)
+        limits = [max_len[i] for i in rows]
+        if beam == 1:
+            best = greedy(searcher.search_step, state, limits, start=start, end=end)
+        else:
+            best = beam_search(
+                searcher.search_step, state, limits, beam=beam, start=start, end=end,
+                length_penalty=length_penalty,
+            )  # fmt: skip
+        found.update(zip(rows, best, strict=True))
+    return [found[i] for i in range(len(sources))]

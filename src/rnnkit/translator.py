@@ -19,20 +19,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 import torch
 
 from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.config import PairConfig
 from rnnkit.data.pair_batching import PairBatches
 from rnnkit.data.pairs import hold_out
-from rnnkit.decoding import Hypothesis, beam_search, check_beam, greedy
+from rnnkit.decoding import Searcher, check_beam, search_batches
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
 from rnnkit.models.config import SearchConfig, TranslatorConfig
-from rnnkit.models.translator import Search, TranslatorNet
+from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.translation import NAME, OPTIONS, objective, scores
 from rnnkit.tasks.translation import bleu as corpus_bleu
 from rnnkit.text.kinds import PairUnits, build_units
@@ -49,15 +48,6 @@ log = logging.getLogger(__name__)
 
 DECODE_BATCH = 64  # sentences decoded side by side
 BACKENDS = ("torch", "onnx")  # onnx: the graphs rnnkit export wrote into the model's folder
-
-
-class Searcher(Protocol):
-    """What a search runs on: the network, or its graphs in ONNX Runtime
-    (:class:`rnnkit.export.translator_runtime.OnnxTranslator`)."""
-
-    def start_search(self, source: torch.Tensor, lengths: torch.Tensor) -> Search: ...
-
-    def search_step(self, tokens: torch.Tensor, search: Search) -> tuple[torch.Tensor, Search]: ...
 
 
 EXTRA_TOKENS = 10  # a translation has at most max_ratio x source tokens + this many
@@ -317,17 +307,13 @@ class Translator(OptionsEstimator):
         searcher, units = self._searcher(backend), self.units_
         sources = [ids or [1] for ids in units.source.encode_batch(texts)]
         self._warn_long(sources)
-        order = np.argsort([len(s) for s in sources], kind="stable")
-        found: list[Translated | None] = [None] * len(texts)
-        for start in range(0, len(order), DECODE_BATCH):
-            rows = order[start : start + DECODE_BATCH]
-            batch = [sources[i] for i in rows]
-            limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in batch]
-            found_here = self._decode(searcher, batch, limits, beam, length_penalty)
-            for row, hypothesis in zip(rows, found_here, strict=True):
-                text = units.target.decode(hypothesis.tokens)
-                found[row] = Translated(text, hypothesis.tokens, hypothesis.log_prob)
-        return [t for t in found if t is not None]
+        limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in sources]
+        with autocast(self.precision):
+            found = search_batches(
+                searcher, sources, limits, beam=beam, length_penalty=length_penalty,
+                start=EOD_ID, end=EOD_ID, batch_size=DECODE_BATCH,
+            )  # fmt: skip
+        return [Translated(units.target.decode(h.tokens), h.tokens, h.log_prob) for h in found]
 
     def _searcher(self, backend: str) -> Searcher:
         """What encodes and steps: the network, or its exported graphs in ONNX Runtime."""
@@ -350,33 +336,6 @@ class Translator(OptionsEstimator):
             searcher: Searcher = OnnxTranslator(folder, self.model_, threads=self.threads or 0)
             self._onnx_searcher = cached = (key, searcher)
         return cached[1]
-
-    def _decode(
-        self,
-        searcher: Searcher,
-        sources: list[list[int]],
-        limits: list[int],
-        beam: int,
-        length_penalty: float,
-    ) -> list[Hypothesis]:
-        lengths = torch.tensor([len(s) for s in sources])
-        tokens = torch.zeros((int(lengths.max()), len(sources)), dtype=torch.long)
-        for b, ids in enumerate(sources):
-            tokens[: len(ids), b] = torch.tensor(ids)
-        with autocast(self.precision):
-            search = searcher.start_search(tokens, lengths)
-            step = searcher.search_step
-            if beam == 1:
-                return greedy(step, search, limits, start=EOD_ID, end=EOD_ID)
-            return beam_search(
-                step,
-                search,
-                limits,
-                beam=beam,
-                start=EOD_ID,
-                end=EOD_ID,
-                length_penalty=length_penalty,
-            )
 
     def _warn_long(self, sources: list[list[int]]) -> None:
         limit = self.data_config().max_len

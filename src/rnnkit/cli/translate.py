@@ -17,11 +17,11 @@ from rnnkit.cli.common import add_precision_option
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.resume import RESUMABLE, resumed
 from rnnkit.cli.train import checkpoint_policy, print_trained, run_metrics, run_training
+from rnnkit.cli.translating import DECODING, describe, read_pairs, run_evaluate, run_text
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.translation import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
-    from rnnkit.data.pairs import PairSplits
     from rnnkit.train.distributed import World
     from rnnkit.translator import Translator
 
@@ -100,9 +100,6 @@ def _add_pair_options(parser: argparse.ArgumentParser) -> None:
         help="folder with one subfolder per named dataset (default: $RNNKIT_DATA_DIR, then "
         "the cache, then a download)",
     )
-
-
-DECODING = ("beam", "length_penalty", "max_ratio")
 
 
 def _add_decoding(parser: argparse.ArgumentParser, *, backend: bool = False) -> None:
@@ -224,7 +221,7 @@ def _add_text(sub: Any) -> None:
         "tokens) to FILE (.png, .svg or .pdf)",
     )
     add_precision_option(parser)
-    parser.set_defaults(run=_using("run_text"))
+    parser.set_defaults(run=run_text)
 
 
 def _add_evaluate(sub: Any) -> None:
@@ -247,7 +244,7 @@ def _add_evaluate(sub: Any) -> None:
     _add_decoding(parser, backend=True)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     add_precision_option(parser)
-    parser.set_defaults(run=_using("run_evaluate"))
+    parser.set_defaults(run=run_evaluate)
 
 
 def _add_lr_find(sub: Any) -> None:
@@ -269,31 +266,7 @@ def _add_lr_find(sub: Any) -> None:
     parser.set_defaults(run=run_lr_find, configure=functools.partial(apply_config, parser))
 
 
-def _using(name: str) -> Any:
-    """The function ``name`` of :mod:`rnnkit.cli.translating`, imported when it runs."""
-
-    def run(args: argparse.Namespace) -> int:
-        from rnnkit.cli import translating
-
-        return int(getattr(translating, name)(args))
-
-    return run
-
-
 # -- reading -------------------------------------------------------------------------------
-
-
-def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
-    from rnnkit.data.pairs import load_pairs
-
-    return load_pairs(
-        data,
-        source=args.source,
-        target=args.target,
-        data_dir=args.data_dir,
-        encoding=args.encoding,
-        skip_bad_rows=args.skip_bad_rows,
-    )
 
 
 def translator_from(
@@ -368,8 +341,6 @@ def train_and_save(
     if metrics["valid"]:
         print(f"valid: BLEU {metrics['valid']['bleu']:.2f} (greedy)")
     if test_scores:
-        from rnnkit.cli.translating import describe
-
         print(f"test: {describe(test_scores)}")
     print_trained(metrics, path, as_json=args.json)
     return 0

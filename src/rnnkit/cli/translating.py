@@ -1,5 +1,5 @@
 """``rnnkit translate MODEL [TEXT ...]`` and ``rnnkit translate evaluate``: using a translator
-bundle (the parsers are in :mod:`rnnkit.cli.translate`)."""
+bundle (the parsers are in :mod:`rnnkit.cli.translate`), and reading sentence pairs."""
 
 from __future__ import annotations
 
@@ -9,12 +9,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import print_json, set_threads
-from rnnkit.cli.translate import DECODING, read_pairs
 from rnnkit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from rnnkit.data.pairs import Pairs
+    from rnnkit.data.pairs import Pairs, PairSplits
     from rnnkit.translator import Translator
+
+
+DECODING = ("beam", "length_penalty", "max_ratio")  # the search's options
+
+
+def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
+    from rnnkit.data.pairs import load_pairs
+
+    return load_pairs(
+        data,
+        source=args.source,
+        target=args.target,
+        data_dir=args.data_dir,
+        encoding=args.encoding,
+        skip_bad_rows=args.skip_bad_rows,
+    )
 
 
 def describe(scores: dict[str, Any]) -> str:
