@@ -12,9 +12,13 @@ Wu et al. (2016):
 
     lp(y) = ((5 + |y|) / 6) ** alpha          |y| counting the end token; alpha 0: none
 
-A sentence is done once it has ``beam`` finished hypotheses; a prefix that reaches ``max_len``
-tokens can only end. With a beam as wide as the number of prefixes, beam search is exhaustive
-(tested on a tiny model); with a beam of 1 it is greedy search.
+A prefix that reaches ``max_len`` tokens can only end. A sentence is done once no prefix still
+running can beat its best finished hypothesis: log-probabilities only fall as a prefix grows,
+so the best running prefix's score over the largest penalty it could reach (that of the limit)
+bounds what it can still become. (Stopping at ``beam`` finished hypotheses instead, as some
+implementations do, can return a worse translation with a wider beam.) With a beam as wide as
+the number of prefixes, beam search is exhaustive; with a beam of 1 and no length penalty it
+is greedy search (both tested).
 
 The decoder is any ``step(tokens (N,), state) -> (log-probabilities (N, V), state)`` whose state
 has ``select(rows)``: PyTorch's :meth:`rnnkit.models.translator.TranslatorNet.step` or the
@@ -142,25 +146,24 @@ def beam_search(
         width = min(2 * beam, beam * vocab)
         top, index = total.view(len(sentences), -1).topk(width, dim=-1)
         top_list, index_list = top.tolist(), index.tolist()
-        next_rows, next_tokens, next_scores, kept = [], [], [], []
+        kept = []
         for block, sentence in enumerate(sentences):
-            alive: list[tuple[float, int, int]] = []  # (score, source row, token)
-            for rank, (score, flat) in enumerate(
-                zip(top_list[block], index_list[block], strict=True)
-            ):
-                if score == -math.inf:
-                    break
-                source, token = divmod(flat, vocab)
-                prefix = prefixes[block][source]
-                if token == end:
-                    if rank < beam:  # among the beam best candidates: a finished hypothesis
-                        ranked = score / penalty(len(prefix) + 1, length_penalty)
-                        finished[sentence].append((ranked, Hypothesis(list(prefix), score)))
-                elif len(alive) < beam:
-                    alive.append((score, source, token))
-            if len(finished[sentence]) >= beam or not alive:
-                continue
-            kept.append((block, sentence, alive))
+            alive = _candidates(
+                top_list[block],
+                index_list[block],
+                vocab,
+                prefixes[block],
+                finished[sentence],
+                beam=beam,
+                end=end,
+                alpha=length_penalty,
+            )
+            best = max((ranked for ranked, _ in finished[sentence]), default=-math.inf)
+            # done when no prefix still running can end above the best finished hypothesis:
+            # its log-probability only falls, and the penalty is at most that of the limit
+            if alive and alive[0][0] / penalty(limits[sentence] + 1, length_penalty) > best:
+                kept.append((block, sentence, alive))
+        next_rows, next_tokens, next_scores = [], [], []
         sentences = [sentence for _, sentence, _ in kept]
         new_prefixes = []
         for block, _, alive in kept:
@@ -180,6 +183,36 @@ def beam_search(
         scores = torch.tensor(next_scores).view(len(sentences), beam)
         t += 1
     return [max(found, key=lambda item: item[0])[1] for found in finished]
+
+
+def _candidates(
+    scores: list[float],
+    flat: list[int],
+    vocab: int,
+    prefixes: list[list[int]],
+    finished: list[tuple[float, Hypothesis]],
+    *,
+    beam: int,
+    end: int,
+    alpha: float,
+) -> list[tuple[float, int, int]]:
+    """One sentence's step: its best candidates (``scores`` descending, ``flat`` their
+    prefix x vocabulary index) become finished hypotheses (the end token, among the ``beam``
+    best, added to ``finished`` with their ranked score) or the ``beam`` prefixes that run on:
+    (score, prefix, token), best first."""
+    alive: list[tuple[float, int, int]] = []
+    for rank, (score, index) in enumerate(zip(scores, flat, strict=True)):
+        if score == -math.inf:
+            break
+        source, token = divmod(index, vocab)
+        if token == end:
+            if rank < beam:
+                prefix = prefixes[source]
+                ranked = score / penalty(len(prefix) + 1, alpha)
+                finished.append((ranked, Hypothesis(list(prefix), score)))
+        elif len(alive) < beam:
+            alive.append((score, source, token))
+    return alive
 
 
 def _allowed(log_probs: Tensor, end: int, forced: Tensor) -> Tensor:
@@ -222,8 +255,13 @@ def search_batches(
             best = greedy(searcher.search_step, state, limits, start=start, end=end)
         else:
             best = beam_search(
-                searcher.search_step, state, limits, beam=beam, start=start, end=end,
+                searcher.search_step,
+                state,
+                limits,
+                beam=beam,
+                start=start,
+                end=end,
                 length_penalty=length_penalty,
-            )  # fmt: skip
+            )
         found.update(zip(rows, best, strict=True))
     return [found[i] for i in range(len(sources))]

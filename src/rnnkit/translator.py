@@ -310,9 +310,15 @@ class Translator(OptionsEstimator):
         limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in sources]
         with autocast(self.precision):
             found = search_batches(
-                searcher, sources, limits, beam=beam, length_penalty=length_penalty,
-                start=EOD_ID, end=EOD_ID, batch_size=DECODE_BATCH,
-            )  # fmt: skip
+                searcher,
+                sources,
+                limits,
+                beam=beam,
+                length_penalty=length_penalty,
+                start=EOD_ID,
+                end=EOD_ID,
+                batch_size=DECODE_BATCH,
+            )
         return [Translated(units.target.decode(h.tokens), h.tokens, h.log_prob) for h in found]
 
     def _searcher(self, backend: str) -> Searcher:

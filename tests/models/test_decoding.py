@@ -4,6 +4,7 @@ enough to hold every prefix finds the best output of an exhaustive search."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -84,6 +85,43 @@ def test_a_wide_beam_equals_exhaustive_search(seed: int, alpha: float) -> None:
         )
 
 
+# A decoder whose next-token probabilities depend on the output so far alone: ids 3 ("a") and
+# 4 ("b"), 2 the end. Output -> probabilities of (end, a, b).
+TABLE = {
+    (): (0.30, 0.60, 0.10),
+    (3,): (0.25 / 0.6, 0.0, 0.35 / 0.6),
+    (3, 4): (1.0, 0.0, 0.0),
+    (4,): (0.9, 0.05, 0.05),
+}
+
+
+class Outputs:
+    """The state: each row's output so far (None before the start token is read)."""
+
+    def __init__(self, rows: list[tuple[int, ...] | None]) -> None:
+        self.rows = rows
+
+    def select(self, index: torch.Tensor) -> Outputs:
+        return Outputs([self.rows[i] for i in index.tolist()])
+
+
+def scripted_step(tokens: torch.Tensor, state: Outputs) -> tuple[torch.Tensor, Outputs]:
+    rows = [
+        () if row is None else (*row, token)
+        for row, token in zip(state.rows, tokens.tolist(), strict=True)
+    ]
+    probs = [[1e-12, 1e-12, *TABLE.get(row, (1.0, 0.0, 0.0))] for row in rows]
+    return torch.tensor(probs).clamp_min(1e-12).log(), Outputs(rows)
+
+
+def test_a_finished_hypothesis_does_not_stop_a_better_longer_one() -> None:
+    # "</s>" (0.30) and "a </s>" (0.25) finish first, among the 2 best of their steps; "a b
+    # </s>" (0.35) is still running then, and is the best output
+    found = beam_search(scripted_step, Outputs([None]), [5], beam=2, start=EOD_ID, end=EOD_ID)
+    assert found[0].tokens == [3, 4]
+    assert found[0].log_prob == pytest.approx(math.log(0.35), rel=1e-6)
+
+
 @torch.no_grad()
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_beam_of_one_is_greedy(cell: str) -> None:
@@ -92,13 +130,7 @@ def test_beam_of_one_is_greedy(cell: str) -> None:
     limits = [5, 2, 7, 9]
     first = greedy(net.search_step, encoded(net, sources), limits, start=EOD_ID, end=EOD_ID)
     second = beam_search(
-        net.search_step,
-        encoded(net, sources),
-        limits,
-        beam=1,
-        start=EOD_ID,
-        end=EOD_ID,
-        length_penalty=0.6,
+        net.search_step, encoded(net, sources), limits, beam=1, start=EOD_ID, end=EOD_ID
     )
     assert [h.tokens for h in first] == [h.tokens for h in second]
     assert [h.log_prob for h in first] == pytest.approx(
