@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from rnnkit.errors import ConfigError
+from rnnkit.models.config import SearchConfig
 
 
 class Selectable(Protocol):
@@ -67,13 +67,9 @@ class Hypothesis:
 
 
 def check_beam(beam: int, length_penalty: float = 0.0) -> None:
-    if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
-        raise ConfigError(f"beam must be at least 1 (1: greedy), got {beam}", field="beam")
-    if not 0.0 <= length_penalty < math.inf:
-        raise ConfigError(
-            f"length_penalty must be zero or positive, got {length_penalty}",
-            field="length_penalty",
-        )
+    """``ConfigError`` naming ``beam`` or ``length_penalty`` when out of range (the checks of
+    :class:`rnnkit.models.config.SearchConfig`)."""
+    SearchConfig(beam=beam, length_penalty=length_penalty)
 
 
 def penalty(length: int, alpha: float) -> float:

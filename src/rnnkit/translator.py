@@ -30,12 +30,13 @@ from rnnkit.data.pairs import hold_out
 from rnnkit.decoding import Searcher, check_beam, search_batches
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
-from rnnkit.models.config import SearchConfig, TranslatorConfig
+from rnnkit.models.config import EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.models.translator import TranslatorNet
-from rnnkit.tasks.translation import NAME, OPTIONS, objective, scores
+from rnnkit.tasks.translation import BACKENDS, NAME, OPTIONS, objective, scores
 from rnnkit.tasks.translation import bleu as corpus_bleu
 from rnnkit.text.kinds import PairUnits, build_units
-from rnnkit.text.units import EOD_ID, Units
+from rnnkit.text.units import EOD_ID, SPECIALS, Units
+from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lr_find import RangeTest, lr_range_test
@@ -47,10 +48,6 @@ from rnnkit.validation import check_pairs, check_texts, check_weights
 log = logging.getLogger(__name__)
 
 DECODE_BATCH = 64  # sentences decoded side by side
-BACKENDS = ("torch", "onnx")  # onnx: the graphs rnnkit export wrote into the model's folder
-
-
-EXTRA_TOKENS = 10  # a translation has at most max_ratio x source tokens + this many
 
 
 @dataclass(frozen=True)
@@ -121,13 +118,38 @@ class Translator(OptionsEstimator):
         def built(texts: Sequence[str]) -> Units:
             with self.in_params():
                 return build_units(
-                    data.unit, texts, max_size=data.vocab_size, min_freq=data.min_freq
+                    data.unit, texts, max_size=data.max_vocab, min_freq=data.min_freq
                 )
 
         if data.joint:
             units = built([*source, *target])
-            return PairUnits(units, units)
-        return PairUnits(built(source), built(target))
+            pair = PairUnits(units, units)
+        else:
+            pair = PairUnits(built(source), built(target))
+        if min(len(pair.source), len(pair.target)) <= len(SPECIALS):
+            raise ConfigError(
+                "the training text has no token seen min_freq times: lower min_freq",
+                field="min_freq",
+            )
+        return pair
+
+    def _prepare(
+        self, source: Sequence[str], target: Sequence[str]
+    ) -> tuple[PairUnits, TranslatorNet, PairBatches]:
+        """What training starts from: the units learnt from the pairs, a fresh network (seeded)
+        and the training batches; torch's threads set."""
+        config = self.train_config()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        units = self._units(source, target)
+        sources, targets = self._encoded(units, source, target, what="training")
+        torch.manual_seed(config.seed)
+        with self.in_params():
+            net = TranslatorNet(self.model_config(len(units.source), len(units.target)))
+        batches = PairBatches(
+            sources, targets, batch_size=config.batch_size, shuffle=True, seed=config.seed
+        )
+        return units, net, batches
 
     def _encoded(
         self, units: PairUnits, source: Sequence[str], target: Sequence[str], *, what: str
@@ -175,16 +197,7 @@ class Translator(OptionsEstimator):
             (source, target), valid = hold_out(source, target, self.valid_split, config.seed)
         if valid is not None:
             valid = check_pairs(valid[0], valid[1], "valid source", "valid target")
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        units = self._units(source, target)
-        sources, targets = self._encoded(units, source, target, what="training")
-        torch.manual_seed(config.seed)
-        with self.in_params():
-            net = TranslatorNet(self.model_config(len(units.source), len(units.target)))
-        batches = PairBatches(
-            sources, targets, batch_size=config.batch_size, shuffle=True, seed=config.seed
-        )
+        units, net, batches = self._prepare(source, target)
         self.model_, self.units_ = net, units
         evaluate = None
         if valid is not None:
@@ -195,7 +208,7 @@ class Translator(OptionsEstimator):
 
         log.info(
             "training on %d sentence pairs (%d target tokens), vocabularies %d and %d %s units",
-            len(sources),
+            batches.num_pairs,
             batches.num_tokens,
             len(units.source),
             len(units.target),
@@ -231,7 +244,7 @@ class Translator(OptionsEstimator):
 
     def _loss_batches(self, source: Sequence[str], target: Sequence[str]) -> PairBatches:
         units = self.units_
-        sources = [ids or [1] for ids in units.source.encode_batch(source)]
+        sources = [ids or [Vocabulary.unk_id] for ids in units.source.encode_batch(source)]
         targets = units.target.encode_batch(target)
         return PairBatches(sources, targets, batch_size=DECODE_BATCH)
 
@@ -248,15 +261,8 @@ class Translator(OptionsEstimator):
         these settings; leaves the translator unfitted."""
         self.check_params()
         source, target = check_pairs(source, target, "source", "target")
-        units = self._units(source, target)
-        sources, targets = self._encoded(units, source, target, what="training")
+        _, net, batches = self._prepare(source, target)
         config = self.train_config()
-        torch.manual_seed(config.seed)
-        with self.in_params():
-            net = TranslatorNet(self.model_config(len(units.source), len(units.target)))
-        batches = PairBatches(
-            sources, targets, batch_size=config.batch_size, shuffle=True, seed=config.seed
-        )
         loss = objective(config.label_smoothing).loss
         return lr_range_test(
             net, batches, config, min_lr=min_lr, max_lr=max_lr, steps=steps, loss=loss
@@ -303,9 +309,13 @@ class Translator(OptionsEstimator):
     def _search(
         self, texts: list[str], *, beam: int, length_penalty: float, backend: str = "torch"
     ) -> list[Translated]:
+        """Each text's best output; a text with no token (empty, white space) translates to
+        the empty text."""
         self.model_.eval()
         searcher, units = self._searcher(backend), self.units_
-        sources = [ids or [1] for ids in units.source.encode_batch(texts)]
+        encoded = units.source.encode_batch(texts)
+        kept = [i for i, ids in enumerate(encoded) if ids]
+        sources = [encoded[i] for i in kept]
         self._warn_long(sources)
         limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in sources]
         with autocast(self.precision):
@@ -319,7 +329,11 @@ class Translator(OptionsEstimator):
                 end=EOD_ID,
                 batch_size=DECODE_BATCH,
             )
-        return [Translated(units.target.decode(h.tokens), h.tokens, h.log_prob) for h in found]
+        translated = [Translated("", [], 0.0)] * len(texts)
+        for i, hypothesis in zip(kept, found, strict=True):
+            text = units.target.decode(hypothesis.tokens)
+            translated[i] = Translated(text, hypothesis.tokens, hypothesis.log_prob)
+        return translated
 
     def _searcher(self, backend: str) -> Searcher:
         """What encodes and steps: the network, or its exported graphs in ONNX Runtime."""
@@ -348,8 +362,8 @@ class Translator(OptionsEstimator):
         long = [i for i, s in enumerate(sources) if len(s) > limit]
         if long:
             log.warning(
-                "%d sentence%s longer than the %d tokens of the longest training pairs "
-                "(sentence %d has %d); translated whole, likely less well",
+                "%d sentence%s longer than max_len, the %d tokens the model was trained on "
+                "at most (sentence %d has %d); translated whole, likely less well",
                 len(long),
                 "s are" if len(long) > 1 else " is",
                 limit,
@@ -363,7 +377,7 @@ class Translator(OptionsEstimator):
         (outputs + 1, source) the decoder used for ``translation`` of ``text``."""
         self._check_fitted()
         net, units = self.model_.eval(), self.units_
-        ids = units.source.encode(text) or [1]
+        ids = units.source.encode(text) or [Vocabulary.unk_id]
         tokens = torch.tensor(ids)[:, None]
         memory, state = net.encode(tokens, torch.tensor([len(ids)]))
         target_in = torch.tensor([EOD_ID, *translation.tokens])[:, None]

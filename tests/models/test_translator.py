@@ -207,6 +207,15 @@ def test_teacher_forced_scores_loss_and_gradients_equal_the_reference(
         pairs += [(ours.weight, theirs.weight), (ours.bias, theirs.bias)]
     for name, layer in reference.attention.items():
         pairs.append((getattr(net.attention, name).weight, layer.weight))
+    if net.projection is not None:
+        assert reference.projection is not None
+        pairs += [(net.projection.weight, reference.projection.weight)]
+    if net.output is not None:
+        assert reference.output is not None
+        pairs += [(net.output.weight, reference.output.weight)]
+    else:
+        assert net.output_bias is not None
+        pairs += [(net.output_bias, reference.output_bias)]
     for ours, theirs in pairs:
         assert ours.grad is not None
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-8, atol=1e-9)

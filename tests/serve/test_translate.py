@@ -74,7 +74,7 @@ def server(model: Path) -> Iterator[Server]:
     running = Server(
         model,
         *("--api-key", KEY, "--max-batch", "8", "--max-chars", "200"),
-        *("--max-beam", str(MAX_BEAM)),
+        *("--max-beam", str(MAX_BEAM), "--max-source-tokens", "12"),
     )
     yield running
     assert "(POST /translate, docs at /docs)" in running.stop()
@@ -173,6 +173,11 @@ BAD_REQUESTS = {
         "texts[1]: 201 characters is over the limit of 200 (--max-chars)",
     ),
     "body too large": (b"x" * 20_000, 413, "request body of 20,000 bytes is over the limit of"),
+    "text of too many tokens": (
+        {"texts": ["ein", " ".join(["hund"] * 13)]},
+        413,
+        "texts[1] has 13 tokens, over the limit of 12 (--max-source-tokens)",
+    ),
     "beam zero": ({"texts": ["ein"], "beam": 0}, 422, "beam must be at least 1 (1: greedy), got 0"),
     "beam negative": ({"texts": ["ein"], "beam": -2}, 422, "beam must be at least 1"),
     "beam over the limit": (
@@ -235,12 +240,13 @@ def test_info_health_and_openapi(server: Server, model: Path) -> None:
     assert info["target"] == {"unit": "word", "vocabulary_size": len(translator.units_.target)}
     assert info["joint"] is True
     assert info["configuration"]["model"]["hidden_size"] == 16
-    assert info["configuration"]["data"]["vocab_size"] == 60
+    assert info["configuration"]["data"]["max_vocab"] == 60
     assert info["configuration"]["training"]["max_steps"] == 30
     assert info["metrics"] == json.loads((model / "metrics.json").read_text())
     assert info["server"] == {
         "max_batch": 8,
         "max_chars": 200,
+        "max_source_tokens": 12,
         "max_beam": MAX_BEAM,
         "batching": True,
         "beam": MAX_BEAM,

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rnnkit: error: {shown}", file=sys.stderr)
             return 2
         args, extra = parser.parse_known_args(argv)
-    if extra and args.command == "predict" and not any(e.startswith("-") for e in extra):
+    takes_texts = args.command == "predict" or getattr(args, "translate_command", "") == "text"
+    if extra and takes_texts and not any(e.startswith("-") for e in extra):
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,3 +175,27 @@ def load_model(args: argparse.Namespace) -> TextClassifier:
         check_precision(args.precision)
         clf.precision = args.precision
     return clf
+
+
+def input_texts(texts: list[str], input: str | None, encoding: str) -> Iterable[str]:
+    """The texts of a command that reads them as TEXT arguments or from ``--input FILE`` (one a
+    line; ``-``: standard input, read as it comes), never both."""
+    if texts and input:
+        raise ConfigError("give texts on the command line or --input, not both")
+    if texts:
+        return list(texts)
+    if input and input != "-":
+        if Path(input).is_dir():
+            raise ConfigError(f"--input {input}: is a folder; give a file with one text a line")
+        from rnnkit.data.rows import decode, read_bytes, split_lines
+
+        lines = split_lines(decode(read_bytes(Path(input)), encoding, input))
+        return lines[:-1] if lines and lines[-1] == "" else lines
+    return (line.rstrip("\r\n") for line in sys.stdin)
+
+
+def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``lines`` in lists of ``size``, so that a long input streams in bounded memory."""
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk

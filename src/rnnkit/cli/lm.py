@@ -10,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import add_precision_option, print_json, set_threads
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.resume import RESUMABLE, resumed
-from rnnkit.cli.train import checkpoint_policy, print_trained, run_metrics, run_training
-from rnnkit.errors import ConfigError
+from rnnkit.cli.train import (
+    add_out_options,
+    add_run_options,
+    checkpoint_policy,
+    print_trained,
+    run_metrics,
+    run_options,
+    run_training,
+)
 from rnnkit.tasks.language_model import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
@@ -88,18 +94,7 @@ def _add_train(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("data", metavar="CORPUS", nargs="?", help="text, folder or dataset")
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
-        "folder, replaced atomically; training checkpoints go to DIR/checkpoints",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="JSON object of options for this command, e.g. a recipe; options given on the "
-        "command line override it",
-    )
+    add_out_options(parser)
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid", metavar="PATH", help="validation text (read like CORPUS)")
     OPTIONS.add_argument(split, "valid_split")
@@ -110,38 +105,7 @@ def _add_train(sub: Any) -> None:
     )
     _add_corpus_options(parser)
     OPTIONS.add_arguments(parser, GROUPS)
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--json", action="store_true", help="print the metrics as one JSON object, last on stdout"
-    )
-    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-    runs = parser.add_argument_group("checkpoints and data-parallel training")
-    runs.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also write a checkpoint every N optimizer steps (always: after every epoch)",
-    )
-    runs.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the run whose --out was DIR from its last checkpoint, with its data "
-        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may be "
-        "given again",
-    )
-    runs.add_argument(
-        "--nproc",
-        type=int,
-        metavar="N",
-        help="train data-parallel in N processes on this machine (torchrun)",
-    )
-    parser.set_defaults(
-        resume_from=None,
-        run=run_train,
-        configure=functools.partial(apply_config, parser),
-        defaults=parser.defaults(),
-    )
+    add_run_options(parser, run_train)
 
 
 def _add_evaluate(sub: Any) -> None:
@@ -221,15 +185,7 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
     from rnnkit.data.stream import check_processes
 
     processes = args.nproc
-    saved = resumed(args) if args.resume else None
-    if saved is not None:
-        args = saved
-    elif args.data is None or args.out is None:
-        raise ConfigError("CORPUS and --out are required (or --resume DIR to continue a run)")
-    if args.checkpoint_every < 0:
-        raise ConfigError(
-            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
-        )
+    args = run_options(args, "CORPUS")
     model_from(args, quiet=True).check_params()
     if processes is not None and processes > 0:
         check_processes(args.batch_size, processes)  # each process its share of the rows

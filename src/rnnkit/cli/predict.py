@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
-from collections.abc import Iterable, Iterator
 from typing import Any
 
-from rnnkit.cli.common import add_precision_option, load_model, print_json
+from rnnkit.cli.common import add_precision_option, chunks, input_texts, load_model, print_json
 from rnnkit.errors import ConfigError, PredictionError
 
 NON_FINITE = "the model gave NaN or infinite outputs for this text"
@@ -51,31 +49,6 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _input_lines(args: argparse.Namespace) -> Iterable[str]:
-    if args.texts and args.input:
-        raise ConfigError("give texts on the command line or --input, not both")
-    if args.texts:
-        return list(args.texts)
-    if args.input and args.input != "-":
-        from pathlib import Path
-
-        if Path(args.input).is_dir():
-            raise ConfigError(
-                f"--input {args.input}: is a folder; give a file with one text a line"
-            )
-        from rnnkit.data.rows import decode, read_bytes, split_lines
-
-        lines = split_lines(decode(read_bytes(Path(args.input)), args.encoding, args.input))
-        return lines[:-1] if lines and lines[-1] == "" else lines
-    return (line.rstrip("\r\n") for line in sys.stdin)
-
-
-def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
-    iterator = iter(lines)
-    while chunk := list(itertools.islice(iterator, CHUNK)):
-        yield chunk
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -93,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--onnx FILE goes with --backend onnx")
     labels = clf.classes_.tolist()
     failed = total = 0
-    for chunk in _chunks(_input_lines(args)):
+    for chunk in chunks(input_texts(args.texts, args.input, args.encoding), CHUNK):
         texts = [text for text in chunk if text.strip()]
         probabilities = iter(clf.predict_proba(texts, check_finite=False) if texts else [])
         for text in chunk:

@@ -87,6 +87,14 @@ def add_parser(commands: Any) -> None:
         "without one gets the model's beam, or this if lower; default: %(default)s)",
     )
     parser.add_argument(
+        "--max-source-tokens",
+        type=int,
+        default=defaults.max_source_tokens,
+        metavar="N",
+        help="a translator's: most tokens (its source units) in one text; a longer one is a "
+        "413, since decoding it costs the square of its length (default: %(default)s)",
+    )
+    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="require this key (8 characters or more) in the X-API-Key header (or "
@@ -169,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         max_prompt_chars=args.max_prompt_chars,
         max_tokens=args.max_tokens,
         max_beam=args.max_beam,
+        max_source_tokens=args.max_source_tokens,
         api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,

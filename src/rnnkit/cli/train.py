@@ -58,19 +58,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "data", metavar="DATA", nargs="?", help="a labelled file or folder, or a dataset name"
     )
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
-        "folder, which is replaced atomically (anything else is refused before training); "
-        "training checkpoints go to DIR/checkpoints",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="JSON object of options for this command, e.g. a recipe; options given on the "
-        "command line override it",
-    )
+    add_out_options(parser)
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--valid", metavar="PATH", help="validation file (same format options)")
     OPTIONS.add_argument(split, "valid_split")
@@ -116,6 +104,33 @@ def add_parser(commands: Any) -> None:
         help="time budget of the pretraining, all language models together",
     )
 
+    add_run_options(parser, run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_training(args, prepared, train_and_save)
+
+
+def add_out_options(parser: argparse.ArgumentParser) -> None:
+    """--out and --config, as every training command has them."""
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
+        "folder, which is replaced atomically (anything else is refused before training); "
+        "training checkpoints go to DIR/checkpoints",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON object of options for this command, e.g. a recipe; options given on the "
+        "command line override it",
+    )
+
+
+def add_run_options(parser: Any, run: Callable[[argparse.Namespace], int]) -> None:
+    """The output, checkpoint and data-parallel options every training command has, and its
+    defaults: ``run``, --config read into the parser, the declared defaults (for --resume)."""
     output = parser.add_argument_group("output")
     output.add_argument(
         "--json",
@@ -123,7 +138,6 @@ def add_parser(commands: Any) -> None:
         help="print the metrics.json object as the last line on stdout",
     )
     output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-
     runs = parser.add_argument_group("checkpoints and data-parallel training")
     runs.add_argument(
         "--checkpoint-every",
@@ -155,8 +169,19 @@ def add_parser(commands: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_training(args, prepared, train_and_save)
+def run_options(args: argparse.Namespace, data: str = "DATA") -> argparse.Namespace:
+    """The options of this run, a resumed run's saved ones, with ``data`` (the positional's
+    name) and --out required and --checkpoint-every checked, before any data is read."""
+    saved = resumed(args) if args.resume else None
+    if saved is not None:
+        args = saved
+    elif not args.data or args.out is None:
+        raise ConfigError(f"{data} and --out are required (or --resume DIR to continue a run)")
+    if args.checkpoint_every < 0:
+        raise ConfigError(
+            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
+        )
+    return args
 
 
 Prepare = Callable[[argparse.Namespace], argparse.Namespace]
@@ -193,15 +218,7 @@ def run_training(args: argparse.Namespace, prepare: Prepare, train: TrainAndSave
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
     """The options of this run (a resumed run's saved ones), every one checked before any
     data is read."""
-    saved = resumed(args) if args.resume else None
-    if saved is not None:
-        args = saved
-    elif args.data is None or args.out is None:
-        raise ConfigError("DATA and --out are required (or --resume DIR to continue a run)")
-    if args.checkpoint_every < 0:
-        raise ConfigError(
-            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
-        )
+    args = run_options(args)
     classifier_from(args, quiet=True).check_params()
     return args
 

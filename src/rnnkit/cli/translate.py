@@ -11,15 +11,22 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import add_precision_option
 from rnnkit.cli.config_file import apply_config
-from rnnkit.cli.resume import RESUMABLE, resumed
-from rnnkit.cli.train import checkpoint_policy, print_trained, run_metrics, run_training
-from rnnkit.cli.translating import DECODING, describe, read_pairs, run_evaluate, run_text
-from rnnkit.errors import ConfigError
-from rnnkit.tasks.translation import GROUPS, OPTIONS
+from rnnkit.cli.train import (
+    add_out_options,
+    add_run_options,
+    checkpoint_policy,
+    print_trained,
+    run_metrics,
+    run_options,
+    run_training,
+)
+from rnnkit.cli.translating import describe, read_pairs, run_evaluate, run_text
+from rnnkit.tasks.translation import BACKENDS, DECODING, GROUPS, OPTIONS
 
 if TYPE_CHECKING:
     from rnnkit.train.distributed import World
@@ -48,11 +55,17 @@ scored (BLEU, lower-cased BLEU, chrF).
 TRAIN_EXAMPLES = """\
 examples:
   rnnkit translate train multi30k --data-dir ../shared/data --out models/de-en
-  rnnkit translate train multi30k --source en --target de \
+  rnnkit translate train multi30k --source en --target de \\
       --config recipes/translate/multi30k.json --out models/en-de
   rnnkit translate train train.de train.en --valid val.de val.en --out models/mine
   rnnkit translate train pairs.tsv --source de --target en --out models/tsv
 """
+
+
+def _wrapped(text: str) -> str:
+    """A paragraph of a description that argparse shows as written (RawDescriptionHelpFormatter,
+    for the examples), wrapped as DATA_HELP is."""
+    return textwrap.fill(text, 92)
 
 
 def shorthand(argv: list[str]) -> list[str]:
@@ -114,7 +127,7 @@ def _add_decoding(parser: argparse.ArgumentParser, *, backend: bool = False) -> 
     if backend:
         group.add_argument(
             "--backend",
-            choices=("torch", "onnx"),
+            choices=BACKENDS,
             default="torch",
             help="torch, or onnx: ONNX Runtime on MODEL/encoder.onnx and MODEL/decoder.onnx "
             "(rnnkit export MODEL first)",
@@ -132,18 +145,7 @@ def _add_train(sub: Any) -> None:
     parser.add_argument(
         "data", metavar="DATA", nargs="*", default=[], help="pairs, or a dataset name"
     )
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help="folder to write the model bundle to: a new or empty folder, or an rnnkit model "
-        "folder, replaced atomically; training checkpoints go to DIR/checkpoints",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="JSON object of options for this command, e.g. a recipe; options given on the "
-        "command line override it",
-    )
+    add_out_options(parser)
     split = parser.add_mutually_exclusive_group()
     split.add_argument(
         "--valid", nargs="+", metavar="PATH", help="validation pairs (read like DATA)"
@@ -159,45 +161,19 @@ def _add_train(sub: Any) -> None:
     _add_pair_options(parser)
     OPTIONS.add_arguments(parser, {k: v for k, v in GROUPS.items() if k != "decoding"})
     _add_decoding(parser)
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--json", action="store_true", help="print the metrics as one JSON object, last on stdout"
-    )
-    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
-    runs = parser.add_argument_group("checkpoints and data-parallel training")
-    runs.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also write a checkpoint every N optimizer steps (always: after every epoch)",
-    )
-    runs.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the run whose --out was DIR from its last checkpoint, with its data "
-        f"and options; only {', '.join('--' + o.replace('_', '-') for o in RESUMABLE)} may be "
-        "given again",
-    )
-    runs.add_argument(
-        "--nproc", type=int, metavar="N", help="train data-parallel in N processes (torchrun)"
-    )
-    parser.set_defaults(
-        resume_from=None,
-        run=run_train,
-        configure=functools.partial(apply_config, parser),
-        defaults=parser.defaults(),
-    )
+    add_run_options(parser, run_train)
 
 
 def _add_text(sub: Any) -> None:
     parser = sub.add_parser(
         "text",
         help="translate sentences (rnnkit translate MODEL [TEXT ...])",
-        description="Translate sentences with a translator bundle (rnnkit translate train "
-        "--out): the TEXT arguments, or each line of --input (order kept; an empty line gives "
-        "an empty translation). One translation per line on standard output, or with --json "
-        "one JSON object per line.",
+        description=_wrapped(
+            "Translate sentences with a translator bundle (rnnkit translate train --out): the "
+            "TEXT arguments, or each line of --input (order kept; an empty line gives an empty "
+            "translation). One translation per line on standard output, or with --json one "
+            "JSON object per line."
+        ),
         epilog='examples:\n  rnnkit translate models/de-en "Ein Hund rennt über die Wiese."\n'
         "  rnnkit translate models/de-en --input test.de --beam 5 > test.en\n"
         '  rnnkit translate models/de-en "Zwei Männer." --plot-attention attention.png',
@@ -208,11 +184,14 @@ def _add_text(sub: Any) -> None:
     parser.add_argument(
         "--input", metavar="FILE", help="translate each line of FILE (- for standard input)"
     )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="text encoding of --input (default: utf-8)"
+    )
     _add_decoding(parser, backend=True)
     parser.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object per sentence: source, translation, tokens, log_prob",
+        help="one JSON object per sentence: source, translation, tokens (how many), log_prob",
     )
     parser.add_argument(
         "--plot-attention",
@@ -228,9 +207,12 @@ def _add_evaluate(sub: Any) -> None:
     parser = sub.add_parser(
         "evaluate",
         help="score a translator: BLEU, lower-cased BLEU, chrF",
-        description="Translate the source side of DATA and score the translations against "
-        "the target side with sacreBLEU: BLEU (cased, detokenized), BLEU of lower-cased text "
-        "(what published Multi30k figures report) and chrF, each with its signature.\n\n"
+        description=_wrapped(
+            "Translate the source side of DATA and score the translations against the target "
+            "side with sacreBLEU: BLEU (cased, detokenized), BLEU of lower-cased text (what "
+            "published Multi30k figures report) and chrF, each with its signature."
+        )
+        + "\n\n"
         + DATA_HELP
         + "\n\nA named dataset is scored on its test split unless --split says otherwise.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -253,8 +235,11 @@ def _add_lr_find(sub: Any) -> None:
     parser = sub.add_parser(
         "lr-find",
         help="learning-rate range test on a translator",
-        description="The learning-rate range test of rnnkit lr-find on a fresh translator with "
-        "these options (every option of rnnkit translate train applies, --config too).\n\n"
+        description=_wrapped(
+            "The learning-rate range test of rnnkit lr-find on a fresh translator with these "
+            "options (every option of rnnkit translate train applies, --config too)."
+        )
+        + "\n\n"
         + DATA_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -290,15 +275,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
     """The options of this run (a resumed run's saved ones), checked before any data is read."""
-    saved = resumed(args) if args.resume else None
-    if saved is not None:
-        args = saved
-    elif not args.data or args.out is None:
-        raise ConfigError("DATA and --out are required (or --resume DIR to continue a run)")
-    if args.checkpoint_every < 0:
-        raise ConfigError(
-            f"--checkpoint-every must be zero or positive, got {args.checkpoint_every}"
-        )
+    args = run_options(args)
     translator_from(args, quiet=True).check_params()
     return args
 

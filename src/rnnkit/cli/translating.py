@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import print_json, set_threads
+from rnnkit.cli.common import chunks, input_texts, print_json, set_threads
 from rnnkit.errors import ConfigError
+from rnnkit.tasks.translation import DECODING
 
 if TYPE_CHECKING:
     from rnnkit.data.pairs import Pairs, PairSplits
     from rnnkit.translator import Translator
 
 
-DECODING = ("beam", "length_penalty", "max_ratio")  # the search's options
+CHUNK = 1024  # sentences translated together, so a long input streams in bounded memory
 
 
 def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
@@ -57,8 +57,6 @@ def load(args: argparse.Namespace, command: str) -> Translator:
 
 
 def run_text(args: argparse.Namespace) -> int:
-    if args.input is not None and args.texts:
-        raise ConfigError("give sentences as TEXT arguments or with --input, not both")
     if args.input is None and not args.texts:
         raise ConfigError("nothing to translate: give TEXT arguments or --input FILE")
     plot = None
@@ -66,40 +64,36 @@ def run_text(args: argparse.Namespace) -> int:
         from rnnkit.plotting import image_path
 
         plot = image_path("--plot-attention", args.plot_attention)
-    lines = args.texts if args.input is None else _input_lines(args.input)
-    if plot is not None and len([t for t in lines if t.strip()]) != 1:
-        raise ConfigError("--plot-attention draws one sentence's attention: give one sentence")
+        if args.input is not None or len(args.texts) != 1:
+            raise ConfigError("--plot-attention draws one sentence's attention: give one TEXT")
+    from rnnkit.translator import Translated
+
+    lines = input_texts(args.texts, args.input, args.encoding)
     translator = load(args, "rnnkit translate")
-    wanted = [t for t in lines if t.strip()]
-    found = iter(translator.translations(wanted, backend=args.backend) if wanted else [])
-    for text in lines:
-        translated = next(found) if text.strip() else None
-        if args.json:
-            print_json(
-                {
-                    "source": text,
-                    "translation": translated.text if translated else "",
-                    "tokens": len(translated.tokens) if translated else 0,
-                    "log_prob": round(translated.log_prob, 4) if translated else None,
-                }
-            )
-        else:
-            print(translated.text if translated else "")
-        if plot is not None and translated is not None:
-            from rnnkit.plotting import plot_attention
+    for chunk in chunks(lines, CHUNK):
+        wanted = [t for t in chunk if t.strip()]
+        found = iter(translator.translations(wanted, backend=args.backend) if wanted else [])
+        for text in chunk:
+            translated = next(found) if text.strip() else Translated("", [], 0.0)
+            if args.json:
+                print_json(
+                    {
+                        "source": text,
+                        "translation": translated.text,
+                        "tokens": len(translated.tokens),
+                        "log_prob": round(translated.log_prob, 4) if text.strip() else None,
+                    }
+                )
+            else:
+                print(translated.text, flush=args.input == "-")
+    if plot is not None:
+        from rnnkit.plotting import plot_attention
 
-            pieces, outputs, weights = translator.attention_of(text, translated)
-            plot_attention(pieces, outputs, weights, str(plot))
-            print(f"wrote {plot}", file=sys.stderr)
+        text = args.texts[0]
+        pieces, outputs, weights = translator.attention_of(text, translated)
+        plot_attention(pieces, outputs, weights, str(plot))
+        print(f"wrote {plot}", file=sys.stderr)
     return 0
-
-
-def _input_lines(path: str) -> list[str]:
-    from rnnkit.data.rows import decode, read_bytes, split_lines
-
-    text = sys.stdin.read() if path == "-" else decode(read_bytes(Path(path)), "utf-8", path)
-    lines = split_lines(text)
-    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -109,7 +103,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     split = args.split or ("test" if named else "train")
     pairs: Pairs | None = getattr(splits, split)
     if pairs is None:
-        raise ConfigError(f"{' '.join(args.data)} has no {split} split: give the pairs' files")
+        raise ConfigError(
+            f"--split {split} applies to a named dataset; {' '.join(args.data)} are the pairs "
+            "to score: leave --split out"
+        )
     found = translator.evaluate(pairs.source, pairs.target, backend=args.backend)
     found = {**found, "data": args.data, "split": split if named else None}
     if args.json:

@@ -91,7 +91,7 @@ class PairConfig:
 
     unit: str = "subword"  # char, word, subword (byte-level BPE) or unigram
     joint: bool = True  # one vocabulary learnt from both languages, or one per language
-    vocab_size: int = 8000  # pieces (or words, characters) per vocabulary, specials included
+    max_vocab: int = 8000  # pieces (or words, characters) per vocabulary, specials included
     min_freq: int = 1  # word and char units: keep tokens seen at least this often
     max_len: int = 100  # training pairs with a side longer than this (in tokens) are left out
     valid_split: float = 0.05  # held out of training for validation when none is given
@@ -102,8 +102,8 @@ class PairConfig:
                 f"unknown unit {self.unit!r}: choose one of {', '.join(UNIT_NAMES)}",
                 field="unit",
             )
-        if self.vocab_size < 4:
-            raise field_error("vocab_size", "at least 4", self.vocab_size)
+        if self.max_vocab < 4:
+            raise field_error("max_vocab", "at least 4", self.max_vocab)
         if self.min_freq < 1:
             raise field_error("min_freq", "at least 1", self.min_freq)
         if self.max_len < 1:

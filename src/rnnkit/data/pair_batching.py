@@ -72,9 +72,13 @@ class PairBatches:
         return len(self.sources)
 
     @property
+    def num_pairs(self) -> int:
+        return len(self.targets.lengths)
+
+    @property
     def num_tokens(self) -> int:
         """Target tokens per epoch, each sentence's end included."""
-        return self.targets.num_tokens + len(self.targets.lengths)
+        return self.targets.num_tokens + self.num_pairs
 
     def order(self, epoch: int = 0) -> list[np.ndarray]:
         return self.sources.order(epoch)

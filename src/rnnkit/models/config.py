@@ -208,6 +208,9 @@ class TranslatorConfig(EncoderConfig):
         return cls(**data)  # type: ignore[arg-type]
 
 
+EXTRA_TOKENS = 10  # an output has at most max_ratio x (source tokens) + this many tokens
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """How a translator searches for its output (:mod:`rnnkit.decoding`), saved with it so
@@ -215,7 +218,7 @@ class SearchConfig:
 
     beam: int = 5  # beam width; 1: greedy search
     length_penalty: float = 1.0  # alpha of ((5 + length) / 6) ** alpha; 0: none
-    max_ratio: float = 2.0  # an output has at most max_ratio x (source tokens) + 10 tokens
+    max_ratio: float = 2.0  # an output has at most max_ratio x (source tokens) + EXTRA_TOKENS
 
     def __post_init__(self) -> None:
         if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:

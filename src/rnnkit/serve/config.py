@@ -27,6 +27,8 @@ class ServeConfig:
     max_prompt_chars: int = 4_000  # characters in a prompt (and in a stop string)
     max_tokens: int = 1_000  # tokens one request may generate
     max_beam: int = 10  # the widest beam one translation request may ask for
+    # tokens of one source text: a translation's cost grows with its source's length squared
+    max_source_tokens: int = 200
     api_key: str | None = None
     batching: bool = True  # dynamic batching of concurrent requests
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
@@ -42,6 +44,7 @@ class ServeConfig:
             ("--max-prompt-chars", self.max_prompt_chars >= 1, "at least 1"),
             ("--max-tokens", self.max_tokens >= 1, "at least 1"),
             ("--max-beam", self.max_beam >= 1, "at least 1"),
+            ("--max-source-tokens", self.max_source_tokens >= 1, "at least 1"),
             ("--batch-wait-ms", 0 <= self.batch_wait_ms <= 1000, "in [0, 1000]"),
             ("--threads", self.threads >= 0, "zero or positive"),
         ]

@@ -245,6 +245,7 @@ def _info(translator: Translator, model: Path, config: ServeConfig) -> dict[str,
         "server": {
             "max_batch": config.max_batch,
             "max_chars": config.max_chars,
+            "max_source_tokens": config.max_source_tokens,
             "max_beam": config.max_beam,
             "batching": config.batching,
             "beam": min(translator.beam, config.max_beam),  # a request's defaults
@@ -289,6 +290,16 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
         raw = await read_body(headers, body, config.max_body_bytes, "--max-batch x --max-chars")
         request = parse(raw, TranslateRequest, '{"texts": ["..."]}')
         check_text_list(request.texts, config.max_batch, config.max_chars)
+        lengths = translator.units_.source.encode_batch(request.texts)
+        long = next(
+            (i for i, ids in enumerate(lengths) if len(ids) > config.max_source_tokens), None
+        )
+        if long is not None:
+            raise HttpError(
+                413,
+                f"texts[{long}] has {len(lengths[long]):,} tokens, over the limit of "
+                f"{config.max_source_tokens:,} (--max-source-tokens)",
+            )
         beam, alpha = decoding(request, default, config.max_beam)
         found = await translations.run(request.texts, beam, alpha)
         bad = [i for i, t in enumerate(found) if not math.isfinite(t.log_prob)]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.data.config import UNIT_NAMES, PairConfig
 from rnnkit.errors import ConfigError
-from rnnkit.models.config import ATTENTIONS, SearchConfig, TranslatorConfig
+from rnnkit.models.config import ATTENTIONS, EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
     MAX_MINUTES,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from rnnkit.train.step import Objective
 
 NAME = "translation"
+BACKENDS = ("torch", "onnx")  # onnx: the graphs rnnkit export wrote into the model's folder
 MONITOR = "bleu"  # sacreBLEU of greedy translations of the validation pairs, higher is better
 GROUPS = {"model": "model", "text": "text", "training": "training", "decoding": "decoding"}
 
@@ -80,7 +81,7 @@ def scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, An
     return found
 
 
-DECODING = (
+_DECODING = (
     Option(
         "beam",
         "beam width of the search (1: greedy)",
@@ -100,7 +101,7 @@ DECODING = (
     ),
     Option(
         "max_ratio",
-        "a translation has at most max_ratio x (source tokens) + 10 tokens",
+        f"a translation has at most max_ratio x (source tokens) + {EXTRA_TOKENS} tokens",
         section="decoding",
         group="decoding",
         type=float,
@@ -184,6 +185,7 @@ OPTIONS = OptionTable(
         text_option(
             "vocab_size",
             "tokens per vocabulary, the 3 special tokens included",
+            field="max_vocab",
             type=int,
             metavar="N",
         ),
@@ -258,7 +260,7 @@ OPTIONS = OptionTable(
         ),
         MAX_MINUTES,
         THREADS,
-        *DECODING,
+        *_DECODING,
     ],
     {
         "model": TranslatorConfig,
@@ -268,4 +270,16 @@ OPTIONS = OptionTable(
     },
 )
 
-__all__ = ["GROUPS", "MONITOR", "NAME", "OPTIONS", "bleu", "objective", "scores"]
+DECODING = tuple(o.param for o in OPTIONS if o.section == "decoding")  # the search's options
+
+__all__ = [
+    "BACKENDS",
+    "DECODING",
+    "GROUPS",
+    "MONITOR",
+    "NAME",
+    "OPTIONS",
+    "bleu",
+    "objective",
+    "scores",
+]

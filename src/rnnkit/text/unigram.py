@@ -76,7 +76,17 @@ class UnigramUnits(Units):
             show_progress=progress,
         )
         length = len(texts) if isinstance(texts, Sized) else None
-        tokenizer.train_from_iterator(iter(texts), trainer, length=length)
+        try:
+            tokenizer.train_from_iterator(iter(texts), trainer, length=length)
+        except Exception as error:  # tokenizers raises its own plain Exception
+            if "not large enough" not in str(error):
+                raise
+            raise ConfigError(
+                f"max_vocab {size} is too small for unigram units: every character of the "
+                "training text needs a piece of its own; raise it above the number of "
+                "distinct characters plus the 3 special tokens",
+                field="max_vocab",
+            ) from None
         return cls(tokenizer)
 
     @classmethod
