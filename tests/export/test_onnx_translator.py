@@ -25,7 +25,7 @@ ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed
 onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
 from rnnkit.export import translator_runtime  # noqa: E402
-from rnnkit.export.language_model import weights_digest  # noqa: E402
+from rnnkit.export.onnx import weights_digest  # noqa: E402
 from rnnkit.export.translator import (  # noqa: E402
     build_decoder_graph,
     build_encoder_graph,

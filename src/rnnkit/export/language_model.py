@@ -23,7 +23,6 @@ The metadata records the task, cell, vocabulary size and a SHA-256 of the weight
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,15 @@ import numpy as np
 from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.export.onnx import OPSET, _array, _Graph, _recurrent_layer, _require_onnx
+from rnnkit.export.onnx import (
+    OPSET,
+    _array,
+    _Graph,
+    _recurrent_layer,
+    _require_onnx,
+    linear,
+    weights_digest,
+)
 from rnnkit.files import write_file
 from rnnkit.models.language_model import LanguageModelNet
 from rnnkit.tasks.language_model import NAME
@@ -46,24 +53,6 @@ def state_names(net: LanguageModelNet) -> tuple[str, ...]:
     return ("h", "c") if net.config.cell == "lstm" else ("h",)
 
 
-def weights_digest(net: nn.Module) -> str:
-    """SHA-256 of the model's weights (names, shapes and float32 values, in name order)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(net.state_dict().items()):
-        values = np.ascontiguousarray(_array(tensor))
-        digest.update(f"{name}:{values.shape};".encode())
-        digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-def _linear(g: _Graph, x: str, layer: nn.Linear, stem: str) -> str:
-    """``x W^T + b`` for a (B, in) input ``x``."""
-    inputs = [x, g.constant(f"{stem}_w", _array(layer.weight))]
-    if layer.bias is not None:
-        inputs.append(g.constant(f"{stem}_b", _array(layer.bias)))
-    return str(g.op("Gemm", *inputs, transB=1))
-
-
 def _columns(g: _Graph, x: str, start: int, stop: int) -> str:
     """``x[:, start:stop]``."""
     bounds = [
@@ -75,13 +64,13 @@ def _columns(g: _Graph, x: str, start: int, stop: int) -> str:
 
 def _adaptive_log_prob(g: _Graph, z: str, adaptive: nn.AdaptiveLogSoftmaxWithLoss) -> str:
     """torch's ``AdaptiveLogSoftmaxWithLoss.log_prob`` of ``z`` (B, in) -> (B, V)."""
-    head = g.op("LogSoftmax", _linear(g, z, adaptive.head, "head"), axis=1)
+    head = g.op("LogSoftmax", linear(g, z, adaptive.head, "head"), axis=1)
     shortlist = adaptive.shortlist_size
     parts = [_columns(g, head, 0, shortlist)]
     for i, tail in enumerate(adaptive.tail):  # each Linear(in, small) then Linear(small, size)
         cluster = z
         for layer in (m for m in tail.modules() if isinstance(m, nn.Linear)):
-            cluster = _linear(g, cluster, layer, f"tail{i}")
+            cluster = linear(g, cluster, layer, f"tail{i}")
         cluster = g.op("LogSoftmax", cluster, axis=1)
         parts.append(g.op("Add", cluster, _columns(g, head, shortlist + i, shortlist + i + 1)))
     return str(g.op("Concat", *parts, axis=1))
@@ -89,11 +78,11 @@ def _adaptive_log_prob(g: _Graph, z: str, adaptive: nn.AdaptiveLogSoftmaxWithLos
 
 def _scores(g: _Graph, net: LanguageModelNet, h: str, embedding: str) -> str:
     """``net.logits`` of the last layer's outputs ``h`` (B, H) -> (B, V)."""
-    z = h if net.projection is None else _linear(g, h, net.projection, "projection")
+    z = h if net.projection is None else linear(g, h, net.projection, "projection")
     if net.adaptive is not None:
         return _adaptive_log_prob(g, z, net.adaptive)
     if net.decoder is not None:
-        return _linear(g, z, net.decoder, "decoder")
+        return linear(g, z, net.decoder, "decoder")
     assert net.output_bias is not None  # tied: the embedding's initializer, transposed by Gemm
     bias = g.constant("output_b", _array(net.output_bias))
     return str(g.op("Gemm", z, embedding, bias, transB=1))

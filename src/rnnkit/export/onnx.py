@@ -22,11 +22,13 @@ linear weights: int8 weights, activations quantized per batch at run time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.files import write_file
@@ -76,6 +78,24 @@ class _Graph:
 
 def _array(tensor: Any) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+def weights_digest(net: nn.Module) -> str:
+    """SHA-256 of the model's weights (names, shapes and float32 values, in name order)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        values = np.ascontiguousarray(_array(tensor))
+        digest.update(f"{name}:{values.shape};".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def linear(g: _Graph, x: str, layer: nn.Linear, stem: str) -> str:
+    """``x W^T + b`` for a (B, in) input ``x``."""
+    inputs = [x, g.constant(f"{stem}_w", _array(layer.weight))]
+    if layer.bias is not None:
+        inputs.append(g.constant(f"{stem}_b", _array(layer.bias)))
+    return str(g.op("Gemm", *inputs, transB=1))
 
 
 def _gates(matrix: np.ndarray, order: tuple[int, ...]) -> np.ndarray:

@@ -52,7 +52,7 @@ class OnnxStep:
         if metadata.get("task") != LANGUAGE_MODEL:
             raise BundleError(f"{path}: not a language model's graph; run {again} first")
         if net is not None:
-            from rnnkit.export.language_model import weights_digest
+            from rnnkit.export.onnx import weights_digest
 
             if metadata.get("weights_sha256") != weights_digest(net):
                 raise BundleError(

@@ -43,8 +43,15 @@ import numpy as np
 
 from rnnkit.bundle import TRANSLATOR_ONNX_FILES
 from rnnkit.errors import ConfigError
-from rnnkit.export.language_model import _linear, weights_digest
-from rnnkit.export.onnx import OPSET, _array, _Graph, _recurrent_layer, _require_onnx
+from rnnkit.export.onnx import (
+    OPSET,
+    _array,
+    _Graph,
+    _recurrent_layer,
+    _require_onnx,
+    linear,
+    weights_digest,
+)
 from rnnkit.files import write_file
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.translation import NAME
@@ -212,12 +219,12 @@ def _attention(g: _Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
 def _log_probs(g: _Graph, net: TranslatorNet, attentional: str, embedding: str) -> str:
     """``log_softmax(net.scores(attentional))`` (B, V) of the attentional vectors (B, D)."""
     if net.output is not None:
-        scores = _linear(g, attentional, net.output, "output")
+        scores = linear(g, attentional, net.output, "output")
     else:
         assert net.output_bias is not None  # tied: the embedding's initializer, transposed
         z = attentional
         if net.projection is not None:
-            z = _linear(g, z, net.projection, "projection")
+            z = linear(g, z, net.projection, "projection")
         bias = g.constant("output_b", _array(net.output_bias))
         scores = g.op("Gemm", z, embedding, bias, transB=1)
     return str(g.op("LogSoftmax", scores, axis=1))

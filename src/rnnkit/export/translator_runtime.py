@@ -96,7 +96,7 @@ class OnnxTranslator(GraphSearcher):
                 )
             digests.append(metadata.get("weights_sha256"))
         if net is not None:
-            from rnnkit.export.language_model import weights_digest
+            from rnnkit.export.onnx import weights_digest
 
             expected = weights_digest(net)
             for path, digest in zip(paths, digests, strict=True):
