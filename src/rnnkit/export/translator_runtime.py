@@ -68,7 +68,8 @@ class GraphSearcher:
         log_probs, *hidden, feed, weights = (
             torch.from_numpy(a) for a in self.decoder.run(self.outputs, feeds)
         )
-        return log_probs, Search(DecoderState(tuple(hidden), feed), memory), weights
+        next_search = Search(DecoderState(tuple(hidden), feed), memory, search.sentences)
+        return log_probs, next_search, weights
 
     def search_step(self, tokens: torch.Tensor, search: Search) -> tuple[torch.Tensor, Search]:
         """``step`` as :mod:`rnnkit.decoding` calls it."""

@@ -50,13 +50,24 @@ class DecoderState:
 @dataclass(frozen=True)
 class Search:
     """What a search carries from step to step: the decoder's state and the memory of each
-    row's sentence (:mod:`rnnkit.decoding` selects rows of both)."""
+    row's sentence (:mod:`rnnkit.decoding` selects rows of both), and which sentence each row
+    holds (None: row i holds sentence i)."""
 
     decoder: DecoderState
     memory: Memory
+    sentences: Tensor | None = None
 
     def select(self, rows: Tensor) -> Search:
-        return Search(self.decoder.select(rows), self.memory.select(rows))
+        """The rows ``rows``. A beam search mostly reorders the hypotheses of each sentence
+        among its own rows: the memory, the same for all of them, is then left as it is (its
+        copy was a tenth of a beam search's time)."""
+        sentences = self.sentences
+        if sentences is None:
+            sentences = torch.arange(self.memory.mask.shape[0], device=rows.device)
+        chosen = sentences[rows]
+        same = chosen.shape == sentences.shape and bool(torch.equal(chosen, sentences))
+        memory = self.memory if same else self.memory.select(rows)
+        return Search(self.decoder.select(rows), memory, chosen)
 
 
 @dataclass(frozen=True)
@@ -180,7 +191,7 @@ class TranslatorNet(nn.Module):
     def search_step(self, tokens: Tensor, search: Search) -> tuple[Tensor, Search]:
         """``step`` as :mod:`rnnkit.decoding` calls it."""
         log_probs, state, _ = self.step(tokens, search.decoder, search.memory)
-        return log_probs, Search(state, search.memory)
+        return log_probs, Search(state, search.memory, search.sentences)
 
     def forward(self, source: Tensor, lengths: Tensor, target_in: Tensor) -> Tensor:
         memory, state = self.encode(source, lengths)
