@@ -56,15 +56,17 @@ def rnnkit(*args: str) -> str:
     return result.stdout
 
 
-def train(source: str, target: str, minutes: float, data: str) -> tuple[Path, dict[str, Any]]:
+def train(
+    source: str, target: str, minutes: float, data: str, precision: str
+) -> tuple[Path, dict[str, Any]]:
     """The README's command for one direction; its metrics.json and where the model is."""
     out = MODELS / f"multi30k-{source}-{target}"
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     output = rnnkit(
         "translate", "train", "multi30k", "--source", source, "--target", target,
-        "--data-dir", data, "--config", str(RECIPE), "--max-minutes", str(minutes),
-        "--out", str(out), "--json",
+        "--data-dir", data, "--config", str(RECIPE), "--precision", precision,
+        "--max-minutes", str(minutes), "--out", str(out), "--json",
     )  # fmt: skip
     metrics: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     metrics["wall_seconds"] = time.perf_counter() - start
@@ -79,7 +81,7 @@ def quality(args: argparse.Namespace) -> None:
     rows, shown, curves = [], [], []
     for direction in args.directions.split(","):
         source, target = direction.split("-")
-        out, metrics = train(source, target, args.minutes, data)
+        out, metrics = train(source, target, args.minutes, data, args.precision)
         translator = Translator.load(out)
         test = load_pairs(["multi30k"], source=source, target=target, data_dir=data).test
         assert test is not None
@@ -110,13 +112,13 @@ def quality(args: argparse.Namespace) -> None:
         "## Translation: Multi30k, test_2016_flickr",
         "",
         f"`python benchmarks/translate.py quality --minutes {args.minutes:g}`: the README's "
-        f"command `rnnkit translate train multi30k --config recipes/translate/multi30k.json "
-        f"--max-minutes {args.minutes:g}` for each direction (training on the 29,000 training "
-        "pairs only; the best epoch chosen by greedy BLEU on the 1,014 val pairs), then the "
-        "1,000 test pairs scored with sacreBLEU. Target (German → English): lower-cased BLEU "
-        f"{TARGET:g}, stretch {STRETCH:g}. Training minutes are the budget's (validation not "
-        "counted); wall minutes include reading, learning the subword units, validation and "
-        f"the test. {PUBLISHED}",
+        "command `rnnkit translate train multi30k --config recipes/translate/multi30k.json "
+        f"--precision {args.precision} --max-minutes {args.minutes:g}` for each direction "
+        "(training on the 29,000 training pairs only; the best epoch chosen by greedy BLEU "
+        "on the 1,014 val pairs), then the 1,000 test pairs scored with sacreBLEU. Target "
+        f"(German → English): lower-cased BLEU {TARGET:g}, stretch {STRETCH:g}. Training "
+        "minutes are the budget's (validation not counted); wall minutes include reading, "
+        f"learning the subword units, validation and the test. {PUBLISHED}",
         "",
         machine_line(),
         "",
@@ -206,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(MODELS / "multi30k-de-en"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--precision", choices=("fp32", "bf16"), help="default: bf16 where the CPU has it"
+    )
     args = parser.parse_args(argv)
+    if args.precision is None:
+        from rnnkit.train.precision import bf16_supported
+
+        args.precision = "bf16" if bf16_supported() else "fp32"
     {"quality": quality, "speed": speed}[args.benchmark](args)
     return 0
 
