@@ -34,7 +34,7 @@ from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet, State
 from rnnkit.models.vectors import copy_vectors, load_vectors
 from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
-from rnnkit.text.kinds import build_units
+from rnnkit.text.kinds import build_units, units_from_json
 from rnnkit.text.units import EOD_ID, Units
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
@@ -46,6 +46,7 @@ from rnnkit.validation import check_texts, check_weights
 
 log = logging.getLogger(__name__)
 
+UNITS = "units"  # the key of a checkpoint's extra that keeps the run's units
 BACKENDS = ("torch", "onnx")  # onnx: the graph rnnkit export wrote into the model's folder
 
 
@@ -174,7 +175,13 @@ class LanguageModel(OptionsEstimator):
                     "give reverse as it was trained",
                     field="reverse",
                 )
-        units, net, batches = self._prepare(train, start.units_ if start else None)
+        units = start.units_ if start else None
+        saved = checkpoints.resumed_extra(UNITS) if checkpoints is not None else None
+        if saved:  # a resumed run's own units: unigram training is not reproducible
+            units = units_from_json(saved)
+        units, net, batches = self._prepare(train, units)
+        if checkpoints is not None:
+            checkpoints.extra[UNITS] = units.to_json()
         if start is not None:
             ours, theirs = net.state_dict(), start.model_.state_dict()
             for name in sorted(set(ours) | set(theirs)):

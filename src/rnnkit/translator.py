@@ -48,6 +48,7 @@ from rnnkit.validation import check_pairs, check_texts, check_weights
 log = logging.getLogger(__name__)
 
 DECODE_BATCH = 64  # sentences decoded side by side
+UNITS = "units"  # the key of a checkpoint's extra that keeps the run's units
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,21 @@ class Translator(OptionsEstimator):
         return pair
 
     def _prepare(
-        self, source: Sequence[str], target: Sequence[str]
+        self,
+        source: Sequence[str],
+        target: Sequence[str],
+        checkpoints: CheckpointPolicy | None = None,
     ) -> tuple[PairUnits, TranslatorNet, PairBatches]:
-        """What training starts from: the units learnt from the pairs, a fresh network (seeded)
-        and the training batches; torch's threads set."""
+        """What training starts from: the units learnt from the pairs (a resumed run's own:
+        unigram training is not reproducible, and other units would scramble the weights'
+        rows), a fresh network (seeded) and the training batches; torch's threads set."""
         config = self.train_config()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
-        units = self._units(source, target)
+        saved = checkpoints.resumed_extra(UNITS) if checkpoints is not None else None
+        units = PairUnits.from_json(saved) if saved else self._units(source, target)
+        if checkpoints is not None:
+            checkpoints.extra[UNITS] = units.to_json()
         sources, targets = self._encoded(units, source, target, what="training")
         torch.manual_seed(config.seed)
         with self.in_params():
@@ -197,7 +205,7 @@ class Translator(OptionsEstimator):
             (source, target), valid = hold_out(source, target, self.valid_split, config.seed)
         if valid is not None:
             valid = check_pairs(valid[0], valid[1], "valid source", "valid target")
-        units, net, batches = self._prepare(source, target)
+        units, net, batches = self._prepare(source, target, checkpoints)
         self.model_, self.units_ = net, units
         evaluate = None
         if valid is not None:

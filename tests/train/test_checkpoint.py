@@ -149,3 +149,41 @@ def test_resume_names_checkpoints_an_interrupted_bundle_save_left_aside(
     assert main(["train", "--resume", str(tmp_path / "model")]) == 2
     message = capsys.readouterr().err
     assert f"an interrupted save left {policy.last}: move it back" in message
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the units were learnt again instead of taken from the checkpoint")
+
+
+def test_a_resumed_translator_keeps_the_units_of_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnnkit import Translator
+    from rnnkit.train.checkpoint import CheckpointPolicy
+    from tests.test_translator import TOY, reversal
+
+    source, target = reversal(60, 10)
+    options = {**TOY, "epochs": 2, "unit": "unigram", "vocab_size": 30}
+    first = Translator(**options).fit(source, target, checkpoints=CheckpointPolicy(tmp_path))
+    monkeypatch.setattr(Translator, "_units", _refuse)
+    again = Translator(**options).fit(
+        source, target, checkpoints=CheckpointPolicy(tmp_path, resume=True)
+    )
+    assert again.units_.source.tokens == first.units_.source.tokens
+
+
+def test_a_resumed_language_model_keeps_the_units_of_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rnnkit.language_model
+    from rnnkit import LanguageModel
+    from rnnkit.train.checkpoint import CheckpointPolicy
+
+    documents = ["the cat sat on the mat and the dog ran", "a dog and a cat"] * 20
+    options = {"unit": "unigram", "max_vocab": 30, "hidden": 8, "embed_dim": 8, "epochs": 1}
+    first = LanguageModel(**options).fit(documents, checkpoints=CheckpointPolicy(tmp_path))
+    monkeypatch.setattr(rnnkit.language_model, "build_units", _refuse)
+    again = LanguageModel(**options).fit(
+        documents, checkpoints=CheckpointPolicy(tmp_path, resume=True)
+    )
+    assert again.units_.tokens == first.units_.tokens

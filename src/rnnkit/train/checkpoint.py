@@ -71,6 +71,13 @@ class CheckpointPolicy:
     def best(self) -> Path:
         return self.folder / BEST
 
+    def resumed_extra(self, key: str) -> Any:
+        """What the checkpoint a resumed run continues saved under ``key`` in ``extra`` (None
+        when not resuming, or when it saved nothing there)."""
+        if not self.resume:
+            return None
+        return read_meta(self.resume_from or self.last).get("extra", {}).get(key)
+
 
 @dataclass
 class TrainingState:
