@@ -274,13 +274,7 @@ class TextClassifier(OptionsEstimator):
         self.model_, self.vocab_, self.history_ = model, vocab, history
         self.classes_ = np.asarray(classes)
         self.embed_dim_ = model.config.embed_dim
-        self.metrics_: dict[str, Any] = {
-            "valid": history.epochs[history.best_epoch - 1].get("valid"),
-            "train_seconds": history.seconds,
-            "train_tokens_per_second": history.tokens_per_second,
-            "epochs_run": len(history.epochs),
-            "best_epoch": history.best_epoch,
-        }
+        self.metrics_: dict[str, Any] = history.summary()
         return self
 
     def _build_model(

@@ -219,15 +219,7 @@ class LanguageModel(OptionsEstimator):
         history = trainer.fit(carried, batches, evaluate, objective(units.name))
         net.eval()
         self.model_, self.units_, self.history_ = net, units, history
-        self.metrics_: dict[str, Any] = {
-            "valid": history.epochs[history.best_epoch - 1].get("valid")
-            if history.epochs
-            else None,
-            "train_seconds": history.seconds,
-            "train_tokens_per_second": history.tokens_per_second,
-            "epochs_run": len(history.epochs),
-            "best_epoch": history.best_epoch,
-        }
+        self.metrics_: dict[str, Any] = history.summary()
         return self
 
     def lr_find(

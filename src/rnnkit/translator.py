@@ -226,14 +226,7 @@ class Translator(OptionsEstimator):
         history = trainer.fit(net, batches, evaluate, objective(config.label_smoothing))
         net.eval()
         self.history_ = history
-        best = history.epochs[history.best_epoch - 1] if history.epochs else {}
-        self.metrics_: dict[str, Any] = {
-            "valid": best.get("valid"),
-            "train_seconds": history.seconds,
-            "train_tokens_per_second": history.tokens_per_second,
-            "epochs_run": len(history.epochs),
-            "best_epoch": history.best_epoch,
-        }
+        self.metrics_: dict[str, Any] = history.summary()
         return self
 
     @torch.no_grad()

@@ -50,6 +50,7 @@ from rnnkit.serve.http import (
     error_response,
     parse,
     read_body,
+    refuse_other_endpoints,
     send_json,
 )
 from rnnkit.tasks.classification import NAME
@@ -196,21 +197,7 @@ def create_predict_app(config: ServeConfig) -> PredictFirst:
         # without the PredictFirst wrapper create_app returns.
         return Response(await answer(request.headers, request.stream()), media_type=JSON)
 
-    @app.post("/generate", include_in_schema=False)
-    async def generate() -> None:
-        raise HttpError(
-            404,
-            f'{info["model"]} is a classifier: POST /predict with {{"texts": ["..."]}}; '
-            "/generate is served for language models",
-        )
-
-    @app.post("/translate", include_in_schema=False)
-    async def translate() -> None:
-        raise HttpError(
-            404,
-            f'{info["model"]} is a classifier: POST /predict with {{"texts": ["..."]}}; '
-            "/translate is served for translators",
-        )
+    refuse_other_endpoints(app, info["model"], "a classifier", "/predict")
 
     return PredictFirst(app, answer)
 

@@ -46,6 +46,7 @@ from rnnkit.serve.http import (
     error_response,
     parse,
     read_body,
+    refuse_other_endpoints,
     send_json,
 )
 from rnnkit.tasks.language_model import NAME
@@ -278,22 +279,7 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
     async def generate() -> Response:
         return Answered(answer)
 
-    @app.post("/predict", include_in_schema=False)
-    async def predict() -> None:
-        raise HttpError(
-            404,
-            f"{info['model']} is a language model: POST /generate with "
-            '{"prompt": "..."}; /predict is served for classifiers',
-        )
-
-    @app.post("/translate", include_in_schema=False)
-    async def translate() -> None:
-        raise HttpError(
-            404,
-            f"{info['model']} is a language model: POST /generate with "
-            '{"prompt": "..."}; /translate is served for translators',
-        )
-
+    refuse_other_endpoints(app, info["model"], "a language model", "/generate")
     return app
 
 

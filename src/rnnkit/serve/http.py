@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.datastructures import Headers
@@ -152,3 +152,26 @@ async def send_json(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# Each task's endpoint: what it is served for, and how to call it.
+ENDPOINTS = {
+    "/predict": ("classifiers", 'POST /predict with {"texts": ["..."]}'),
+    "/generate": ("language models", 'POST /generate with {"prompt": "..."}'),
+    "/translate": ("translators", 'POST /translate with {"texts": ["..."]}'),
+}
+
+
+def refuse_other_endpoints(app: Any, model: str, what: str, own: str) -> None:
+    """On the FastAPI application ``app`` of ``model`` (``what`` it is, e.g. "a translator"),
+    the other tasks' endpoints answer 404 saying what to call instead (and stay out of the
+    docs)."""
+    for path, (served, _) in ENDPOINTS.items():
+        if path == own:
+            continue
+        detail = f"{model} is {what}: {ENDPOINTS[own][1]}; {path} is served for {served}"
+
+        async def refused(detail: str = detail) -> None:
+            raise HttpError(404, detail)
+
+        app.post(path, include_in_schema=False)(refused)

@@ -48,6 +48,7 @@ from rnnkit.serve.http import (
     error_response,
     parse,
     read_body,
+    refuse_other_endpoints,
 )
 from rnnkit.tasks.translation import NAME
 from rnnkit.translator import Translated, Translator
@@ -356,19 +357,5 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
             raise HttpError(500, INTERNAL) from None
         return Response(body, media_type=JSON)
 
-    for path, served in (("/predict", "classifiers"), ("/generate", "language models")):
-        detail = (
-            f"{info['model']} is a translator: POST /translate with "
-            f'{{"texts": ["..."]}}; {path} is served for {served}'
-        )
-        _refuse(app, path, detail)
+    refuse_other_endpoints(app, info["model"], "a translator", "/translate")
     return app
-
-
-def _refuse(app: FastAPI, path: str, detail: str) -> None:
-    """POST ``path`` answers 404 with ``detail`` (and is left out of the docs)."""
-
-    async def refused() -> None:
-        raise HttpError(404, detail)
-
-    app.post(path, include_in_schema=False)(refused)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Iterable, Mapping, Sized
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rnnkit.errors import ConfigError
 from rnnkit.text.units import SPECIALS, StreamDecoder, Units
@@ -50,7 +50,49 @@ def need_tokenizers(unit: str = "subword") -> None:
         ) from None
 
 
-class SubwordUnits(Units):
+T = TypeVar("T", bound="TokenizerUnits")
+
+
+class TokenizerUnits(Units):
+    """Units read by a Hugging Face ``tokenizers.Tokenizer`` (``self.tokenizer``), saved as
+    its own JSON beside the tokens: what byte-level BPE and unigram pieces share."""
+
+    tokenizer: Tokenizer
+
+    def split(self, text: str) -> list[str]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).tokens)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        """``encode`` of each text, the texts encoded in parallel by ``tokenizers``."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [list(encoding.ids) for encoding in encodings]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.name, "tokens": self.tokens, "tokenizer": self.tokenizer.to_str()}
+
+    @classmethod
+    def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
+        """The units ``to_json`` saved: ``"tokenizer"`` is the tokenizer's own JSON, and
+        ``"tokens"`` must be its vocabulary."""
+        need_tokenizers(cls.name)
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_str(data["tokenizer"])
+        except Exception as error:  # a missing key, or tokenizers' own plain Exception
+            raise ConfigError(f"{cls.name} units: no readable tokenizer JSON ({error})") from None
+        units = cls(tokenizer)  # type: ignore[arg-type]  # a subclass takes its tokenizer
+        if units.tokens != list(data.get("tokens", [])):
+            raise ConfigError(
+                f"{cls.name} units: the saved tokens are not the tokenizer's vocabulary"
+            )
+        return units
+
+
+class SubwordUnits(TokenizerUnits):
     """Byte-level BPE over a ``tokenizers.Tokenizer``; ``tokens[i]`` is id ``i``'s bytes as
     ``byte_chars`` spells them (``"Ġthe"`` is the bytes of ``" the"``)."""
 
@@ -128,17 +170,6 @@ class SubwordUnits(Units):
             raise ConfigError("subword units read text as written: no tokenizer", field="tokenizer")
         return cls.train(texts, size=max_size or DEFAULT_SIZE, min_freq=max(min_freq, 2))
 
-    def split(self, text: str) -> list[str]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).tokens)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
-        """``encode`` of each text, the texts encoded in parallel by ``tokenizers``."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [list(encoding.ids) for encoding in encodings]
-
     def unknown(self, text: str) -> list[str]:
         return []  # every byte is a token
 
@@ -152,25 +183,6 @@ class SubwordUnits(Units):
 
     def stream_decoder(self, after: str = "") -> StreamDecoder:
         return ByteStreamDecoder(self)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"unit": self.name, "tokens": self.tokens, "tokenizer": self.tokenizer.to_str()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SubwordUnits:
-        """The units ``to_json`` saved: ``"tokenizer"`` is the tokenizer's own JSON, and
-        ``"tokens"`` must be its vocabulary."""
-        need_tokenizers()
-        from tokenizers import Tokenizer
-
-        try:
-            tokenizer = Tokenizer.from_str(data["tokenizer"])
-        except Exception as error:  # a missing key, or tokenizers' own plain Exception
-            raise ConfigError(f"subword units: no readable tokenizer JSON ({error})") from None
-        units = cls(tokenizer)
-        if units.tokens != list(data.get("tokens", [])):
-            raise ConfigError("subword units: the saved tokens are not the tokenizer's vocabulary")
-        return units
 
 
 class ByteStreamDecoder(StreamDecoder):

@@ -17,12 +17,12 @@ has neither limit; unigram pieces follow word structure more closely.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sized
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sized
+from typing import TYPE_CHECKING
 
 from rnnkit.errors import ConfigError
-from rnnkit.text.subword import DEFAULT_SIZE, need_tokenizers
-from rnnkit.text.units import SPECIALS, Units
+from rnnkit.text.subword import DEFAULT_SIZE, TokenizerUnits, need_tokenizers
+from rnnkit.text.units import SPECIALS
 from rnnkit.text.vocab import UNK
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MIN_SIZE = len(SPECIALS) + 1
 
 
-class UnigramUnits(Units):
+class UnigramUnits(TokenizerUnits):
     """Unigram pieces over a ``tokenizers.Tokenizer`` (model Unigram, pre-tokenizer and
     decoder Metaspace)."""
 
@@ -104,16 +104,6 @@ class UnigramUnits(Units):
             raise ConfigError("unigram units read text as written: no tokenizer", field="tokenizer")
         return cls.train(texts, size=max_size or DEFAULT_SIZE)
 
-    def split(self, text: str) -> list[str]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).tokens)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [list(encoding.ids) for encoding in encodings]
-
     def unknown(self, text: str) -> list[str]:
         """The spans of ``text`` that no piece holds (each reads as one ``<unk>``)."""
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
@@ -127,23 +117,6 @@ class UnigramUnits(Units):
     def decode(self, ids: Iterable[int]) -> str:
         kept = [i for i in ids if i >= len(SPECIALS)]
         return str(self.tokenizer.decode(kept, skip_special_tokens=False))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"unit": self.name, "tokens": self.tokens, "tokenizer": self.tokenizer.to_str()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UnigramUnits:
-        need_tokenizers("unigram")
-        from tokenizers import Tokenizer
-
-        try:
-            tokenizer = Tokenizer.from_str(data["tokenizer"])
-        except Exception as error:  # a missing key, or tokenizers' own plain Exception
-            raise ConfigError(f"unigram units: no readable tokenizer JSON ({error})") from None
-        units = cls(tokenizer)
-        if units.tokens != list(data.get("tokens", [])):
-            raise ConfigError("unigram units: the saved tokens are not the tokenizer's vocabulary")
-        return units
 
 
 def _unmatchable_specials(tokenizer: Tokenizer) -> Tokenizer:

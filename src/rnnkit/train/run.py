@@ -31,6 +31,18 @@ class History:
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> dict[str, Any]:
+        """What an estimator's ``metrics_`` records of its training: the best epoch's
+        validation scores, time, speed, epochs run and the best epoch."""
+        best = self.epochs[self.best_epoch - 1] if self.epochs and self.best_epoch else {}
+        return {
+            "valid": best.get("valid"),
+            "train_seconds": self.seconds,
+            "train_tokens_per_second": self.tokens_per_second,
+            "epochs_run": len(self.epochs),
+            "best_epoch": self.best_epoch,
+        }
+
 
 TIME_STEPS = 100_000  # a time budget's schedule: its fraction elapsed, as steps of this many
 
