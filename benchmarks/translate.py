@@ -157,27 +157,35 @@ def speed(args: argparse.Namespace) -> None:
     pairs = load_pairs(["multi30k"], data_dir=data_dir(args.data_dir)).test
     assert pairs is not None
     texts = pairs.source
-    runs = {
-        (backend, beam): (lambda b=backend, k=beam: translator.translate(texts, beam=k, backend=b))
-        for backend in ("torch", "onnx")
-        for beam in (1, 5)
-    }
-    outputs = {key: run() for key, run in runs.items()}  # warm-up, and the outputs compared
-    same = {
-        beam: sum(map(str.__eq__, outputs["torch", beam], outputs["onnx", beam])) for beam in (1, 5)
-    }
-    times: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
+    trained = translator.precision
+    engines = [("torch", "fp32"), ("onnx", "fp32")]
+    if trained == "bf16":
+        engines.insert(1, ("torch", "bf16"))
+
+    def run(backend: str, precision: str, beam: int) -> list[str]:
+        translator.precision = precision
+        return translator.translate(texts, beam=beam, backend=backend)
+
+    runs = [(backend, precision, beam) for backend, precision in engines for beam in (1, 5)]
+    outputs = {key: run(*key) for key in runs}  # warm-up, and the outputs compared
+
+    def same(engine: tuple[str, str], beam: int) -> str:
+        theirs = outputs[engine[0], engine[1], beam]
+        equal = sum(map(str.__eq__, outputs["torch", "fp32", beam], theirs))
+        return f"{equal:,}"
+
+    times: dict[tuple[str, str, int], list[float]] = {key: [] for key in runs}
     for _ in range(args.rounds):
-        for key, run in runs.items():
+        for key in runs:
             start = time.perf_counter()
-            run()
+            run(*key)
             times[key].append(time.perf_counter() - start)
     rows = []
-    for (backend, beam), values in times.items():
+    for (backend, precision, beam), values in times.items():
         median = statistics.median(values)
         rows.append(
-            f"| {backend} | {'greedy' if beam == 1 else f'beam {beam}'} | "
-            f"{len(texts) / median:,.0f} | {median:.2f} |"
+            f"| {backend} | {precision} | {'greedy' if beam == 1 else f'beam {beam}'} | "
+            f"{len(texts) / median:,.0f} | {median:.2f} | {same((backend, precision), beam)} |"
         )
         print(rows[-1], flush=True)
     lines = [
@@ -185,15 +193,17 @@ def speed(args: argparse.Namespace) -> None:
         "",
         f"`python benchmarks/translate.py speed`: the {len(texts):,} German sentences of "
         f"Multi30k's test_2016_flickr translated by `{model.relative_to(ROOT)}` (the quality "
-        "run's model) in batches of 64 sentences sorted by length, with PyTorch and with ONNX "
-        f"Runtime on the graphs `rnnkit export` wrote; medians of {args.rounds} interleaved "
-        f"rounds, {args.threads} threads. Translations equal to PyTorch's: {same[1]:,} of "
-        f"{len(texts):,} greedy, {same[5]:,} with beam 5.",
+        "run's model, trained under " + trained + ") in batches of 64 sentences sorted by "
+        "length, with PyTorch in float32 (and bfloat16 autocast, as the model was trained) and "
+        "with ONNX Runtime on the float32 graphs `rnnkit export` wrote; medians of "
+        f"{args.rounds} interleaved rounds, {args.threads} threads. The last column counts "
+        f"the translations, of {len(texts):,}, equal to PyTorch's in float32 with the same "
+        "search.",
         "",
         machine_line(),
         "",
-        "| backend | search | sentences/s | seconds |",
-        "|---|---|---:|---:|",
+        "| backend | precision | search | sentences/s | seconds | equal to torch fp32 |",
+        "|---|---|---|---:|---:|---:|",
         *rows,
     ]
     write_section("translate_speed", "\n".join(lines))
