@@ -77,6 +77,61 @@ def test_best_checkpoint_holds_the_best_epoch(tmp_path: Path) -> None:
     assert sorted(p.name for p in policy.folder.iterdir()) == ["best", "last"]  # no leftovers
 
 
+class Scripted:
+    """Validation scores given in advance, one an epoch."""
+
+    def __init__(self, *scores: float) -> None:
+        self.scores = list(scores)
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        return {"accuracy": self.scores.pop(0)}
+
+
+@pytest.mark.parametrize(
+    ("killed_at", "scores"), [(1, (0.6, 0.5, 0.5, 0.5)), (2, (0.5, 0.6, 0.55, 0.55))]
+)
+def test_a_run_killed_while_copying_its_best_checkpoint_resumes_with_the_best_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_at: int, scores: tuple[float, ...]
+) -> None:
+    """The process dies while it copies the new best epoch into ``best/`` (its first copy,
+    leaving a staging file there, or a later one, leaving the previous best): ``best/`` does
+    not count as someone else's files, and the resumed run ends with the best epoch's weights
+    as the uninterrupted run does, not with the last or the previous best ones."""
+    import rnnkit.train.trainer
+    from rnnkit.bundle import foreign_entries
+
+    data = Blobs()
+    full = noisy_model()
+    Trainer(CONFIG).fit(full, data, Scripted(*scores))  # type: ignore[arg-type]
+
+    copy, copies = rnnkit.train.trainer.copy_checkpoint, []
+
+    def dies_copying(source: Path, target: Path) -> Path:
+        copies.append(target)
+        if len(copies) == killed_at:
+            target.mkdir(exist_ok=True)
+            (target / ".state-1.safetensors.tmp-7-7").write_bytes(b"half")
+            raise SystemExit("killed")
+        return copy(source, target)
+
+    policy = CheckpointPolicy(tmp_path / "out" / "checkpoints")
+    monkeypatch.setattr(rnnkit.train.trainer, "copy_checkpoint", dies_copying)
+    with pytest.raises(SystemExit):
+        Trainer(CONFIG, checkpoints=policy).fit(noisy_model(), data, Scripted(*scores))  # type: ignore[arg-type]
+    monkeypatch.setattr(rnnkit.train.trainer, "copy_checkpoint", copy)
+    assert foreign_entries(tmp_path / "out") == []
+
+    resumed = noisy_model()
+    policy.resume = True
+    rest = Scripted(*scores[killed_at:])
+    history = Trainer(CONFIG, checkpoints=policy).fit(resumed, data, rest)  # type: ignore[arg-type]
+    assert history.best_epoch == killed_at
+    for name, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
+    assert read_meta(policy.best)["position"]["steps"] == killed_at * 8  # repaired
+    assert ".state-1.safetensors.tmp-7-7" not in {p.name for p in policy.best.iterdir()}
+
+
 class Poisoned(Blobs):
     """Blobs with a NaN input in batch ``at`` of the first epoch."""
 

@@ -126,7 +126,8 @@ def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str
     """Make ``folder`` a checkpoint whose state ``write_state(path)`` writes, so that at every
     instant the folder holds a complete one: the state goes to a new file, then
     checkpoint.json, which names that file, is replaced in one rename; older state files go
-    last. (Swapping whole folders would leave an instant with none: two renames.)"""
+    last, with what a process killed while writing here left staged. (Swapping whole folders
+    would leave an instant with none: two renames.)"""
     name = f"state-{time.time_ns()}.safetensors"
     try:
         write_file(folder / name, write_state, output_error=False)
@@ -140,6 +141,8 @@ def _publish(folder: Path, write_state: Callable[[Path], object], meta: dict[str
     for old in folder.glob("state-*.safetensors"):
         if old.name != name:
             old.unlink(missing_ok=True)
+    for staged in (*folder.glob(".state-*"), *folder.glob(f".{META}.*")):  # a killed writer's
+        staged.unlink(missing_ok=True)
     return folder
 
 
@@ -172,18 +175,20 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
 
 
 def is_checkpoint_folder(path: Path) -> bool:
-    """Whether the folder ``path`` holds nothing but what ``save_checkpoint`` writes there."""
-    if not path.is_dir() or not (path / META).is_file():
+    """Whether the folder ``path`` holds nothing but what ``save_checkpoint`` writes there: a
+    checkpoint, or the state file of a first one that was interrupted before its
+    checkpoint.json (a process killed while it wrote ``best/``)."""
+    if not path.is_dir():
         return False
+    staged = ("state-", ".state-", f".{META}.")
+    if not (path / META).is_file():
+        return all(p.name.startswith(staged) for p in path.iterdir())
     try:
         if json.loads((path / META).read_text()).get("format") != FORMAT:
             return False
     except (OSError, ValueError, AttributeError):
         return False
-    return all(
-        p.name == META or p.name.startswith(("state-", ".state-", f".{META}."))
-        for p in path.iterdir()
-    )
+    return all(p.name == META or p.name.startswith(staged) for p in path.iterdir())
 
 
 def read_meta(path: Path) -> dict[str, Any]:

@@ -188,6 +188,7 @@ class Trainer:
             key = objective.key(metrics)
             if run.best_key is None or key > run.best_key:
                 run.best_key, run.best_state, run.waited = key, _copy_state(model), 0
+                run.best_steps = history.steps
                 history.best_epoch, history.best_score = record["epoch"], metrics[monitor]
                 improved = True
             else:
@@ -348,7 +349,11 @@ class Trainer:
             position={"epoch": run.epoch, "batch": run.batch, "steps": run.history.steps},
             progress=asdict(run.progress),
             history=history,
-            best={"key": list(run.best_key) if run.best_key else None, "waited": run.waited},
+            best={
+                "key": list(run.best_key) if run.best_key else None,
+                "waited": run.waited,
+                "steps": run.best_steps,
+            },
             extra=policy.extra,
         )
         save_checkpoint(policy.last, state)
@@ -387,9 +392,35 @@ class Trainer:
         key = state.best["key"]
         run.best_key = (float(key[0]), float(key[1])) if key else None
         run.waited = state.best["waited"]
-        if run.best_key is not None and (policy.best / META).is_file():
-            run.best_state = load_checkpoint(policy.best).model
+        run.best_steps = state.best.get("steps")
+        if run.best_key is not None:
+            run.best_state = self._best_weights(run, state)
         log.info("resuming from %s: %s", source, state.describe())
+
+    def _best_weights(self, run: RunState, last: TrainingState) -> dict[str, Tensor] | None:
+        """The best epoch's weights for a resumed run: ``best/``'s when it holds the step the
+        best was taken at; the last checkpoint's own when that is the step (the process died
+        while copying it to ``best/``, which is repaired here); otherwise none, with a warning
+        that the run will end with its last weights. Checkpoints from before the step was
+        saved trust ``best/``."""
+        policy = self.checkpoints
+        assert policy is not None
+        complete = (policy.best / META).is_file()
+        if run.best_steps is None:  # an older checkpoint
+            return load_checkpoint(policy.best).model if complete else None
+        if complete and read_meta(policy.best)["position"]["steps"] == run.best_steps:
+            return load_checkpoint(policy.best).model
+        if last.position["steps"] == run.best_steps:
+            if self.world.is_main:
+                copy_checkpoint(policy.last, policy.best)
+            return {k: v.clone() for k, v in last.model.items()}
+        log.warning(
+            "%s does not hold the best epoch's weights (step %d); this run ends with its last "
+            "weights unless a later epoch is better",
+            policy.best,
+            run.best_steps,
+        )
+        return None
 
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
