@@ -85,7 +85,6 @@ class RunState:
     progress: Progress = field(default_factory=Progress)
     best_state: dict[str, Tensor] | None = None
     best_key: tuple[float, float] | None = None
-    best_steps: int | None = None  # the optimizer steps done when the best was taken
     waited: int = 0
 
 

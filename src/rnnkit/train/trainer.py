@@ -188,7 +188,6 @@ class Trainer:
             key = objective.key(metrics)
             if run.best_key is None or key > run.best_key:
                 run.best_key, run.best_state, run.waited = key, _copy_state(model), 0
-                run.best_steps = history.steps
                 history.best_epoch, history.best_score = record["epoch"], metrics[monitor]
                 improved = True
             else:
@@ -349,11 +348,7 @@ class Trainer:
             position={"epoch": run.epoch, "batch": run.batch, "steps": run.history.steps},
             progress=asdict(run.progress),
             history=history,
-            best={
-                "key": list(run.best_key) if run.best_key else None,
-                "waited": run.waited,
-                "steps": run.best_steps,
-            },
+            best={"key": list(run.best_key) if run.best_key else None, "waited": run.waited},
             extra=policy.extra,
         )
         save_checkpoint(policy.last, state)
@@ -392,33 +387,34 @@ class Trainer:
         key = state.best["key"]
         run.best_key = (float(key[0]), float(key[1])) if key else None
         run.waited = state.best["waited"]
-        run.best_steps = state.best.get("steps")
         if run.best_key is not None:
             run.best_state = self._best_weights(run, state)
         log.info("resuming from %s: %s", source, state.describe())
 
     def _best_weights(self, run: RunState, last: TrainingState) -> dict[str, Tensor] | None:
-        """The best epoch's weights for a resumed run: ``best/``'s when it holds the step the
-        best was taken at; the last checkpoint's own when that is the step (the process died
-        while copying it to ``best/``, which is repaired here); otherwise none, with a warning
-        that the run will end with its last weights. Checkpoints from before the step was
-        saved trust ``best/``."""
+        """The best epoch's weights for a resumed run. The best is the checkpoint written at
+        the end of epoch ``history.best_epoch``: ``best/`` when it is that one; the last
+        checkpoint's own when that is it (the process died while copying it to ``best/``,
+        which is repaired here); otherwise none, with a warning that the run ends with its
+        last weights unless a later epoch is better."""
         policy = self.checkpoints
         assert policy is not None
-        complete = (policy.best / META).is_file()
-        if run.best_steps is None:  # an older checkpoint
-            return load_checkpoint(policy.best).model if complete else None
-        if complete and read_meta(policy.best)["position"]["steps"] == run.best_steps:
+        at = {"epoch": run.history.best_epoch, "batch": 0}
+
+        def is_best(position: dict[str, Any]) -> bool:
+            return all(position[k] == v for k, v in at.items())
+
+        if (policy.best / META).is_file() and is_best(read_meta(policy.best)["position"]):
             return load_checkpoint(policy.best).model
-        if last.position["steps"] == run.best_steps:
+        if is_best(last.position):
             if self.world.is_main:
                 copy_checkpoint(policy.last, policy.best)
-            return {k: v.clone() for k, v in last.model.items()}
+            return last.model
         log.warning(
-            "%s does not hold the best epoch's weights (step %d); this run ends with its last "
+            "%s does not hold the weights of epoch %d, the best; this run ends with its last "
             "weights unless a later epoch is better",
             policy.best,
-            run.best_steps,
+            run.history.best_epoch,
         )
         return None
 
