@@ -49,7 +49,9 @@ from rnnkit.text.units import Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.device import resolve_device
 from rnnkit.train.lr_find import RangeTest, lr_range_test
+from rnnkit.train.precision import check_precision
 from rnnkit.train.run import History
 from rnnkit.train.trainer import Trainer
 from rnnkit.validation import (
@@ -114,6 +116,7 @@ class TextClassifier(OptionsEstimator):
         with self.in_params():
             OPTIONS.check_types(self.get_params())
             self.data_config(), self.train_config()
+            check_precision(self.precision, resolve_device(self.device))
             self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
             for name in ("threads", "embed_dim"):
                 value = getattr(self, name)
@@ -180,7 +183,7 @@ class TextClassifier(OptionsEstimator):
                 added,
             )
         torch.manual_seed(train_config.seed)
-        model = self._build_model(vocab, len(names), pretrained)
+        model = self.on_device(self._build_model(vocab, len(names), pretrained))
         batches = Batches(
             train.encode(vocab),
             train.offsets,
@@ -398,7 +401,7 @@ class TextClassifier(OptionsEstimator):
     def predict_proba_corpus(self, corpus: Corpus, *, check_finite: bool = True) -> np.ndarray:
         self._check_fitted()
         batches = self.inference_batches(corpus)
-        logits = logits_in_order(self.model_, batches, self.precision)
+        logits = logits_in_order(self.on_device(self.model_), batches, self.precision)
         probabilities = torch.softmax(logits, -1).numpy()
         return finite_rows(probabilities, raise_error=check_finite)
 
@@ -417,7 +420,7 @@ class TextClassifier(OptionsEstimator):
         self._check_fitted()
         names = [str(c) for c in self.classes_]
         batches = batches_of(corpus, self.model_, self.vocab_, names, self.max_len)
-        return evaluate_batches(self.model_, batches, names, self.precision)[1]
+        return evaluate_batches(self.on_device(self.model_), batches, names, self.precision)[1]
 
     # -- files -----------------------------------------------------------------------------
 

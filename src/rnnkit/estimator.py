@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from rnnkit.errors import ConfigError
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from rnnkit.bundle import Bundle
 from rnnkit.options import OptionTable, option_name, read_config
 
 E = TypeVar("E", bound="OptionsEstimator")
+M = TypeVar("M", bound="nn.Module")
 
 
 class OptionsEstimator:
@@ -97,6 +100,18 @@ class OptionsEstimator:
         if bundle.decoding is not None:
             configs["decoding"] = asdict(bundle.decoding)
         return cls(**cls.options.params_from_configs(configs))
+
+    def on_device(self, model: M) -> M:
+        """``model`` moved (in place) to the ``device`` parameter's device, where it is not
+        already: fitting, loading and every prediction call this, so that changing
+        ``device`` on a fitted estimator takes effect at its next use."""
+        from rnnkit.train.device import model_device, resolve_device
+
+        with self.in_params():
+            device = resolve_device(self.device)
+        if model_device(model) != device:
+            model.to(device)
+        return model
 
     @contextlib.contextmanager
     def in_params(self) -> Iterator[None]:

@@ -38,8 +38,9 @@ from rnnkit.text.kinds import build_units, units_from_json
 from rnnkit.text.units import EOD_ID, Units
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.device import model_device, resolve_device
 from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.precision import autocast
+from rnnkit.train.precision import autocast, check_precision
 from rnnkit.train.run import History
 from rnnkit.train.trainer import Trainer
 from rnnkit.validation import check_texts, check_weights
@@ -93,6 +94,7 @@ class LanguageModel(OptionsEstimator):
         with self.in_params():
             OPTIONS.check_types(self.get_params())
             self.data_config(), self.train_config(), self.model_config(60_000)
+            check_precision(self.precision, resolve_device(self.device))
             if self.threads is not None and self.threads < 1:
                 raise field_error("threads", "at least 1", self.threads)
 
@@ -123,6 +125,7 @@ class LanguageModel(OptionsEstimator):
             net = LanguageModelNet(self.model_config(len(units)))
             if self.vectors:
                 self._load_vectors(net, units)
+            net = self.on_device(net)
             batches = StreamBatches(
                 token_stream(train, units, reverse=data.reverse),
                 batch_size=config.batch_size,
@@ -258,14 +261,15 @@ class LanguageModel(OptionsEstimator):
         """Every token of ``stream`` after the first, scored from the state of the tokens
         before it (``EVAL_ROWS`` streams at once, the tail continuing the last)."""
         net.eval()
+        device = model_device(net)
         total, count, state = 0.0, 0, None
         for tokens, targets, continues in eval_windows(
             stream, batch_size=EVAL_ROWS, window=self.data_config().window * 2
         ):
             if continues is not None and state is not None and state[0].shape[1] != 1:
                 state = tuple(s[:, continues] for s in state)
-            with autocast(self.precision):
-                scored = net.score(tokens, targets, state)
+            with autocast(self.precision, device):
+                scored = net.score(tokens.to(device), targets.to(device), state)
             total += float(scored.loss_sum)
             count += scored.count
             state = scored.state
@@ -278,7 +282,7 @@ class LanguageModel(OptionsEstimator):
         stream = token_stream(
             check_texts(documents, "documents"), self.units_, reverse=self.reverse
         )
-        return self._score(self.model_, stream, self.units_.name)
+        return self._score(self.on_device(self.model_), stream, self.units_.name)
 
     # -- generation ------------------------------------------------------------------------
 
@@ -316,25 +320,30 @@ class LanguageModel(OptionsEstimator):
             raise field_error("backend", " or ".join(BACKENDS), repr(backend))
         ids = torch.tensor(self.prompt_ids(prompt), dtype=torch.long)[:, None]
         net = self.model_.eval()
+        if backend == "torch":
+            net = self.on_device(net)
         if backend == "onnx":  # the prompt one step at a time, as the graph runs
             step, state = self._onnx_step(), net.zero_state(streams)
             for token in ids[:, 0]:
                 scores, state = step(token.expand(streams), state)
             return Generation(step, state, scores)
-        with autocast(self.precision):
-            scores, state = net(ids.expand(-1, streams))
-        return Generation(self._stepper(net), state, scores[-1].float())
+        device = model_device(net)
+        with autocast(self.precision, device):
+            scores, state = net(ids.to(device).expand(-1, streams))
+        return Generation(self._stepper(net), state, scores[-1].float().cpu())
 
     def _stepper(self, net: LanguageModelNet) -> StepFn:
-        """The step ``Generation.feed`` calls (under no_grad) once per token."""
-        step = net.stepper()
-        if self.precision == "fp32":  # no context to enter
+        """The step ``Generation.feed`` calls (under no_grad) once per token: tokens in and
+        scores out on the CPU (where sampling draws, the same for a seed on any device), the
+        state on the model's device."""
+        step, device = net.stepper(), model_device(net)
+        if self.precision == "fp32" and device.type == "cpu":  # nothing to enter or move
             return step
 
         def at_precision(tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-            with autocast(self.precision):
-                scores, state = step(tokens, state)
-            return scores.float(), state
+            with autocast(self.precision, device):
+                scores, state = step(tokens.to(device), state)
+            return scores.float().cpu(), state
 
         return at_precision
 

@@ -85,6 +85,8 @@ def language_model_options(
         "max_vocab": classifier["max_vocab"],
         "seed": classifier["seed"],
         "precision": classifier["precision"],
+        "deterministic": classifier["deterministic"],
+        "device": classifier["device"],
         **given,
         "unit": tokenizer,
         "tokenizer": tokenizer,

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from rnnkit.data.batching import Batches
 from rnnkit.data.corpus import Corpus
 from rnnkit.text.vocab import Vocabulary
+from rnnkit.train.device import feed, model_device
 from rnnkit.train.metrics import classification_report
 from rnnkit.train.precision import autocast
 from rnnkit.validation import finite_rows
@@ -49,12 +50,14 @@ def batches_of(
 
 @torch.no_grad()
 def logits_in_order(model: torch.nn.Module, batches: Batches, precision: str) -> torch.Tensor:
-    """Float32 logits (n, C) of every text, in corpus order; batches run sorted by length."""
+    """Float32 logits (n, C) of every text, in corpus order, on the CPU; batches run sorted
+    by length on the model's device."""
     model.eval()
+    device = model_device(model)
     result: torch.Tensor | None = None
-    for batch in batches.epoch():
-        with autocast(precision):
-            logits = model(*batch.inputs).float()
+    for batch in feed(batches.epoch(), device):
+        with autocast(precision, device):
+            logits = model(*batch.inputs).float().cpu()
         if result is None:
             result = logits.new_empty(len(batches.lengths), logits.shape[1])
         result[torch.from_numpy(batch.index)] = logits

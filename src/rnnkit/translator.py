@@ -39,8 +39,9 @@ from rnnkit.text.units import EOD_ID, SPECIALS, Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.device import feed, model_device, resolve_device
 from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.precision import autocast
+from rnnkit.train.precision import autocast, check_precision
 from rnnkit.train.run import History
 from rnnkit.train.trainer import Trainer
 from rnnkit.validation import check_pairs, check_texts, check_weights
@@ -94,6 +95,7 @@ class Translator(OptionsEstimator):
             OPTIONS.check_types(self.get_params())
             self.data_config(), self.train_config(), self.model_config(100, 100)
             self._decoding()
+            check_precision(self.precision, resolve_device(self.device))
             if self.threads is not None and self.threads < 1:
                 raise field_error("threads", "at least 1", self.threads)
 
@@ -154,6 +156,7 @@ class Translator(OptionsEstimator):
         torch.manual_seed(config.seed)
         with self.in_params():
             net = TranslatorNet(self.model_config(len(units.source), len(units.target)))
+        net = self.on_device(net)
         batches = PairBatches(
             sources, targets, batch_size=config.batch_size, shuffle=True, seed=config.seed
         )
@@ -236,8 +239,9 @@ class Translator(OptionsEstimator):
         found = self._search(list(source), beam=1, length_penalty=0.0)
         hypotheses = [t.text for t in found]
         total, count = 0.0, 0
-        for batch in self._loss_batches(source, target):
-            with autocast(self.precision):
+        device = model_device(self.model_)
+        for batch in feed(self._loss_batches(source, target), device):
+            with autocast(self.precision, device):
                 scores = self.model_(*batch.inputs)
             loss_sum, size = objective(0.0).loss(scores, batch)
             total, count = total + float(loss_sum), count + size
@@ -312,14 +316,14 @@ class Translator(OptionsEstimator):
     ) -> list[Translated]:
         """Each text's best output; a text with no token (empty, white space) translates to
         the empty text."""
-        self.model_.eval()
+        self.on_device(self.model_).eval()
         searcher, units = self._searcher(backend), self.units_
         encoded = units.source.encode_batch(texts)
         kept = [i for i, ids in enumerate(encoded) if ids]
         sources = [encoded[i] for i in kept]
         self._warn_long(sources)
         limits = [int(self.max_ratio * len(s)) + EXTRA_TOKENS for s in sources]
-        with autocast(self.precision):
+        with autocast(self.precision, model_device(self.model_)):
             found = search_batches(
                 searcher,
                 sources,
@@ -377,12 +381,13 @@ class Translator(OptionsEstimator):
         """The source pieces, the output pieces (and the end) and the attention weights
         (outputs + 1, source) the decoder used for ``translation`` of ``text``."""
         self._check_fitted()
-        net, units = self.model_.eval(), self.units_
+        net, units = self.on_device(self.model_).eval(), self.units_
+        device = model_device(net)
         ids = units.source.encode(text) or [Vocabulary.unk_id]
-        tokens = torch.tensor(ids)[:, None]
-        memory, state = net.encode(tokens, torch.tensor([len(ids)]))
-        target_in = torch.tensor([EOD_ID, *translation.tokens])[:, None]
-        weights = net.decode(memory, state, target_in).weights[0]  # (T, S)
+        tokens = torch.tensor(ids, device=device)[:, None]
+        memory, state = net.encode(tokens, torch.tensor([len(ids)], device=device))
+        target_in = torch.tensor([EOD_ID, *translation.tokens], device=device)[:, None]
+        weights = net.decode(memory, state, target_in).weights[0].cpu()  # (T, S)
         pieces = [units.source.decode([i]) or units.source.tokens[i] for i in ids]
         outputs = [units.target.decode([i]) for i in translation.tokens] + ["</s>"]
         return pieces, outputs, weights.float().numpy()

@@ -135,7 +135,13 @@ def test_bf16_autocast_trains_with_float32_weights() -> None:
 
 def test_bf16_without_cpu_support_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    config = TrainConfig(precision="bf16")  # a configuration may name it; the CPU refuses it
     with pytest.raises(ConfigError, match="precision bf16 needs a CPU with native bfloat16"):
-        TrainConfig(precision="bf16")
-    with pytest.raises(ConfigError, match="unknown precision 'fp16'"):
-        TrainConfig(precision="fp16")
+        Trainer(config).fit(nn.Linear(2, 2), Blobs())
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'"):
+        TrainConfig(precision="fp8")
+
+
+def test_fp16_is_refused_on_the_cpu() -> None:
+    with pytest.raises(ConfigError, match="precision fp16 runs on a GPU only"):
+        Trainer(TrainConfig(precision="fp16")).fit(nn.Linear(2, 2), Blobs())

@@ -8,17 +8,21 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
 from rnnkit.errors import ConfigError
-from rnnkit.train.precision import PRECISIONS, check_precision
+from rnnkit.tasks.shared import DEVICE_HELP
+from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
 if TYPE_CHECKING:  # imported where used: --help must not import torch
     from rnnkit.classifier import TextClassifier
     from rnnkit.data.corpus import Corpus
     from rnnkit.data.datasets import Splits
+    from rnnkit.estimator import OptionsEstimator
 
+
+E = TypeVar("E", bound="OptionsEstimator")
 
 # Library fields whose flag is not --FIELD-WITH-DASHES (the table of the task has its own).
 FLAGS = {"text_cols": "--text-col", "label_col": "--label-col"}
@@ -143,15 +147,35 @@ def rounded(metrics: dict[str, Any] | None) -> dict[str, float] | None:
     return {key: round(float(metrics[key]), 6) for key in ("accuracy", "macro_f1")}
 
 
-def add_precision_option(parser: argparse.ArgumentParser) -> None:
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    """--device, --precision and --threads of a command that runs a saved model."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help=f"{DEVICE_HELP} (default: auto)",
+    )
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="fp32, or bf16 autocast on CPUs with native bf16 (default: as the model was trained)",
+        help=f"{PRECISION_HELP} (default: as the model was trained)",
     )
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
     )
+
+
+def apply_run_options(estimator: E, args: argparse.Namespace) -> E:
+    """A loaded estimator with the command's --device and --precision (checked together:
+    fp16 needs a GPU); the model moves to the device at its first use."""
+    from rnnkit.train.device import resolve_device
+
+    estimator.device = getattr(args, "device", None) or "auto"
+    device = resolve_device(estimator.device)
+    if getattr(args, "precision", None):
+        check_precision(args.precision, device)
+        estimator.precision = args.precision
+    return estimator
 
 
 def set_threads(threads: int | None) -> None:
@@ -166,15 +190,13 @@ def set_threads(threads: int | None) -> None:
 
 
 def load_model(args: argparse.Namespace) -> TextClassifier:
-    """The bundle at ``args.model``, with ``--precision`` and ``--threads`` applied."""
+    """The bundle at ``args.model``, with ``--device``, ``--precision`` and ``--threads``
+    applied."""
     from rnnkit.classifier import TextClassifier
 
     set_threads(args.threads)
     clf = TextClassifier.load(args.model, command=f"rnnkit {args.command}")
-    if args.precision:
-        check_precision(args.precision)
-        clf.precision = args.precision
-    return clf
+    return apply_run_options(clf, args)
 
 
 def input_texts(texts: list[str], input: str | None, encoding: str) -> Iterable[str]:

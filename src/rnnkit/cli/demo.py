@@ -9,6 +9,7 @@ from typing import Any
 
 from rnnkit.cli.common import print_json, set_threads
 from rnnkit.files import check_target
+from rnnkit.tasks.shared import DEVICE_HELP
 
 DESCRIPTION = """\
 Train, on generated data and without a network:
@@ -44,6 +45,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
     )
+    parser.add_argument(
+        "--device", default="auto", metavar="DEVICE", help=f"{DEVICE_HELP} (default: auto)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="print the table only")
     parser.add_argument(
         "--json", action="store_true", help="print the table as one JSON object as the last line"
@@ -65,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from rnnkit.synthetic.demo import DemoConfig, as_json, gradient_ratios, run_demo
 
     set_threads(args.threads)
-    config = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    config = (
+        DemoConfig.quick(args.seed, args.device)
+        if args.quick
+        else DemoConfig(seed=args.seed, device=args.device)
+    )
     out = None if args.no_plots else Path(args.out).absolute()
     if out is not None:  # checked before the minutes of training
         for name in ("learning_curves.png", "gradients.png"):

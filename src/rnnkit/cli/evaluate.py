@@ -8,7 +8,7 @@ from typing import Any
 
 from rnnkit.cli.common import (
     add_data_options,
-    add_precision_option,
+    add_device_options,
     check_data,
     is_dataset,
     load_file,
@@ -40,7 +40,7 @@ def add_parser(commands: Any) -> None:
         help="also draw the confusion matrix to this image file (.png added when FILE has no "
         "image suffix; needs matplotlib: pip install 'rnnkit[plot]')",
     )
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@ import random
 import sys
 from typing import Any
 
-from rnnkit.cli.common import add_precision_option, print_json, set_threads
+from rnnkit.cli.common import add_device_options, apply_run_options, print_json, set_threads
 from rnnkit.errors import ConfigError
 
 DESCRIPTION = """\
@@ -67,7 +67,7 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="one JSON object per sample (prompt, text, tokens, seed) instead of the text",
     )
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -82,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seed must be zero or positive, got {args.seed}")
     sampling = Sampling(args.temperature, args.top_k, args.top_p)  # checked before loading
     set_threads(args.threads)
-    lm = LanguageModel.load(args.model, command="rnnkit generate")
-    if args.precision:
-        lm.precision = args.precision
+    lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit generate"), args)
     if args.backend == "onnx":
         lm.start("", backend="onnx")  # a missing or stale ONNX file fails here, before output
     seed = args.seed if args.seed is not None else random.randrange(2**31)

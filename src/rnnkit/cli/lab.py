@@ -10,6 +10,7 @@ from typing import Any
 from rnnkit.cli.common import print_json, set_threads
 from rnnkit.cli.demo import print_table
 from rnnkit.errors import ConfigError
+from rnnkit.tasks.shared import DEVICE_HELP
 
 TASKS = ("negation", "adding", "copy", "parity", "generate")
 
@@ -62,6 +63,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
     )
+    parser.add_argument(
+        "--device", default="auto", metavar="DEVICE", help=f"{DEVICE_HELP} (default: auto)"
+    )
     parser.add_argument("--plot", metavar="DIR", help="write the learning curve (PNG) here")
     text = parser.add_argument_group("generate")
     text.add_argument(
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             negation_train=args.train_size - args.train_size % 2,
             negation_test=args.test_size - args.test_size % 2,
             seed=args.seed,
+            device=args.device,
         )
         runs = negation_runs(config, cells=(args.cell,))
     else:
@@ -123,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             seed=args.seed,
+            device=args.device,
         )
         runs = [lab_run]
         norms = hidden_gradient_norms(model, make(64, args.length, seed=args.seed + 2))
@@ -159,6 +165,7 @@ def run_generate(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         seed=args.seed,
         verbose=not args.quiet,
+        device=args.device,
     )
     valid = metrics["valid"]
     print(

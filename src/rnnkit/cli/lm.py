@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import add_precision_option, print_json, set_threads
+from rnnkit.cli.common import add_device_options, apply_run_options, print_json, set_threads
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.train import (
     add_out_options,
@@ -134,7 +134,7 @@ def _add_evaluate(sub: Any) -> None:
     )
     _add_corpus_options(parser)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run_evaluate)
 
 
@@ -282,9 +282,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from rnnkit.language_model import LanguageModel
 
     set_threads(args.threads)
-    lm = LanguageModel.load(args.model, command="rnnkit lm evaluate")
-    if args.precision:
-        lm.precision = args.precision
+    lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit lm evaluate"), args)
     named = args.data in LM_DATASETS and not Path(args.data.split("#", 1)[0]).exists()
     # a named dataset is read in its own documents; a file as the model was trained
     document = args.document or (None if named else lm.document)

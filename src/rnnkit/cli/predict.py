@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from rnnkit.cli.common import add_precision_option, chunks, input_texts, load_model, print_json
+from rnnkit.cli.common import add_device_options, chunks, input_texts, load_model, print_json
 from rnnkit.errors import ConfigError, PredictionError
 
 NON_FINITE = "the model gave NaN or infinite outputs for this text"
@@ -45,7 +45,7 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         help="ONNX file for --backend onnx (default: MODEL/model.onnx)",
     )
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run)
 
 

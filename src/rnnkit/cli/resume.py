@@ -19,7 +19,7 @@ from rnnkit.train.checkpoint import (
     verify_checkpoint,
 )
 
-RESUMABLE = ("lr", "threads", "checkpoint_every", "quiet", "json")
+RESUMABLE = ("lr", "threads", "device", "checkpoint_every", "quiet", "json")
 PATHS = ("data", "valid", "test", "vectors", "data_dir", "config")
 
 

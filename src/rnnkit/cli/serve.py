@@ -9,6 +9,7 @@ from typing import Any
 
 from rnnkit.errors import ConfigError
 from rnnkit.serve.config import ServeConfig
+from rnnkit.tasks.shared import DEVICE_HELP
 
 
 def add_parser(commands: Any) -> None:
@@ -124,6 +125,12 @@ def add_parser(commands: Any) -> None:
         "the workers; for a language model or a translator 1, since more threads slow down "
         "their steps of one token)",
     )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help=f"{DEVICE_HELP} (default: auto)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(run=run)
 
@@ -182,8 +189,12 @@ def run(args: argparse.Namespace) -> int:
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,
         threads=threads(args.threads),
+        device=args.device,
         access_log=args.access_log,
     )
+    from rnnkit.train.device import resolve_device
+
+    resolve_device(config.device)  # a device this machine lacks fails here, before loading
     from rnnkit.bundle import bundle_task
     from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
     from rnnkit.tasks.translation import NAME as TRANSLATION

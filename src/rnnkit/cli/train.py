@@ -197,7 +197,11 @@ def run_training(args: argparse.Namespace, prepare: Prepare, train: TrainAndSave
     if args.nproc is not None:
         return launch(args, prepare)
     start = time.perf_counter()
-    world = distributed.init_from_env() if distributed.launched() else distributed.World()
+    world = (
+        distributed.init_from_env(getattr(args, "device", "auto"))
+        if distributed.launched()
+        else distributed.World()
+    )
     with contextlib.ExitStack() as stack:
         if world.is_main and args.resume:  # held before its checkpoint is read
             stack.enter_context(FolderLock(run_folder(args.resume), option="--resume"))

@@ -14,7 +14,7 @@ import logging
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import add_precision_option
+from rnnkit.cli.common import add_device_options
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.train import (
     add_out_options,
@@ -199,7 +199,7 @@ def _add_text(sub: Any) -> None:
         help="draw the attention of one sentence's translation (source against output "
         "tokens) to FILE (.png, .svg or .pdf)",
     )
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run_text)
 
 
@@ -225,7 +225,7 @@ def _add_evaluate(sub: Any) -> None:
     _add_pair_options(parser)
     _add_decoding(parser, backend=True)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    add_precision_option(parser)
+    add_device_options(parser)
     parser.set_defaults(run=run_evaluate)
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import chunks, input_texts, print_json, set_threads
+from rnnkit.cli.common import apply_run_options, chunks, input_texts, print_json, set_threads
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.translation import DECODING
 
@@ -43,12 +43,7 @@ def load(args: argparse.Namespace, command: str) -> Translator:
     from rnnkit.translator import Translator
 
     set_threads(args.threads)
-    translator = Translator.load(args.model, command=command)
-    if args.precision:
-        from rnnkit.train.precision import check_precision
-
-        check_precision(args.precision)
-        translator.precision = args.precision
+    translator = apply_run_options(Translator.load(args.model, command=command), args)
     for name in DECODING:
         if getattr(args, name) is not None:
             setattr(translator, name, getattr(args, name))

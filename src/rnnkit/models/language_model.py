@@ -71,6 +71,8 @@ class Carried(nn.Module):
         state = self.state
         if bool(fresh) or state is None or state[0].shape[1] != tokens.shape[1]:
             state = None
+        elif state[0].device != tokens.device:  # resumed from a checkpoint, read on the CPU
+            state = tuple(s.to(tokens.device) for s in state)
         scored = self.net.score(tokens, targets, state)
         self.state = tuple(s.detach() for s in scored.state)
         return scored.loss_sum + scored.penalty, scored.count
@@ -131,7 +133,7 @@ class LanguageModelNet(nn.Module):
         """Scores over the vocabulary (..., V): logits, or log-probabilities for the adaptive
         softmax (the same thing to softmax and sampling)."""
         if self.adaptive is not None:
-            with _float32():
+            with _float32(h.device.type):
                 flat = self.adaptive.log_prob(_wide(h.reshape(-1, h.shape[-1])))
             return flat.reshape(*h.shape[:-1], -1)
         if self.decoder is not None:
@@ -144,7 +146,7 @@ class LanguageModelNet(nn.Module):
         h, raw, final = self.hidden(tokens, state)
         flat_h, flat_y = h.reshape(-1, h.shape[-1]), targets.reshape(-1)
         if self.adaptive is not None:
-            with _float32():
+            with _float32(h.device.type):
                 loss_sum = -self.adaptive(_wide(flat_h), flat_y).output.sum()
         else:
             loss_sum = F.cross_entropy(_wide(self.logits(flat_h)), flat_y, reduction="sum")
@@ -229,11 +231,11 @@ def run_segments(rnn: nn.Module, x: Tensor, state: State, reset: Tensor) -> tupl
     return out, tuple(f[:, last] for f in finals)
 
 
-def _float32() -> torch.autocast:
+def _float32(device_type: str) -> torch.autocast:
     """No autocast inside: the adaptive softmax writes its clusters' bf16 log-probabilities
     into a float32 output (``index_copy_`` refuses the mix), and its log-sum-exp is safer in
     float32 anyway."""
-    return torch.autocast("cpu", enabled=False)
+    return torch.autocast(device_type, enabled=False)
 
 
 def _wide(x: Tensor) -> Tensor:

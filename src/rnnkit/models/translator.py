@@ -61,6 +61,7 @@ class Search:
         """The rows ``rows``. A beam search mostly reorders the hypotheses of each sentence
         among its own rows: the memory, the same for all of them, is then left as it is (its
         copy was a tenth of a beam search's time)."""
+        rows = rows.to(self.decoder.feed.device)  # the search keeps its indices on the CPU
         sentences = self.sentences
         if sentences is None:
             sentences = torch.arange(self.memory.mask.shape[0], device=rows.device)
@@ -184,14 +185,18 @@ class TranslatorNet(nn.Module):
         return log_probs, DecoderState(hidden, feed), weights[:, 0]
 
     def start_search(self, source: Tensor, lengths: Tensor) -> Search:
-        """The search's start for a batch of sources (S, B) of ``lengths`` (B,)."""
-        memory, state = self.encode(source, lengths)
+        """The search's start for a batch of sources (S, B) of ``lengths`` (B,), moved to the
+        network's device."""
+        device = next(self.parameters()).device
+        memory, state = self.encode(source.to(device), lengths.to(device))
         return Search(state, memory)
 
     def search_step(self, tokens: Tensor, search: Search) -> tuple[Tensor, Search]:
-        """``step`` as :mod:`rnnkit.decoding` calls it."""
+        """``step`` as :mod:`rnnkit.decoding` calls it: tokens and log-probabilities on the
+        CPU, where the search picks its candidates; the state on the network's device."""
+        tokens = tokens.to(search.decoder.feed.device)
         log_probs, state, _ = self.step(tokens, search.decoder, search.memory)
-        return log_probs, Search(state, search.memory, search.sentences)
+        return log_probs.cpu(), Search(state, search.memory, search.sentences)
 
     def forward(self, source: Tensor, lengths: Tensor, target_in: Tensor) -> Tensor:
         memory, state = self.encode(source, lengths)

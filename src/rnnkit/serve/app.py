@@ -118,6 +118,7 @@ def create_app(config: ServeConfig) -> PredictFirst | FastAPI:
 def create_predict_app(config: ServeConfig) -> PredictFirst:
     """A classifier's ASGI application: FastAPI, with POST /predict in front."""
     clf = TextClassifier.load(config.model)
+    clf.device = config.device
     labels = [str(c) for c in clf.classes_]
     info = _info(clf, Path(config.model))
     torch.set_num_threads(config.torch_threads)

@@ -33,6 +33,7 @@ class ServeConfig:
     batching: bool = True  # dynamic batching of concurrent requests
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
     threads: int = 0  # torch threads per worker (0: the cores divided among the workers)
+    device: str = "auto"  # where the model runs (auto: a GPU when torch sees one)
     access_log: bool = False
 
     def __post_init__(self) -> None:

@@ -208,6 +208,7 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
     """A language model's ASGI application: FastAPI, POST /generate answered from the ASGI
     messages (its answer may be a stream)."""
     lm = LanguageModel.load(config.model, command="rnnkit serve")
+    lm.device = config.device
     info = _info(lm, Path(config.model), config)
     torch.set_num_threads(config.threads or 1)  # one token at a time: see --threads
     generations = Generations(lm)

@@ -259,6 +259,7 @@ def _info(translator: Translator, model: Path, config: ServeConfig) -> dict[str,
 def create_translate_app(config: ServeConfig) -> FastAPI:
     """A translator's ASGI application: FastAPI, the model in a worker thread."""
     translator = Translator.load(config.model, command="rnnkit serve")
+    translator.device = config.device
     info = _info(translator, Path(config.model), config)
     default = info["server"]["beam"], info["server"]["length_penalty"]
 

@@ -45,9 +45,10 @@ class DemoConfig:
     adding_steps: int = 2500
     hidden: int = 64
     seed: int = 0
+    device: str = "auto"  # where the models train (auto: a GPU when torch sees one)
 
     @classmethod
-    def quick(cls, seed: int = 0) -> DemoConfig:
+    def quick(cls, seed: int = 0, device: str = "auto") -> DemoConfig:
         return cls(
             negation_train=800,
             negation_test=200,
@@ -58,6 +59,7 @@ class DemoConfig:
             adding_steps=1200,
             hidden=32,
             seed=seed,
+            device=device,
         )
 
 
@@ -89,6 +91,7 @@ def negation_runs(
             batch_size=32,
             valid_split=0,
             seed=config.seed,
+            device=config.device,
         )
         start = time.perf_counter()
         clf.fit(data.train_texts, data.train_labels)
@@ -120,6 +123,7 @@ def run_demo(config: DemoConfig, out: Path | None = None) -> DemoResult:
                 hidden_size=config.hidden,
                 steps=config.adding_steps,
                 seed=config.seed,
+                device=config.device,
             )
             result.runs.append(run)
             models[length, cell] = model

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError
 from rnnkit.nn.layers import LAYERS
 from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
+from rnnkit.train.device import model_device, resolve_device
 from rnnkit.train.step import BatchLike, Step
 
 log = logging.getLogger(__name__)
@@ -110,9 +111,10 @@ def _score(task: SequenceTask, output: Tensor, target: Tensor) -> tuple[str, flo
     return "accuracy", accuracy, accuracy >= SOLVED_ACCURACY
 
 
-def _tensors(task: SequenceTask) -> tuple[Tensor, Tensor]:
-    """Inputs time-major (T, N, F) and targets."""
-    return torch.from_numpy(task.inputs).transpose(0, 1), torch.from_numpy(task.targets)
+def _tensors(task: SequenceTask, device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+    """Inputs time-major (T, N, F) and targets, on ``device``."""
+    inputs = torch.from_numpy(task.inputs).transpose(0, 1)
+    return inputs.to(device), torch.from_numpy(task.targets).to(device)
 
 
 def train_task(
@@ -127,15 +129,18 @@ def train_task(
     clip_norm: float = 1.0,
     seed: int = 0,
     eval_every: int = 50,
+    device: str = "auto",
 ) -> tuple[LabRun, SequenceModel]:
-    """Train a fresh ``SequenceModel`` on batches drawn from ``train``; score on ``test``.
+    """Train a fresh ``SequenceModel`` on batches drawn from ``train``; score on ``test``; on
+    ``device`` (auto: a GPU when torch sees one).
 
     Stops early once the test score counts as solved at an evaluation."""
     torch.manual_seed(seed)
     outputs = 1 if train.kind == "regression" else train.num_classes
+    on = resolve_device(device)
     model = SequenceModel(
         cell, train.input_size, hidden_size, outputs, per_step=train.kind == "per_step"
-    )
+    ).to(on)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def loss_sum(output: Tensor, batch: BatchLike) -> tuple[Tensor, int]:
@@ -143,14 +148,14 @@ def train_task(
         return _loss(train, output, batch.target) * count, count
 
     update = Step(model, loss_sum, optimizer, model.parameters(), clip_norm=clip_norm)
-    x_train, y_train = _tensors(train)
-    x_test, y_test = _tensors(test)
+    x_train, y_train = _tensors(train, on)
+    x_test, y_test = _tensors(test, on)
     generator = torch.Generator().manual_seed(seed)
     run = LabRun(test.name, cell, "", float("nan"), False, 0.0)
     start = time.perf_counter()
     for step in range(1, steps + 1):
         model.train()
-        rows = torch.randint(0, x_train.shape[1], (batch_size,), generator=generator)
+        rows = torch.randint(0, x_train.shape[1], (batch_size,), generator=generator).to(on)
         total, count = update.loss(TensorBatch((x_train[:, rows],), y_train[rows]))
         update.update(total, 1.0 / count)
         loss = total.detach() / count
@@ -182,7 +187,7 @@ def hidden_gradient_norms(model: SequenceModel, task: SequenceTask) -> np.ndarra
     layer = model.recurrent
     weights = layer.layer_weights(0, 0)
     step = layer.cell.step
-    x, target = _tensors(task)
+    x, target = _tensors(task, model_device(model))
     batch = x.shape[1]
     state = tuple(x.new_zeros(batch, layer.hidden_size) for _ in range(layer.cell.num_states))
     hidden: list[Tensor] = []

@@ -133,6 +133,7 @@ def run_lesson(
     temperatures: tuple[float, ...] = TEMPERATURES,
     seed: int = 0,
     verbose: bool = False,
+    device: str = "auto",
 ) -> tuple[list[Sample], dict[str, Any]]:
     """Train a character model for ``minutes`` on ``text`` (its last 10% for validation),
     then one sample per temperature from ``prompt``; and the model's validation scores."""
@@ -150,6 +151,7 @@ def run_lesson(
         max_minutes=minutes,
         seed=seed,
         verbose=verbose,
+        device=device,
     ).fit([text[:cut]], [text[cut:]])
     samples = []
     for temperature in temperatures:

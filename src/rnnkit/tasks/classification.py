@@ -13,6 +13,8 @@ from rnnkit.data.config import DataConfig
 from rnnkit.models.config import CELLS, ModelConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
+    DETERMINISTIC,
+    DEVICE,
     GROUPS,
     MAX_MINUTES,
     PRECISION,
@@ -227,6 +229,7 @@ OPTIONS = OptionTable(
             "seed", "random seed (weights, batches, validation split)", type=int, metavar="N"
         ),
         PRECISION,
+        DETERMINISTIC,
         training_option(
             "max_steps",
             "stop after this many optimizer steps, for quick checks; the validation and test "
@@ -238,6 +241,7 @@ OPTIONS = OptionTable(
         ),
         MAX_MINUTES,
         THREADS,
+        DEVICE,
     ],
     {"model": ModelConfig, "data": DataConfig, "training": TrainConfig},
 )

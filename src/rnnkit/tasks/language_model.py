@@ -15,6 +15,8 @@ from rnnkit.data.config import DOCUMENTS, UNIT_NAMES, StreamConfig
 from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
+    DETERMINISTIC,
+    DEVICE,
     GROUPS,
     MAX_MINUTES,
     PRECISION,
@@ -267,6 +269,7 @@ OPTIONS = OptionTable(
             "seed", "random seed (weights, dropout, window lengths)", type=int, metavar="N"
         ),
         PRECISION,
+        DETERMINISTIC,
         training_option(
             "max_steps",
             "stop after this many optimizer steps, for quick checks",
@@ -277,6 +280,7 @@ OPTIONS = OptionTable(
         ),
         MAX_MINUTES,
         THREADS,
+        DEVICE,
     ],
     {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
 )

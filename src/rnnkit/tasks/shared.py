@@ -29,8 +29,25 @@ SCHEDULE_HELP = (
 )
 PRECISION = training_option(
     "precision",
-    "fp32, or bf16: bfloat16 autocast, faster on CPUs with native bf16",
+    "fp32; bf16: bfloat16 autocast (CPUs with native bf16, GPUs); fp16: float16 autocast with a "
+    "gradient scaler (GPUs)",
     choices=PRECISIONS,
+)
+DETERMINISTIC = training_option(
+    "deterministic",
+    "deterministic kernels (torch, cuDNN, cuBLAS): runs with one seed on one machine give "
+    "identical weights, somewhat slower on a GPU",
+    type=bool,
+    switch="set",
+)
+DEVICE_HELP = "where to run: auto (a GPU when torch sees one), cpu, cuda or cuda:N"
+DEVICE = Option(
+    "device",
+    f"{DEVICE_HELP}; bundles and checkpoints load on any device",
+    group="training",
+    default="auto",
+    listed_before="precision",
+    metavar="DEVICE",
 )
 MAX_MINUTES = training_option(
     "max_minutes",

@@ -19,6 +19,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.models.config import ATTENTIONS, EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
+    DETERMINISTIC,
+    DEVICE,
     MAX_MINUTES,
     PRECISION,
     SCHEDULE_HELP,
@@ -250,6 +252,7 @@ OPTIONS = OptionTable(
             "seed", "random seed (weights, dropout, batch order)", type=int, metavar="N"
         ),
         PRECISION,
+        DETERMINISTIC,
         training_option(
             "max_steps",
             "stop after this many optimizer steps, for quick checks",
@@ -260,6 +263,7 @@ OPTIONS = OptionTable(
         ),
         MAX_MINUTES,
         THREADS,
+        DEVICE,
         *_DECODING,
     ],
     {

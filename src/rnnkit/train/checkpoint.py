@@ -92,6 +92,8 @@ class TrainingState:
     history: dict[str, Any]
     best: dict[str, Any]  # best_key, waited
     extra: dict[str, Any] = field(default_factory=dict)
+    cuda_rng: Tensor | None = None  # (processes, state) of the GPU's generator, on CUDA
+    scaler: dict[str, Any] | None = None  # fp16's loss scale and its growth counter
 
     def describe(self) -> str:
         p = self.position
@@ -155,6 +157,7 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
         **{f"model.{k}": v for k, v in state.model.items()},
         **optimizer_tensors,
         "rng.torch": state.rng,
+        **({"rng.cuda": state.cuda_rng} if state.cuda_rng is not None else {}),
     }
     meta = {
         "format": FORMAT,
@@ -166,6 +169,7 @@ def save_checkpoint(path: Path, state: TrainingState) -> Path:
         "scheduler": state.scheduler,
         "optimizer": optimizer_plain,
         "extra": state.extra,
+        "scaler": state.scaler,
     }
 
     def write_state(target: Path) -> None:
@@ -246,6 +250,8 @@ def load_checkpoint(path: Path) -> TrainingState:
             history=meta["history"],
             best=meta["best"],
             extra=meta.get("extra", {}),
+            cuda_rng=tensors.get("rng.cuda"),
+            scaler=meta.get("scaler"),
         )
     except SafetensorError as error:
         raise CheckpointError(f"{state_path}: corrupted ({error})") from None

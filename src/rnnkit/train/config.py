@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from rnnkit.errors import ConfigError, field_error
-from rnnkit.train.precision import check_precision
+from rnnkit.train.precision import PRECISIONS
 
 SCHEDULES = ("linear", "cosine", "constant", "slanted")
 SLANTED_RATIO = 32  # the slanted triangular schedule's lowest rate: the peak over this
@@ -35,7 +35,11 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation score before stopping (0: never)
     label_smoothing: float = 0.0
     seed: int = 0
-    precision: str = "fp32"  # fp32, or bf16: autocast on CPUs with native bfloat16
+    # fp32, bf16 or fp16 (autocast; what the device supports is checked where it is known)
+    precision: str = "fp32"
+    # deterministic kernels (torch's, cuDNN's, cuBLAS's): two runs with one seed on one
+    # machine give identical weights, at some cost in speed on a GPU
+    deterministic: bool = False
     max_steps: int | None = None  # stop after this many optimizer steps (None: no limit)
     # stop after this many minutes of training steps, the learning-rate schedule (warm-up and
     # decay) running over that time instead of over the steps; epochs then default to no limit
@@ -69,8 +73,11 @@ class TrainConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise field_error(name, expected, getattr(self, name))
-        check_precision(self.precision)
-        for name, choices in (("schedule", SCHEDULES), ("unfreeze", UNFREEZE)):
+        for name, choices in (
+            ("schedule", SCHEDULES),
+            ("unfreeze", UNFREEZE),
+            ("precision", PRECISIONS),
+        ):
             if getattr(self, name) not in choices:
                 raise ConfigError(
                     f"unknown {name} {getattr(self, name)!r}: choose one of {', '.join(choices)}",

@@ -1,9 +1,14 @@
 """One training step, the same for every task and for every caller (the trainer, the
 learning-rate range test, the lab):
 
-    outputs      = model(*batch.inputs)            under autocast at ``precision``
+    outputs      = model(*batch.inputs)            on the model's device, under autocast at
+                                                   ``precision``
     (sum, count) = loss(outputs, batch)            the task's loss summed over its targets
     theta       <- AdamW(theta, grad(scale * sum))  gradient norm clipped to ``clip_norm``
+
+With ``fp16`` the loss is multiplied by a dynamic scale before backward and the gradients
+divided by it before clipping; a step whose gradients overflowed is skipped and the scale
+halved (torch's ``GradScaler``).
 
 ``scale`` is ``1 / count`` for the mean over the batch; in data-parallel training the trainer
 passes ``processes / global count``, because DDP averages gradients over processes.
@@ -23,7 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.data.batching import IGNORE_INDEX
-from rnnkit.train.precision import autocast
+from rnnkit.train.device import model_device, to_device
+from rnnkit.train.precision import autocast, grad_scaler
 
 __all__ = ["IGNORE_INDEX", "BatchLike", "LossFn", "Objective", "Step", "adamw", "cross_entropy"]
 
@@ -105,15 +111,20 @@ class Step:
         self.net, self.loss_fn, self.optimizer = net, loss, optimizer
         self.parameters = list(parameters)
         self.precision, self.clip_norm = precision, clip_norm
+        self.device = model_device(net)
+        self.scaler = grad_scaler(precision, self.device)
 
     def loss(self, batch: BatchLike) -> tuple[Tensor, int]:
-        with autocast(self.precision):
+        batch = to_device(batch, self.device)  # where it is already, as it is
+        with autocast(self.precision, self.device):
             outputs = self.net(*batch.inputs)
         return self.loss_fn(outputs, batch)
 
     def update(self, loss_sum: Tensor, scale: float) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        (loss_sum * scale).backward()  # type: ignore[no-untyped-call]
+        self.scaler.scale(loss_sum * scale).backward()  # type: ignore[no-untyped-call]
         if self.clip_norm:
+            self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.parameters, self.clip_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()

@@ -5,7 +5,9 @@ It takes a model called as ``model(*batch.inputs) -> outputs``, a source of batc
 ``(outputs, batch) -> (sum, count)`` and the validation metric to watch, with its direction),
 and an ``evaluate(model) -> metrics`` callback, and trains with AdamW, linear warm-up then
 linear or cosine decay, gradient clipping, validation after every epoch and early stopping that
-restores the best weights. Each step is :class:`rnnkit.train.step.Step`.
+restores the best weights. Each step is :class:`rnnkit.train.step.Step`, on the device the
+model is on; batches reach it through :func:`rnnkit.train.device.feed` (on a GPU, built ahead
+in a background thread and copied from pinned memory).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from rnnkit.train.checkpoint import (
     save_checkpoint,
 )
 from rnnkit.train.config import TrainConfig, auto_epochs
+from rnnkit.train.device import deterministic_kernels, feed, model_device
 from rnnkit.train.distributed import World
+from rnnkit.train.precision import check_precision
 from rnnkit.train.run import (
     TIME_STEPS,
     History,
@@ -96,7 +100,9 @@ class Trainer:
         config = self.config
         if objective is None:
             objective = Objective(cross_entropy(config.label_smoothing))
-        self.world = world = distributed.current()
+        device = model_device(model)
+        check_precision(config.precision, device)
+        self.world = world = distributed.current(device)
         self._checkpointed = False
         net: nn.Module = model
         if world.distributed and config.unfreeze == "gradual":
@@ -108,7 +114,9 @@ class Trainer:
         if world.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
-            net = DistributedDataParallel(model)
+            net = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
             batches = batches.shard(world.rank, world.size)  # type: ignore[attr-defined]
             torch.manual_seed(config.seed * 7919 + world.rank)  # dropout differs by process
         groups = layer_groups(model, config)
@@ -118,7 +126,7 @@ class Trainer:
             config.weight_decay,
         )
         self._groups = [group for group, _ in groups]
-        step = Step(
+        self._step = step = Step(
             net,
             objective.loss,
             optimizer,
@@ -149,7 +157,7 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         if self.checkpoints is not None and self.checkpoints.resume:
             self._restore(run, model, optimizer, scheduler)
-        with self._stop_on_interrupt():
+        with deterministic_kernels(config.deterministic), self._stop_on_interrupt():
             while run.epoch < epochs and not (run.history.stopped_early or run.history.out_of_time):
                 if config.unfreeze == "gradual":
                     unfreeze_top(self._groups, run.epoch + 1)
@@ -221,7 +229,7 @@ class Trainer:
         # instead of a stream of carriage-return updates.
         lines = shown and not _is_terminal(sys.stderr)
         bar = tqdm(
-            itertools.islice(batches.epoch(epoch), skip, None),
+            feed(itertools.islice(batches.epoch(epoch), skip, None), step.device),
             initial=skip,
             total=len(batches),
             desc=f"epoch {epoch + 1}" + (f"/{epochs}" if epochs < UNLIMITED_EPOCHS else ""),
@@ -335,6 +343,10 @@ class Trainer:
         policy = self.checkpoints
         assert policy is not None
         rng = torch.stack(self.world.gather(torch.get_rng_state()))  # (processes, state)
+        device = self._step.device
+        cuda_rng = None
+        if device.type == "cuda":
+            cuda_rng = torch.stack(self.world.gather(torch.cuda.get_rng_state(device)))
         self._checkpointed = True
         if not self.world.is_main:
             return
@@ -350,6 +362,8 @@ class Trainer:
             history=history,
             best={"key": list(run.best_key) if run.best_key else None, "waited": run.waited},
             extra=policy.extra,
+            cuda_rng=cuda_rng,
+            scaler=self._step.scaler.state_dict() if self._step.scaler.is_enabled() else None,
         )
         save_checkpoint(policy.last, state)
         if best:
@@ -381,6 +395,11 @@ class Trainer:
                 group["lr"] *= scale
         rng = state.rng if state.rng.dim() == 2 else state.rng[None]
         torch.set_rng_state(rng[self.world.rank % len(rng)].clone())
+        device = self._step.device
+        if device.type == "cuda" and state.cuda_rng is not None:
+            torch.cuda.set_rng_state(state.cuda_rng[self.world.rank % len(state.cuda_rng)], device)
+        if state.scaler is not None and self._step.scaler.is_enabled():
+            self._step.scaler.load_state_dict(state.scaler)
         run.history = History(**state.history)
         run.epoch, run.batch = state.position["epoch"], state.position["batch"]
         run.progress = Progress(**state.progress)
