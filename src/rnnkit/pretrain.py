@@ -144,4 +144,9 @@ def as_pretrained(lm: LanguageModel, source: str) -> Pretrained:
     """A fitted language model as the classifier's encoder takes it."""
     units = lm.units_
     assert isinstance(units, Units)
-    return Pretrained(source, lm.model_.config, units.tokens, lm.model_.state_dict())
+    return Pretrained(
+        source,
+        lm.model_.config,
+        units.tokens,
+        {k: v.detach().cpu() for k, v in lm.model_.state_dict().items()},
+    )

@@ -94,7 +94,7 @@ def pin(value: T) -> T:
         return value.pin_memory()  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         pinned = {
-            f.name: getattr(value, f.name).pin_memory()
+            f.name: getattr(value, f.name).contiguous().pin_memory()
             for f in dataclasses.fields(value)
             if isinstance(getattr(value, f.name), Tensor)
         }
