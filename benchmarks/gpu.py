@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import subprocess
 import sys
 import time
@@ -53,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 import rnnkit.nn  # noqa: E402
-from _common import write_section  # noqa: E402
+from _common import interleaved_medians, write_section  # noqa: E402
 
 SECTIONS = ("peak", "step", "loop", "lm", "infer", "recipe")
 IMDB_LM_TOKENS = 17_000_000  # IMDB train + unlabelled at the 400-token cap (NOTES.md)
@@ -74,16 +73,9 @@ def synchronized(fn: Callable[[], object], device: torch.device) -> Callable[[],
 
 
 def medians(candidates: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median seconds of each candidate over interleaved rounds, after two warm-up calls."""
-    for fn in candidates.values():
-        fn(), fn()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    """Median seconds of each candidate over interleaved rounds, after two warm-up calls (the
+    candidates are already ``synchronized``)."""
+    return interleaved_medians(candidates, rounds=rounds, warmup=2)
 
 
 def machine(device: torch.device) -> str:
