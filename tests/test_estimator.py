@@ -140,3 +140,31 @@ def test_from_config_reads_options_in_either_spelling_and_names_bad_keys(tmp_pat
     path.write_text('{"hiden": 12}')
     with pytest.raises(ConfigError, match="'hiden' is not a TextClassifier parameter; did you"):
         TextClassifier.from_config(path)
+
+
+def test_an_ensemble_learns_and_saves(tmp_path: Path) -> None:
+    texts, labels = make_texts(200)
+    clf = TextClassifier(**TINY, ensemble=2).fit(texts, labels)
+    test_texts, test_labels = make_texts(100, seed=1)
+    assert len(clf.model_.members) == 2
+    assert clf.score(test_texts, test_labels) > 0.9
+    probs = clf.predict_proba(test_texts)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
+    clf.save(tmp_path / "model")
+    loaded = TextClassifier.load(tmp_path / "model")
+    assert loaded.get_params()["ensemble"] == 2
+    assert np.array_equal(loaded.predict_proba(test_texts), probs)
+
+
+def test_every_member_of_an_ensemble_starts_from_the_vectors(tmp_path: Path) -> None:
+    vectors = tmp_path / "vectors.txt"
+    rows = {"good": [0.5, 0.1, -0.2], "awful": [-0.4, 0.3, 0.9], "film": [0.0, 0.2, 0.2]}
+    vectors.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
+    texts, labels = make_texts(100)
+    params = {**TINY, "embed_dim": None, "ensemble": 3, "max_steps": 1}
+    clf = TextClassifier(**params, vectors=str(vectors), freeze_embeddings=True).fit(texts, labels)
+    assert len(clf.model_.members) == 3
+    for member in clf.model_.members:
+        weight = member.encoder.embedding.weight.detach()
+        for word, vector in rows.items():
+            np.testing.assert_allclose(weight[clf.vocab_.index[word]].numpy(), vector, rtol=1e-6)

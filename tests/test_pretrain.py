@@ -67,6 +67,23 @@ def test_the_encoder_starts_as_the_language_model(models: tuple[Path, Path, list
     torch.testing.assert_close(embedding[added], lm_embedding[3:].mean(0))
 
 
+def test_every_member_of_an_ensemble_starts_as_the_language_model(
+    models: tuple[Path, Path, list[str]],
+) -> None:
+    forward, _, texts = models
+    lm_state = LanguageModel.load(forward).model_.state_dict()
+    clf = TextClassifier(encoder=str(forward), bidirectional=False, ensemble=2)
+    _, model = prepared(clf, texts)
+    ours = model.state_dict()
+    for k in range(2):
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            assert torch.equal(
+                ours[f"members.{k}.encoder.rnn.{name}"], lm_state[f"encoder.rnn.{name}"]
+            )
+    heads = [ours[f"members.{k}.classifier.weight"] for k in range(2)]
+    assert not torch.equal(*heads)  # what the language model does not give starts apart
+
+
 def test_both_directions_compute_what_their_language_models_compute(
     models: tuple[Path, Path, list[str]],
 ) -> None:

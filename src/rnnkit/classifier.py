@@ -31,6 +31,7 @@ from rnnkit.estimator import OptionsEstimator
 from rnnkit.language_model import LanguageModel
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import LanguageModelConfig, ModelConfig
+from rnnkit.models.ensemble import Ensemble, build_classifier, classifiers
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.transfer import (
     Pretrained,
@@ -154,7 +155,7 @@ class TextClassifier(OptionsEstimator):
 
     def _prepare(
         self, train: Corpus, names: list[str], pretrained: Sequence[Pretrained] | None = None
-    ) -> tuple[Vocabulary, SequenceClassifier, Batches]:
+    ) -> tuple[Vocabulary, SequenceClassifier | Ensemble, Batches]:
         """The vocabulary of ``train``, a fresh seeded model (its encoder from ``pretrained``,
         or from the ``encoder`` bundles) and shuffled training batches."""
         data, train_config = self.data_config(), self.train_config()
@@ -217,7 +218,7 @@ class TextClassifier(OptionsEstimator):
             min_lr=min_lr,
             max_lr=max_lr,
             steps=steps,
-            loss=objective(config.label_smoothing).loss,
+            loss=objective(config.label_smoothing, members=model.config.ensemble).loss,
         )
 
     def fit_corpus(
@@ -273,7 +274,8 @@ class TextClassifier(OptionsEstimator):
             len(names),
         )
         trainer = Trainer(train_config, progress=self.verbose, checkpoints=checkpoints)
-        history = trainer.fit(model, batches, evaluate, objective(train_config.label_smoothing))
+        target = objective(train_config.label_smoothing, members=model.config.ensemble)
+        history = trainer.fit(model, batches, evaluate, target)
         self.model_, self.vocab_, self.history_ = model, vocab, history
         self.classes_ = np.asarray(classes)
         self.embed_dim_ = model.config.embed_dim
@@ -282,17 +284,19 @@ class TextClassifier(OptionsEstimator):
 
     def _build_model(
         self, vocab: Vocabulary, num_classes: int, pretrained: Sequence[Pretrained] = ()
-    ) -> SequenceClassifier:
+    ) -> SequenceClassifier | Ensemble:
         """A fresh model; with ``vectors``, its embedding starts from them; with language
-        models (``encoder``), its embedding and recurrent stack start from theirs."""
+        models (``encoder``), its embedding and recurrent stack start from theirs (in each
+        member of an ensemble)."""
         if pretrained:
             fields = encoder_fields(pretrained)
             config = replace(
                 self.model_config(len(vocab), num_classes, int(fields["embed_dim"])), **fields
             )
             check_training_memory(config)
-            model = SequenceClassifier(config)
-            load_encoder(model.encoder, vocab, pretrained)
+            model = build_classifier(config)
+            for member in classifiers(model):
+                load_encoder(member.encoder, vocab, pretrained)
             return model
         vectors = load_vectors(self.vectors, vocab) if self.vectors else None
         embed_dim = self.embed_dim
@@ -306,9 +310,10 @@ class TextClassifier(OptionsEstimator):
             )
         config = self.model_config(len(vocab), num_classes, embed_dim)
         check_training_memory(config)
-        model = SequenceClassifier(config)
+        model = build_classifier(config)
         if vectors is not None and vectors.rows:
-            copy_vectors(model.encoder.embedding.weight, vectors.rows)
+            for member in classifiers(model):
+                copy_vectors(member.encoder.embedding.weight, vectors.rows)
         return model
 
     def _language_models(self) -> list[Pretrained]:
@@ -455,7 +460,7 @@ class TextClassifier(OptionsEstimator):
         assert isinstance(model_config, ModelConfig)
         assert isinstance(bundle.vocab, Vocabulary)
         clf = cls.from_bundle(bundle)
-        model = SequenceClassifier(model_config)
+        model = build_classifier(model_config)
         check_weights(model, bundle.state, Path(path) / "model.safetensors")
         model.load_state_dict(bundle.state)
         model.eval()

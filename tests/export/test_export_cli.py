@@ -85,3 +85,28 @@ def test_onnx_backend_errors_name_the_file_and_the_fix(bundle: Path, tmp_path: P
         "--onnx FILE goes with --backend onnx",
     )
     assert_user_error(rnnkit("export", str(tmp_path / "nothing")), "no such model folder")
+
+
+def test_an_ensemble_trains_exports_and_predicts_alike_with_onnx_runtime(tmp_path: Path) -> None:
+    from tests.conftest import write_csv
+    from tests.test_cli import TINY_OPTIONS
+
+    train = write_csv(tmp_path / "train.csv", 200)
+    model = tmp_path / "model"
+    result = rnnkit("train", str(train), "--out", str(model), "--ensemble", "2", *TINY_OPTIONS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((model / "config.json").read_text())["model"]["ensemble"] == 2
+    assert rnnkit("export", str(model)).returncode == 0
+    texts, _ = make_texts(20, seed=5)
+    torch_rows = predictions(str(model), *texts)
+    onnx_rows = predictions(str(model), *texts, "--backend", "onnx")
+    assert [r["label"] for r in onnx_rows] == [r["label"] for r in torch_rows]
+    for ours, theirs in zip(onnx_rows, torch_rows, strict=True):
+        assert isinstance(ours["probs"], dict)
+        assert isinstance(theirs["probs"], dict)
+        for label, p in theirs["probs"].items():
+            assert abs(ours["probs"][label] - p) < 1e-4
+    assert_user_error(
+        rnnkit("train", str(train), "--out", str(tmp_path / "m0"), "--ensemble", "0"),
+        "--ensemble must be at least 1, got 0",
+    )

@@ -10,6 +10,7 @@ import torch
 
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
+from rnnkit.models.ensemble import Ensemble, build_classifier
 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
@@ -38,11 +39,11 @@ def padded_batch(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch
     return tokens, lengths_t
 
 
-def model_of(scale: float = 2.0, **options: object) -> SequenceClassifier:
+def model_of(scale: float = 2.0, **options: object) -> SequenceClassifier | Ensemble:
     torch.manual_seed(0)
     sizes: dict[str, object] = {"embed_dim": 8, "hidden_size": 6, **options}
     config = ModelConfig(vocab_size=V, num_classes=C, **sizes)  # type: ignore[arg-type]
-    model = SequenceClassifier(config).eval()
+    model = build_classifier(config).eval()
     with torch.no_grad():  # biases and embeddings away from their initial scale
         for parameter in model.parameters():
             parameter.mul_(scale)
@@ -69,6 +70,8 @@ CASES = {
         "pooling": ("last", "max", "mean", "attention"),
     },
     "bag": {"cell": "bag", "pooling": ("mean",)},
+    "ensemble-lstm-bi-3": {"cell": "lstm", "ensemble": 3},
+    "ensemble-gru-2-attention": {"cell": "gru", "ensemble": 2, "pooling": ("attention",)},
 }
 
 
@@ -82,7 +85,9 @@ def test_exported_probabilities_match_pytorch_on_mixed_lengths(case: str) -> Non
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["lstm-bi-last-max-mean", "gru-bi-2-layers-last-attention"])
+@pytest.mark.parametrize(
+    "case", ["lstm-bi-last-max-mean", "gru-bi-2-layers-last-attention", "ensemble-lstm-bi-3"]
+)
 def test_a_sequence_gets_the_same_probabilities_alone_and_padded_in_a_batch(case: str) -> None:
     sess = session(build_graph(model_of(**CASES[case]), ["a", "b", "c"]))
     tokens, lengths = padded_batch(LENGTHS)

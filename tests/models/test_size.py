@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rnnkit.errors import ConfigError
-from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
+from rnnkit.models.ensemble import build_classifier
 from rnnkit.models.size import check_training_memory, parameter_count
 
 CONFIGS = [
@@ -15,13 +15,14 @@ CONFIGS = [
     {"cell": "rnn", "num_layers": 3, "pooling": ("attention", "mean")},
     {"cell": "lstm", "num_layers": 2, "pooling": ("attention",), "hidden_size": 7},
     {"cell": "bag"},
+    {"ensemble": 3, "cell": "gru"},
 ]
 
 
 @pytest.mark.parametrize("options", CONFIGS)
 def test_the_count_is_that_of_the_model(options: dict[str, object]) -> None:
     config = ModelConfig(50, 3, embed_dim=12, **{"hidden_size": 10, **options})  # type: ignore[arg-type]
-    model = SequenceClassifier(config)
+    model = build_classifier(config)
     assert parameter_count(config) == sum(p.numel() for p in model.parameters())
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from torch import nn
@@ -33,6 +33,7 @@ from torch import nn
 from rnnkit.errors import ConfigError
 from rnnkit.files import write_file
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.ensemble import Ensemble, classifiers
 from rnnkit.nn.base import RecurrentBase
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,19 @@ def _recurrent_layer(
     return y, list(results[1:])
 
 
-def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
-    """The ONNX ModelProto of ``model`` in evaluation."""
+class _Inputs(NamedTuple):
+    """The graph's inputs as every member reads them."""
+
+    tokens: str  # (T, B) int64
+    real: str  # (T, B, 1) bool: t < length
+    mask: str  # (T, B, 1) float
+    lengths_float: str  # (B, 1)
+    axis0: str
+
+
+def build_graph(model: SequenceClassifier | Ensemble, labels: list[str]) -> Any:
+    """The ONNX ModelProto of ``model`` in evaluation; an ensemble's logits are
+    ``log(mean_k softmax(logits_k))``, as ``Ensemble.forward`` computes them."""
     g = _Graph()
     onnx, helper = g.onnx, g.onnx.helper
     config = model.config
@@ -174,7 +186,50 @@ def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
     real = g.op("Unsqueeze", real, axis2)  # (T, B, 1) bool
     mask = g.op("Cast", real, to=onnx.TensorProto.FLOAT)
     lengths_float = g.op("Unsqueeze", g.op("Cast", "lengths", to=onnx.TensorProto.FLOAT), axis1)
+    inputs = _Inputs(tokens, real, mask, lengths_float, axis0)
 
+    members = [_member_logits(g, member, inputs) for member in classifiers(model)]
+    logits = members[0]
+    if len(members) > 1:  # log of the mean probability: a log-sum-exp over the members
+        stacked = g.op("Concat", *(g.op("Unsqueeze", m, axis0) for m in members), axis=0)
+        log_p = g.op("LogSoftmax", stacked, axis=2)  # (K, B, C)
+        logits = g.op(
+            "Sub",
+            g.op("ReduceLogSumExp", log_p, axis0, keepdims=0),
+            g.constant("log_members", np.array(np.log(len(members)), np.float32)),
+        )
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
+    g.nodes.append(helper.make_node("Softmax", [logits], ["probs"], axis=1))
+
+    classes = config.num_classes
+    graph = helper.make_graph(
+        g.nodes,
+        "rnnkit_sequence_classifier",
+        [
+            helper.make_tensor_value_info("tokens", onnx.TensorProto.INT64, ["batch", "time"]),
+            helper.make_tensor_value_info("lengths", onnx.TensorProto.INT64, ["batch"]),
+        ],
+        [
+            helper.make_tensor_value_info("probs", onnx.TensorProto.FLOAT, ["batch", classes]),
+            helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", classes]),
+        ],
+        g.initializers,
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="rnnkit",
+        doc_string="tokens (batch, time) int64 padded with 0, lengths (batch,) int64",
+    )
+    helper.set_model_props(proto, {"labels": "\n".join(labels), "cell": config.cell})
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _member_logits(g: _Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
+    """The logits (B, C) of one classifier."""
+    onnx, config = g.onnx, model.config
+    tokens, real, mask, lengths_float, axis0 = inputs
     x = g.op("Gather", g.constant("embedding", _array(model.encoder.embedding.weight)), tokens)
     x = g.op("Mul", x, mask)  # (T, B, E), zero at padding
     if model.encoder.rnn is None:  # bag of embeddings: their mean
@@ -218,36 +273,15 @@ def build_graph(model: SequenceClassifier, labels: list[str]) -> Any:
         g.op("MatMul", feature, g.constant("classifier_w", _array(classifier.weight).T)),
         g.constant("classifier_b", _array(classifier.bias)),
     )
-    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
-    g.nodes.append(helper.make_node("Softmax", [logits], ["probs"], axis=1))
-
-    classes = config.num_classes
-    graph = helper.make_graph(
-        g.nodes,
-        "rnnkit_sequence_classifier",
-        [
-            helper.make_tensor_value_info("tokens", onnx.TensorProto.INT64, ["batch", "time"]),
-            helper.make_tensor_value_info("lengths", onnx.TensorProto.INT64, ["batch"]),
-        ],
-        [
-            helper.make_tensor_value_info("probs", onnx.TensorProto.FLOAT, ["batch", classes]),
-            helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", classes]),
-        ],
-        g.initializers,
-    )
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="rnnkit",
-        doc_string="tokens (batch, time) int64 padded with 0, lengths (batch,) int64",
-    )
-    helper.set_model_props(proto, {"labels": "\n".join(labels), "cell": config.cell})
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
+    return str(logits)
 
 
 def export_onnx(
-    model: SequenceClassifier, labels: list[str], path: str | Path, *, quantize: str | None = None
+    model: SequenceClassifier | Ensemble,
+    labels: list[str],
+    path: str | Path,
+    *,
+    quantize: str | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` as ONNX, optionally with int8 weights (``quantize="int8"``);
     the file is written beside ``path`` and renamed into place (``OutputError`` when that

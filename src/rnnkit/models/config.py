@@ -63,10 +63,12 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class ModelConfig(EncoderConfig):
-    """A sequence classifier: encoder -> pooling -> dropout -> linear layer."""
+    """A sequence classifier: encoder -> pooling -> dropout -> linear layer; ``ensemble`` of
+    them, trained side by side, whose probabilities are averaged."""
 
     num_classes: int
     pooling: tuple[str, ...] = field(default=("last", "max", "mean"), kw_only=True)
+    ensemble: int = field(default=1, kw_only=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +81,8 @@ class ModelConfig(EncoderConfig):
             )
         if self.num_classes < 1:
             raise field_error("num_classes", "at least 1", self.num_classes)
+        if self.ensemble < 1:
+            raise field_error("ensemble", "at least 1", self.ensemble)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> ModelConfig:

@@ -14,10 +14,14 @@ TRAINING_BYTES_PER_PARAMETER = 16
 
 
 def parameter_count(config: ModelConfig) -> int:
-    """The number of parameters of ``SequenceClassifier(config)``, from its sizes alone, so
-    that nothing is allocated however large the model would be (building it on torch's meta
-    device instead took 2.6 s on this machine, most of a small training run; the count is
-    tested against real models)."""
+    """The number of parameters of ``build_classifier(config)`` (an ensemble's: its members'),
+    from its sizes alone, so that nothing is allocated however large the model would be
+    (building it on torch's meta device instead took 2.6 s on this machine, most of a small
+    training run; the count is tested against real models)."""
+    return config.ensemble * _classifier_parameters(config)
+
+
+def _classifier_parameters(config: ModelConfig) -> int:
     count = config.vocab_size * config.embed_dim
     if config.cell == "bag":
         return count + (config.embed_dim + 1) * config.num_classes
@@ -58,13 +62,17 @@ def check_training_memory(config: ModelConfig, *, available: int | None = None) 
         raise ConfigError(
             f"the model would have {count:,} parameters (hidden_size {config.hidden_size}, "
             f"embed_dim {config.embed_dim}, num_layers {config.num_layers}, vocabulary "
-            f"{config.vocab_size:,}): training needs at least {_size(need)} for its weights, "
-            f"gradients and optimizer state, and this machine has {_size(available)} "
-            "available; make the model smaller",
+            f"{config.vocab_size:,}{_members(config)}): training needs at least "
+            f"{_size(need)} for its weights, gradients and optimizer state, and this machine "
+            f"has {_size(available)} available; make the model smaller",
             field="hidden_size",
             others=("embed_dim", "num_layers"),
         )
     return count
+
+
+def _members(config: ModelConfig) -> str:
+    return f", ensemble {config.ensemble}" if config.ensemble > 1 else ""
 
 
 def _size(count: int) -> str:

@@ -40,11 +40,15 @@ NAME = "classification"
 MONITOR = "accuracy"  # higher is better; ties go to the lower validation loss
 
 
-def objective(label_smoothing: float = 0.0) -> Objective:
-    """Cross-entropy of the class (with label smoothing), validated on accuracy."""
-    from rnnkit.train.step import Objective, cross_entropy
+def objective(label_smoothing: float = 0.0, *, members: int = 1) -> Objective:
+    """Cross-entropy of the class (with label smoothing), validated on accuracy; for an
+    ensemble of ``members``, the mean of the members' cross-entropies."""
+    from rnnkit.train.step import Objective, cross_entropy, each_member
 
-    return Objective(cross_entropy(label_smoothing), monitor=MONITOR, higher_is_better=True)
+    loss = cross_entropy(label_smoothing)
+    if members > 1:
+        loss = each_member(loss)
+    return Objective(loss, monitor=MONITOR, higher_is_better=True)
 
 
 def _pooling_to_config(value: Any) -> tuple[str, ...]:
@@ -147,6 +151,14 @@ OPTIONS = OptionTable(
             default=None,
             optional=True,
             metavar="DIR[,DIR]",
+        ),
+        model_option(
+            "ensemble",
+            "train this many classifiers side by side (each from its own random start and "
+            "dropout, on the same batches) and predict the mean of their probabilities; "
+            "training and prediction take about N times as long",
+            type=int,
+            metavar="N",
         ),
         model_option(
             "freeze_embeddings",

@@ -66,6 +66,17 @@ def cross_entropy(label_smoothing: float = 0.0) -> LossFn:
     return loss
 
 
+def each_member(loss: LossFn) -> LossFn:
+    """``loss`` of each member's outputs (K, ...) of an ensemble, averaged over the K members:
+    each member's gradient is its own loss's, divided by K."""
+
+    def mean_loss(outputs: Tensor, batch: BatchLike) -> tuple[Tensor, int]:
+        totals = [loss(member, batch) for member in outputs]
+        return torch.stack([total for total, _ in totals]).mean(), totals[0][1]
+
+    return mean_loss
+
+
 @dataclass(frozen=True)
 class Objective:
     """What training minimizes and what validation watches: the loss, the validation metric
