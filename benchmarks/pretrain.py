@@ -57,6 +57,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # no language model: the embedding from GloVe, whose words also join the vocabulary
     # (vectors_vocab's default); "glove, training words only" keeps the training words alone
     "glove, no pretraining": {"pretrain": False, "vectors": "GLOVE", "embed_dim": None},
+    # five such classifiers trained side by side, their probabilities averaged (--ensemble)
+    "glove, ensemble 5": {"pretrain": False, "vectors": "GLOVE", "embed_dim": None, "ensemble": 5},
     "glove, training words only": {
         "pretrain": False,
         "vectors": "GLOVE",
