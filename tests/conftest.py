@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import torch
 
 FILLER = [
     *("the", "a", "film", "movie", "plot", "actors", "story", "scene"),
@@ -28,6 +32,20 @@ def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
         texts.append(" ".join(words))
         labels.append(label)
     return texts, labels
+
+
+def padded_batch(
+    lengths: list[int], vocab_size: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random token ids (T, B) below ``vocab_size``, 0 after each sequence's length, and the
+    lengths (B,)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    lengths_t = torch.tensor(lengths)
+    tokens = torch.randint(1, vocab_size, (max(lengths), len(lengths)), generator=generator)
+    tokens[torch.arange(max(lengths))[:, None] >= lengths_t[None, :]] = 0
+    return tokens, lengths_t
 
 
 def write_csv(path: Path, n: int, seed: int = 0) -> Path:

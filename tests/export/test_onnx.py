@@ -11,6 +11,7 @@ import torch
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.ensemble import Ensemble, build_classifier
+from tests.conftest import padded_batch
 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
@@ -29,14 +30,6 @@ def session(proto_or_path: object) -> object:
 def run_onnx(sess: object, tokens: torch.Tensor, lengths: torch.Tensor) -> np.ndarray:
     feeds = {"tokens": tokens.T.contiguous().numpy(), "lengths": lengths.numpy()}
     return sess.run(["probs"], feeds)[0]  # type: ignore[attr-defined,no-any-return]
-
-
-def padded_batch(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    lengths_t = torch.tensor(lengths)
-    tokens = torch.randint(1, V, (max(lengths), len(lengths)), generator=generator)
-    tokens[torch.arange(max(lengths))[:, None] >= lengths_t[None, :]] = 0
-    return tokens, lengths_t
 
 
 def model_of(scale: float = 2.0, **options: object) -> SequenceClassifier | Ensemble:
@@ -78,7 +71,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_exported_probabilities_match_pytorch_on_mixed_lengths(case: str) -> None:
     model = model_of(**CASES[case])
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
     with torch.no_grad():
         expected = torch.softmax(model(tokens, lengths), -1).numpy()
     got = run_onnx(session(build_graph(model, ["a", "b", "c"])), tokens, lengths)
@@ -90,7 +83,7 @@ def test_exported_probabilities_match_pytorch_on_mixed_lengths(case: str) -> Non
 )
 def test_a_sequence_gets_the_same_probabilities_alone_and_padded_in_a_batch(case: str) -> None:
     sess = session(build_graph(model_of(**CASES[case]), ["a", "b", "c"]))
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
     together = run_onnx(sess, tokens, lengths)
     for i, length in enumerate(LENGTHS):
         alone = run_onnx(sess, tokens[:length, i : i + 1], lengths[i : i + 1])
@@ -130,7 +123,7 @@ def test_int8_quantizes_the_weights_it_can_and_stays_close(tmp_path: Path, cell:
         assert "LSTM" not in ops, ops
     else:
         assert "GRU" in ops  # no quantized GRU kernel in ONNX Runtime
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
     with torch.no_grad():
         expected = torch.softmax(model(tokens, lengths), -1).numpy()
     got = run_onnx(session(str(path)), tokens, lengths)

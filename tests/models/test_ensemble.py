@@ -13,6 +13,7 @@ from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import ModelConfig
 from rnnkit.models.ensemble import Ensemble, build_classifier, classifiers
 from rnnkit.train.step import cross_entropy, each_member
+from tests.conftest import padded_batch
 
 V, C, K = 30, 3, 3
 LENGTHS = [9, 1, 4, 6, 9, 2]
@@ -22,14 +23,6 @@ NO_DROPOUT = {"dropout": 0.0, "embed_dropout": 0.0, "weight_dropout": 0.0}
 def config(**options: object) -> ModelConfig:
     sizes: dict[str, object] = {"embed_dim": 6, "hidden_size": 5, "ensemble": K, **options}
     return ModelConfig(V, C, **sizes)  # type: ignore[arg-type]
-
-
-def padded_batch(lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    lengths_t = torch.tensor(lengths)
-    tokens = torch.randint(1, V, (max(lengths), len(lengths)), generator=generator)
-    tokens[torch.arange(max(lengths))[:, None] >= lengths_t[None, :]] = 0
-    return tokens, lengths_t
 
 
 def alone(model: Ensemble, k: int) -> SequenceClassifier:
@@ -57,7 +50,7 @@ def test_evaluation_gives_the_log_of_the_members_mean_probability(cell: str) -> 
     torch.manual_seed(0)
     model = build_classifier(config(cell=cell)).eval()
     assert isinstance(model, Ensemble)
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
     with torch.no_grad():
         log_p = model(tokens, lengths)
         expected = torch.stack(
@@ -72,7 +65,7 @@ def test_training_gives_each_member_the_gradient_of_its_own_loss() -> None:
     torch.manual_seed(1)
     model = build_classifier(config(**NO_DROPOUT)).train()
     assert isinstance(model, Ensemble)
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
 
     class Batch:
         target = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -98,7 +91,7 @@ def test_training_gives_each_member_the_gradient_of_its_own_loss() -> None:
 def test_a_text_gets_the_same_probabilities_alone_and_padded_in_a_batch() -> None:
     torch.manual_seed(2)
     model = build_classifier(config(num_layers=2)).eval()
-    tokens, lengths = padded_batch(LENGTHS)
+    tokens, lengths = padded_batch(LENGTHS, V)
     with torch.no_grad():
         together = model(tokens, lengths)
         for i, length in enumerate(LENGTHS):
