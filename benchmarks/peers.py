@@ -69,12 +69,13 @@ DEFAULTS_WITHIN = 1.5
 
 
 def load_texts(name: str, data_dir: str) -> dict[str, tuple[list[str], list[str]]]:
-    """``{"train": (texts, labels), "test": ...}``; a dataset's validation split is not used."""
+    """``{"train": (texts, labels), "test": ...}``, and ``"valid"`` where the dataset has its
+    own validation split (SST-2, SST-5); the baselines do not use it."""
     from rnnkit.data.download import locate
     from rnnkit.data.registry import dataset_info
 
     parts = dataset_info(name).read(locate(name, data_dir))
-    return {split: (parts[split].texts, parts[split].labels) for split in ("train", "test")}
+    return {split: (data.texts, data.labels) for split, data in parts.items()}
 
 
 def run_notebook(

@@ -1,7 +1,7 @@
 """Pretrain, then fine-tune: rnnkit's routes against TF-IDF + LR and fastText.
 
     python benchmarks/pretrain.py --data-dir ../shared/data [--datasets trec,sst2,mr,sst5,imdb]
-        [--seeds 0,1,2] [--variant NAME] [--precision bf16] [--heldout]
+        [--seeds 0,1,2] [--variant NAME] [--precision bf16] [--valid dev] [--heldout]
 
 For each dataset, in one run: TF-IDF + logistic regression and fastText (as in ``peers.py``)
 and one rnnkit route: ``TextClassifier.from_config("recipes/pretrained/D.json")`` fitted with
@@ -13,7 +13,9 @@ per seed, mean and spread; times include pretraining. Each rnnkit run is its own
 pretrained encoder, + discriminative rates, + gradual unfreezing, + slanted schedule; forward
 only; IMDB's language models on the labelled reviews only) and the word-vector routes (GloVe,
 with or without language models); ``--precision bf16`` runs the classifier and its language
-models under bfloat16 autocast. ``--heldout`` also runs ``HELDOUT_COMMAND``, the command the
+models under bfloat16 autocast; ``--valid dev`` validates (early stopping) on the dataset's own
+validation split (SST-2, SST-5: their dev sets), as ``rnnkit train sst2`` does, instead of a
+tenth of the training texts. ``--heldout`` also runs ``HELDOUT_COMMAND``, the command the
 README leads with, unchanged, as a subprocess on data no recipe or default was tuned on (the
 genres of UD English-EWT's sentences). Writes the ``pretrain`` section of RESULTS.md, keeping
 the rows of earlier runs that this one did not redo.
@@ -140,9 +142,15 @@ def unlabelled_texts(dataset: str, data_dir: str) -> list[str]:
 
 
 def run_rnnkit(
-    dataset: str, data_dir: str, seed: int, variant: str, precision: str = "fp32"
+    dataset: str,
+    data_dir: str,
+    seed: int,
+    variant: str,
+    precision: str = "fp32",
+    valid: str = "split",
 ) -> dict[str, Any]:
-    """One seed of one variant at ``precision`` (classifier and language models). The
+    """One seed of one variant at ``precision`` (classifier and language models), validated
+    on a tenth of the training texts (``valid="split"``) or the dataset's own dev split. The
     variants that change the fine-tuning only reuse the language models the same seed's
     ``recipe`` run trained (the same training split, the same models); their time counts that
     run's pretraining."""
@@ -174,6 +182,7 @@ def run_rnnkit(
         pretrain = False
     start = time.perf_counter()
     corpus = Corpus.from_texts(texts, labels, clf.tokenizer)
+    dev = Corpus.from_texts(*data["valid"], clf.tokenizer) if valid == "dev" else None
     pretraining = None
     if pretrain:
         unlabelled = unlabelled_texts(dataset, data_dir) if with_unlabelled else []
@@ -189,7 +198,7 @@ def run_rnnkit(
         options = {**lm_options, "seed": seed}
         reusable = not changes and with_unlabelled  # the recipe's models, for the others
         pretraining = Pretraining(unlabelled, options, minutes, saved if reusable else None)
-    clf.fit_corpus(corpus, pretraining=pretraining)
+    clf.fit_corpus(corpus, valid=dev, pretraining=pretraining)
     seconds = time.perf_counter() - start + reused
     predicted = clf.predict(test_texts)
     return {
@@ -219,10 +228,12 @@ def _models_cache(dataset: str, data_dir: str, seed: int, precision: str) -> Pat
     return Path(tempfile.gettempdir()) / "rnnkit-pretrain-benchmark" / f"{dataset}-{seed}-{digest}"
 
 
-def measure(dataset: str, data_dir: str, seed: int, variant: str, precision: str) -> dict[str, Any]:
+def measure(
+    dataset: str, data_dir: str, seed: int, variant: str, precision: str, valid: str
+) -> dict[str, Any]:
     output = subprocess.run(
         [sys.executable, __file__, "--worker", dataset, "--data-dir", data_dir, "--seeds",
-         str(seed), "--variant", variant, "--precision", precision],
+         str(seed), "--variant", variant, "--precision", precision, "--valid", valid],
         stdout=subprocess.PIPE, text=True, check=True,
     ).stdout  # fmt: skip
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -246,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         help="of the classifier and its language models (bf16: CPUs with native bfloat16)",
     )
     parser.add_argument(
+        "--valid",
+        default="split",
+        choices=("split", "dev"),
+        help="early stopping on a tenth of the training texts, or on the dataset's dev split",
+    )
+    parser.add_argument(
         "--heldout",
         action="store_true",
         help=f"also run HELDOUT_COMMAND on {HELDOUT}'s genres, held out from all tuning",
@@ -254,20 +271,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.worker:
-        run = run_rnnkit(args.worker, args.data_dir, seeds[0], args.variant, args.precision)
+        run = run_rnnkit(
+            args.worker, args.data_dir, seeds[0], args.variant, args.precision, args.valid
+        )
         print(json.dumps(run))
         return 0
     rows = []
     datasets = [d for d in args.datasets.split(",") if d]
-    route = args.variant if args.precision == "fp32" else f"{args.variant}, {args.precision}"
+    route = args.variant + (f", {args.precision}" if args.precision != "fp32" else "")
+    route += ", dev validation" if args.valid == "dev" else ""
     if args.heldout:
         rows.append(run_heldout(args.data_dir, seeds))
         print(rows[-1], flush=True)
     for dataset in datasets:
         data = load_texts(dataset, args.data_dir)
+        if args.valid == "dev" and "valid" not in data:
+            parser.error(f"--valid dev: {dataset} has no validation split of its own")
         tfidf, fasttext = run_tfidf(data, 0)["accuracy"], run_fasttext(data, 0)["accuracy"]
         runs = [
-            measure(dataset, args.data_dir, seed, args.variant, args.precision) for seed in seeds
+            measure(dataset, args.data_dir, seed, args.variant, args.precision, args.valid)
+            for seed in seeds
         ]
         for seed, run in zip(seeds, runs, strict=True):  # each run, with its learning curve
             print(json.dumps({"dataset": dataset, "variant": route, "seed": seed, **run}))
@@ -308,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         "issue's figure; IMDB 0.925 in 60 minutes. The held-out row runs the README's command "
         "on UD English-EWT's sentence genres (answers, email, newsgroup, reviews, weblog), "
         "which no recipe or default was tuned on. A route ending in `, bf16` ran the classifier "
-        "and its language models under bfloat16 autocast (`--precision bf16`).",
+        "and its language models under bfloat16 autocast (`--precision bf16`); one ending in "
+        "`, dev validation` stopped early on the dataset's own dev split instead of a tenth of "
+        "the training texts (`--valid dev`: SST-2, SST-5).",
         "",
         machine_line(),
         "",
