@@ -64,6 +64,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # SST-2: its validation accuracy peaks by the 6th of the ~14 epochs that the step budget
     # plans, while the rate is still high; 6 epochs end the linear decay there
     "glove, 6 epochs": {"pretrain": False, "vectors": "GLOVE", "embed_dim": None, "epochs": 6},
+    "glove, 6 epochs, ensemble 5": {
+        "pretrain": False,
+        "vectors": "GLOVE",
+        "embed_dim": None,
+        "epochs": 6,
+        "ensemble": 5,
+    },
     # TREC: twice the hidden units, alone and five side by side
     "glove, hidden 256": {"pretrain": False, "vectors": "GLOVE", "embed_dim": None, "hidden": 256},
     "glove, hidden 256, ensemble 5": {

@@ -106,3 +106,33 @@ def test_the_held_out_genre_data_reads_as_the_treebank_holds_it() -> None:
     assert set(data["train"][1]) == {"answers", "email", "newsgroup", "reviews", "weblog"}
     assert data["test"][0][0] == "What if Google Morphed Into GoogleOS?"
     assert data["test"][1][0] == "weblog"
+
+
+@needs("sst2")
+def test_the_benchmarks_read_a_dev_split_only_where_the_dataset_has_one() -> None:
+    """benchmarks/pretrain.py --valid dev validates on SST-2's own dev sentences."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from peers import load_texts
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    sst2 = load_texts("sst2", str(DATA_DIR))
+    assert {split: len(texts) for split, (texts, _) in sst2.items()} == {
+        "train": 6_920,
+        "valid": 872,
+        "test": 1_821,
+    }
+    if (DATA_DIR / "trec").is_dir():
+        assert set(load_texts("trec", str(DATA_DIR))) == {"train", "test"}
+
+
+def test_valid_dev_refuses_a_dataset_without_a_dev_split_before_any_work() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pretrain.py"), "--data-dir", str(DATA_DIR),
+         "--datasets", "sst2,trec", "--valid", "dev"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith("--valid dev: trec has no validation split of its own")
+    assert result.stdout == ""  # nothing measured, nothing written
