@@ -39,6 +39,7 @@ from peers import load_texts, run_fasttext, run_tfidf
 RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "pretrained"
 DATASETS = ("trec", "sst2", "mr", "sst5", "imdb")
 TARGETS = {"imdb": 0.925, "sst2": 0.845, "trec": 0.930, "mr": 0.800, "sst5": 0.440}
+LABELLED_ONLY_TARGET = 0.915  # IMDB, its language models on the labelled reviews alone
 MINUTES = {"imdb": 60.0, "sst2": 10.0, "trec": 10.0, "mr": 10.0, "sst5": 10.0}  # targets
 # the pretraining's share of them (rnnkit train --pretrain-minutes)
 PRETRAIN_MINUTES = {"imdb": 40.0, "sst2": 4.0, "trec": 4.0, "mr": 4.0, "sst5": 4.0}
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         target = (
             max(TARGETS[dataset], best_linear + 0.01) if dataset != "imdb" else TARGETS[dataset]
         )
+        if dataset == "imdb" and VARIANTS[args.variant].get("unlabelled") is False:
+            target = LABELLED_ONLY_TARGET
         minutes = statistics.median(r["seconds"] for r in runs) / 60
         met = "yes" if min(accuracy) >= target and minutes <= MINUTES[dataset] else "no"
         rows.append(
@@ -363,7 +366,8 @@ def write_results(rows: list[str]) -> None:
         "vocabulary from GloVe 6B 50d). Minutes include pretraining; the variants that change "
         "the fine-tuning only reuse the recipe's language models of the same seed and count "
         "their time. Target: at least 1 point above the better linear baseline and the "
-        "issue's figure; IMDB 0.925 in 60 minutes. The held-out row runs the README's command "
+        "issue's figure; IMDB 0.925 in 60 minutes (`labelled only`, its language models on "
+        "the labelled reviews alone: 0.915). The held-out row runs the README's command "
         "on UD English-EWT's sentence genres (answers, email, newsgroup, reviews, weblog), "
         "which no recipe or default was tuned on. A route ending in `, bf16` ran the classifier "
         "and its language models under bfloat16 autocast (`--precision bf16`); one ending in "
