@@ -6,12 +6,14 @@ skip, saying so, when it is absent.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,16 +91,20 @@ def test_defaults_reach_the_target_accuracy_in_time(
     assert seconds < minutes * 60, f"{name} took {seconds:.0f} s"
 
 
+def benchmark(name: str) -> Any:
+    """The module benchmarks/NAME.py, imported as the benchmarks import each other."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
 @needs("ud_english_ewt")
 def test_the_held_out_genre_data_reads_as_the_treebank_holds_it() -> None:
     """benchmarks/pretrain.py's held-out check: every sentence of UD English-EWT, labelled
     with the genre its sent_id starts with."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from pretrain import heldout_texts
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    data = heldout_texts(str(DATA_DIR))
+    data = benchmark("pretrain").heldout_texts(str(DATA_DIR))
     assert {split: len(texts) for split, (texts, _) in data.items()} == {
         "train": 12_544,
         "test": 2_077,
@@ -111,11 +117,7 @@ def test_the_held_out_genre_data_reads_as_the_treebank_holds_it() -> None:
 @needs("sst2")
 def test_the_benchmarks_read_a_dev_split_only_where_the_dataset_has_one() -> None:
     """benchmarks/pretrain.py --valid dev validates on SST-2's own dev sentences."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from peers import load_texts
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    load_texts = benchmark("peers").load_texts
     sst2 = load_texts("sst2", str(DATA_DIR))
     assert {split: len(texts) for split, (texts, _) in sst2.items()} == {
         "train": 6_920,
