@@ -31,15 +31,20 @@ def cpu_model() -> str:
     return match.group(1).strip() if match else platform.processor() or "unknown CPU"
 
 
+def machine_name() -> str:
+    """The CPU and whether it runs bfloat16 natively: what a table row needs to say where it
+    ran, in a section whose rows come from several machines."""
+    from rnnkit.train.precision import bf16_supported
+
+    return f"{cpu_model()} ({'native' if bf16_supported() else 'no native'} bf16)"
+
+
 def machine_line() -> str:
     """One line naming the machine, the library versions, the threads and the date."""
     import numpy
 
-    from rnnkit.train.precision import bf16_supported
-
-    bf16 = "native bf16" if bf16_supported() else "no native bf16"
     return (
-        f"{cpu_model()} ({bf16}), {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+        f"{machine_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
         "threads; "
         f"Python {platform.python_version()}, torch {torch.__version__}, "
         f"numpy {numpy.__version__}; "
