@@ -20,7 +20,33 @@ from rnnkit.train.checkpoint import (
 )
 
 RESUMABLE = ("lr", "threads", "device", "checkpoint_every", "quiet", "json")
-PATHS = ("data", "valid", "test", "vectors", "data_dir", "config")
+# The options of any training command that name what the run reads: --out may hold none of
+# them (check_out), and a resumed run finds them from any folder (saved absolute).
+INPUTS = ("data", "valid", "test", "vectors", "config", "encoder", "pretrain", "pretrain_config")
+PATHS = (*INPUTS, "data_dir")
+JOINED = ("encoder",)
+# each training command (its args.command), and what it trains
+TRAINS = {
+    "train": ("rnnkit train", "a classifier"),
+    "lm": ("rnnkit lm train", "a language model"),
+    "translate": ("rnnkit translate train", "a translator"),
+}  # several paths in one value, separated by commas (--encoder FWD,BWD)
+
+
+def paths_of(name: str, value: Any) -> list[str]:
+    """The paths the option ``name`` holds: none, one, a list (DATA of two files, --pretrain
+    corpora) or, for --encoder, comma-separated ones."""
+    if not value:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if name in JOINED:
+        values = [part.strip() for v in values for part in str(v).split(",") if part.strip()]
+    return [str(v) for v in values]
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """Every file or folder the run ``args`` reads, as given."""
+    return [path for name in INPUTS for path in paths_of(name, getattr(args, name, None))]
 
 
 def saved_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -28,9 +54,14 @@ def saved_options(args: argparse.Namespace) -> dict[str, Any]:
     that ``--resume`` works from another folder."""
     options: dict[str, Any] = {}
     for name, value in vars(args).items():
-        if name in ("run", "configure", "defaults", "resume", "resume_from", "nproc", "argv"):
+        if name in (
+            *("run", "configure", "defaults", "resume", "resume_from", "nproc", "argv"),
+            "command_parser",
+        ):
             continue
-        if name in PATHS:
+        if name in JOINED and value:
+            value = ",".join(_absolute(v) for v in paths_of(name, value))
+        elif name in PATHS:
             value = [_absolute(v) for v in value] if isinstance(value, list) else _absolute(value)
         options[name] = value
     return options
@@ -71,6 +102,14 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
     options = read_meta(source).get("extra", {}).get("args")
     if not isinstance(options, dict):
         raise ConfigError(f"{source}: not written by rnnkit train")
+    if options.get("command") != args.command:
+        ran = TRAINS.get(str(options.get("command")))
+        if ran is None:
+            raise ConfigError(f"{source}: not written by an rnnkit training command")
+        raise ConfigError(
+            f"--resume {args.resume}: that run trains {ran[1]}, and {TRAINS[args.command][0]} "
+            f"trains {TRAINS[args.command][1]}; resume it with: {ran[0]} --resume {folder}"
+        )
     options = {
         **options,
         "out": str(folder),

@@ -15,8 +15,9 @@ from rnnkit.bundle import CHECKPOINTS, check_bundle_target
 from rnnkit.cli.common import add_data_options, print_json, rounded
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.model_options import add_model_options, classifier_from, load_training_data
-from rnnkit.cli.resume import PATHS, RESUMABLE, resumed, run_folder, saved_options
+from rnnkit.cli.resume import RESUMABLE, input_paths, resumed, run_folder, saved_options
 from rnnkit.errors import ConfigError
+from rnnkit.plural import counted
 from rnnkit.tasks.classification import OPTIONS
 
 if TYPE_CHECKING:
@@ -222,18 +223,18 @@ def run_training(args: argparse.Namespace, prepare: Prepare, train: TrainAndSave
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
     """The options of this run (a resumed run's saved ones), every one checked before any
     data is read."""
+    from rnnkit.pretrain import check_minutes
+
     args = run_options(args)
     classifier_from(args, quiet=True).check_params()
+    check_minutes(args.pretrain_minutes)
     return args
 
 
 def check_out(args: argparse.Namespace) -> None:
-    """Refuse an --out that cannot become a model folder without losing anything."""
-    inputs: list[str] = []
-    for name in PATHS:
-        value = getattr(args, name, None) if name != "data_dir" else None
-        inputs += value if isinstance(value, list) else [value] if value else []
-    check_bundle_target(args.out, option="--out", inputs=inputs)
+    """Refuse an --out that cannot become a model folder without losing anything: among
+    others, one that holds a file or folder the run reads (DATA, --encoder, --pretrain, ...)."""
+    check_bundle_target(args.out, option="--out", inputs=input_paths(args))
 
 
 def train_and_save(
@@ -259,7 +260,7 @@ def train_and_save(
     if not world.is_main:
         return 0
     if test is not None:
-        logging.getLogger("rnnkit").info("scoring the test set: %s texts", f"{len(test):,}")
+        logging.getLogger("rnnkit").info("scoring the test set: %s", counted(len(test), "text"))
     test_report = clf.evaluate_corpus(test) if test is not None else None
     metrics = {
         "data": args.data,
@@ -304,8 +305,10 @@ def pretraining_of(args: argparse.Namespace, clf: TextClassifier) -> Pretraining
         }
     documents: list[str] = []
     for corpus in args.pretrain:
-        documents += load_documents(corpus, data_dir=args.data_dir).train
-        log.info("pretraining corpus %s: %s documents in all so far", corpus, f"{len(documents):,}")
+        documents += load_documents(corpus, data_dir=args.data_dir, encoding=args.encoding).train
+        log.info(
+            "pretraining corpus %s: %s in all so far", corpus, counted(len(documents), "document")
+        )
 
     def saved(lm: Any, name: str) -> str:
         path = lm.save(Path(args.out) / PRETRAINED / name, option="--out")
@@ -329,22 +332,33 @@ def checkpoint_policy(args: argparse.Namespace) -> CheckpointPolicy:
 
 
 def run_metrics(estimator: Any, start: float) -> dict[str, Any]:
-    """The training run's figures in metrics.json: time, speed, epochs, time to first step."""
-    done, first = estimator.metrics_, estimator.history_.first_step_at
+    """The training run's figures in metrics.json: time, speed, epochs, optimizer steps, time
+    to first step, and the batches of the last epoch when --max-steps or --max-minutes cut
+    it short."""
+    done, history = estimator.metrics_, estimator.history_
+    first = history.first_step_at
+    last = history.epochs[-1].get("batches") if history.epochs else None
     return {
         "train_seconds": round(done["train_seconds"], 3),
         "train_tokens_per_second": round(done["train_tokens_per_second"], 1),
         "epochs_run": done["epochs_run"],
         "best_epoch": done["best_epoch"],
+        "steps": history.steps,
         "seconds_to_first_step": round(first - start, 3) if first is not None else None,
+        **({"last_epoch_batches": last} if last and last[0] < last[1] else {}),
     }
 
 
 def print_trained(metrics: dict[str, Any], path: Path, *, as_json: bool) -> None:
     """The line that ends a training command, then the metrics as JSON if asked."""
     epochs = metrics["epochs_run"]
+    done = f"{epochs} epoch{'' if epochs == 1 else 's'}"
+    if "last_epoch_batches" in metrics:  # cut short: say how far it went
+        batches, total = metrics["last_epoch_batches"]
+        whole = f"{epochs - 1} epoch{'' if epochs == 2 else 's'} and " if epochs > 1 else ""
+        done = f"{whole}{batches:,} of the {total:,} batches of epoch {epochs}"
     print(
-        f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {metrics['train_seconds']:.1f} s "
+        f"trained {done} in {metrics['train_seconds']:.1f} s "
         f"({metrics['train_tokens_per_second']:,.0f} tokens/s); wrote {path}"
     )
     if as_json:

@@ -90,15 +90,17 @@ def add_parser(commands: Any) -> None:
     _add_lr_find(sub)
 
 
-def _add_pair_options(parser: argparse.ArgumentParser) -> None:
+def _add_pair_options(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
+    """How sentence pairs are read; on a command that uses a model (``model``), --source and
+    --target default to the languages it was trained on."""
     group = parser.add_argument_group("reading sentence pairs")
-    group.add_argument(
-        "--source",
-        metavar="NAME",
-        help="the source language: multi30k's de or en, a CSV/TSV header's column, a JSON "
-        "Lines field (default: de for multi30k, else the first column or field 'source')",
-    )
-    group.add_argument("--target", metavar="NAME", help="the target language, likewise")
+    for name in ("source", "target"):
+        action = OPTIONS.add_argument(group, name)
+        if model:
+            action.help = (
+                f"{OPTIONS[name].help.split(';')[0]} (default: as the model was trained; the "
+                "other direction is refused)"
+            )
     group.add_argument(
         "--encoding", default="utf-8", help="text encoding of the files (default: utf-8)"
     )
@@ -222,7 +224,7 @@ def _add_evaluate(sub: Any) -> None:
     parser.add_argument(
         "--split", choices=("train", "valid", "test"), help="the split of a named dataset"
     )
-    _add_pair_options(parser)
+    _add_pair_options(parser, model=True)
     _add_decoding(parser, backend=True)
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     add_device_options(parser)
@@ -283,9 +285,12 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
 def train_and_save(
     args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
 ) -> int:
+    from rnnkit.data.pairs import pair_names
     from rnnkit.train import distributed
 
     translator = translator_from(args, quiet=quiet, threads=threads)
+    # recorded with the model, so that it is scored in its own direction
+    translator.source, translator.target = pair_names(args.data, args.source, args.target)
     splits = read_pairs(args, args.data)
     valid = read_pairs(args, args.valid).train if args.valid else splits.valid
     test = read_pairs(args, args.test).train if args.test else splits.test

@@ -4,10 +4,18 @@ bundle (the parsers are in :mod:`rnnkit.cli.translate`), and reading sentence pa
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import apply_run_options, chunks, input_texts, print_json, set_threads
+from rnnkit.cli.common import (
+    apply_run_options,
+    chunks,
+    input_texts,
+    print_json,
+    set_threads,
+    warn_not_applied,
+)
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.translation import DECODING
 
@@ -16,10 +24,18 @@ if TYPE_CHECKING:
     from rnnkit.translator import Translator
 
 
+log = logging.getLogger("rnnkit")
+
 CHUNK = 1024  # sentences translated together, so a long input streams in bounded memory
 
 
-def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
+def read_pairs(
+    args: argparse.Namespace,
+    data: list[str],
+    recorded: tuple[str | None, str | None] = (None, None),
+) -> PairSplits:
+    """The pairs of ``data`` read with the command's options; ``recorded``: a model's
+    languages, where --source and --target are not given (see ``load_pairs``)."""
     from rnnkit.data.pairs import load_pairs
 
     return load_pairs(
@@ -29,7 +45,37 @@ def read_pairs(args: argparse.Namespace, data: list[str]) -> PairSplits:
         data_dir=args.data_dir,
         encoding=args.encoding,
         skip_bad_rows=args.skip_bad_rows,
+        recorded=recorded,
     )
+
+
+def scored_direction(args: argparse.Namespace, translator: Translator) -> tuple[str, str]:
+    """The languages ``translate evaluate`` scores (source, target), named for its output:
+    the model's own (recorded when it was trained) unless --source and --target are given;
+    the model's direction reversed is refused."""
+    from rnnkit.data.pairs import is_named, pair_names
+
+    recorded = (translator.source, translator.target)
+    given = (args.source, args.target)
+    backwards = None not in recorded and (given[0] == recorded[1] or given[1] == recorded[0])
+    if backwards:
+        raise ConfigError(
+            f"{args.model} translates {recorded[0]} to {recorded[1]} (recorded when it was "
+            f"trained), and --source {given[0]} --target {given[1]} asks to score the other "
+            "direction; leave --source and --target out to score it in its own"
+        )
+    if given == (None, None):
+        given = recorded
+    source, target = pair_names(args.data, *given)
+    if None in recorded and is_named(args.data):
+        log.warning(
+            "%s does not record its languages (it was trained before rnnkit recorded them); "
+            "scoring %s to %s: give --source and --target if it translates the other way",
+            args.model,
+            source,
+            target,
+        )
+    return source or "source", target or "target"
 
 
 def describe(scores: dict[str, Any]) -> str:
@@ -42,6 +88,7 @@ def describe(scores: dict[str, Any]) -> str:
 def load(args: argparse.Namespace, command: str) -> Translator:
     from rnnkit.translator import Translator
 
+    warn_not_applied(args)
     set_threads(args.threads)
     translator = apply_run_options(Translator.load(args.model, command=command), args)
     for name in DECODING:
@@ -93,7 +140,8 @@ def run_text(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     translator = load(args, "rnnkit translate evaluate")
-    splits = read_pairs(args, args.data)
+    direction = scored_direction(args, translator)
+    splits = read_pairs(args, args.data, (translator.source, translator.target))
     named = len(args.data) == 1 and splits.valid is not None
     split = args.split or ("test" if named else "train")
     pairs: Pairs | None = getattr(splits, split)
@@ -104,10 +152,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     found = translator.evaluate(pairs.source, pairs.target, backend=args.backend)
     found = {**found, "data": args.data, "split": split if named else None}
+    found["source"], found["target"] = direction
     if args.json:
         print_json(found)
     else:
-        print(f"{pairs.name}: {describe(found)}")
+        print(f"{pairs.name}, {direction[0]} to {direction[1]}: {describe(found)}")
         for name in ("bleu", "bleu_lc", "chrf"):
             print(f"  {name}: {found[f'{name}_signature']}")
     return 0

@@ -95,6 +95,10 @@ class PairConfig:
     min_freq: int = 1  # word and char units: keep tokens seen at least this often
     max_len: int = 100  # training pairs with a side longer than this (in tokens) are left out
     valid_split: float = 0.05  # held out of training for validation when none is given
+    # the languages (or the CSV/TSV columns, the JSON Lines fields) the pairs were read from,
+    # recorded so that a model is scored in its own direction; None: not named (files' order)
+    source: str | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         if self.unit not in UNIT_NAMES:

@@ -30,6 +30,7 @@ import numpy as np
 from rnnkit.data.registry import RemoteFile
 from rnnkit.data.rows import decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.plural import counted
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,12 @@ def read_pairs(
     target: str | None = None,
     encoding: str = "utf-8",
     skip_bad_rows: bool = False,
+    header: str = "required",
 ) -> Pairs:
-    """The pairs of two line-aligned files, or of one CSV, TSV or JSON Lines file."""
+    """The pairs of two line-aligned files, or of one CSV, TSV or JSON Lines file. ``source``
+    and ``target`` name a CSV/TSV file's columns (its first row must be the header that holds
+    them; with ``header="optional"``, a first row without them is read as a pair) or a JSON
+    Lines file's fields."""
     if len(paths) == 2:
         return _aligned(Path(paths[0]), Path(paths[1]), encoding, skip_bad_rows)
     if len(paths) != 1:
@@ -96,7 +101,8 @@ def read_pairs(
         rows = _json_rows(text, str(path), source or "source", target or "target")
     elif name.endswith((".tsv", ".csv")):
         delimiter = "\t" if name.endswith(".tsv") else ","
-        rows = _delimited_rows(text, str(path), delimiter, source, target)
+        names = (source, target) if source or target else None
+        rows = _delimited_rows(text, str(path), delimiter, names, header == "required")
     else:
         raise DataError(
             f"{path}: give two line-aligned files (source, target), or a .csv, .tsv or .jsonl "
@@ -147,8 +153,14 @@ def _json_rows(text: str, source: str, src: str, tgt: str) -> list[tuple[str, st
 
 
 def _delimited_rows(
-    text: str, source: str, delimiter: str, src: str | None, tgt: str | None
+    text: str,
+    source: str,
+    delimiter: str,
+    names: tuple[str | None, str | None] | None,
+    required: bool,
 ) -> list[tuple[str, str, str]]:
+    """The rows of a CSV/TSV file: the first two columns, or the columns ``names`` (source,
+    target) of its header, which the first row must then be (unless not ``required``)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows, columns, line, wide, first = [], (0, 1), 0, 2, True
     while True:
@@ -161,10 +173,15 @@ def _delimited_rows(
         start, line = line + 1, reader.line_num
         if not row:
             continue
-        names = [cell.strip() for cell in row]
-        if first and src and tgt and {src, tgt} <= set(names):  # a header naming the columns
-            columns, wide, first = (names.index(src), names.index(tgt)), len(row), False
-            continue
+        if first and names is not None:
+            first = False
+            header = [cell.strip() for cell in row]
+            missing = [n for n in names if n is None or n not in header]
+            if not missing:  # a header naming the columns
+                columns, wide = (header.index(str(names[0])), header.index(str(names[1]))), len(row)
+                continue
+            if required:
+                raise DataError(_no_column(source, start, names, header))
         first = False
         if len(row) != wide:
             raise DataError(
@@ -173,6 +190,26 @@ def _delimited_rows(
             )
         rows.append((row[columns[0]], row[columns[1]], f"{source}, line {start}"))
     return rows
+
+
+def _no_column(
+    source: str, line: int, names: tuple[str | None, str | None], header: list[str]
+) -> str:
+    """The message for a CSV/TSV file whose first row lacks a column that --source or
+    --target names."""
+    columns = ", ".join(map(repr, header))
+    if None in names:
+        given, other = ("source", "target") if names[1] is None else ("target", "source")
+        return (
+            f"{source}: --{given} names a column; name the --{other} column too (the first "
+            f"row has {columns})"
+        )
+    missing = next(name for name in names if name not in header)
+    return (
+        f"{source}, line {line}: no column {missing!r} in the header (the first row has "
+        f"{columns}); give --source and --target as the header names them, or leave both out "
+        "to read the first two columns of a file without a header"
+    )
 
 
 def _collected(rows: list[tuple[str, str, str]], name: str, skip: bool) -> Pairs:
@@ -243,13 +280,46 @@ def load_pairs(
     data_dir: str | Path | None = None,
     encoding: str = "utf-8",
     skip_bad_rows: bool = False,
+    recorded: tuple[str | None, str | None] = (None, None),
 ) -> PairSplits:
-    """A named dataset's splits, or the pairs of the files ``data`` (train only)."""
-    if len(data) == 1 and data[0] in PAIR_DATASETS and not Path(data[0]).exists():
+    """A named dataset's splits, or the pairs of the files ``data`` (train only). ``recorded``:
+    the languages (columns, fields) a model was trained on, used where ``source`` and ``target``
+    are not given: for a named dataset or JSON Lines, as if given; for a CSV/TSV file, when its
+    first row is a header that holds them."""
+    given = source is not None or target is not None
+    if not given:
+        source, target = recorded
+    if is_named(data):
         return load_multi30k(data_dir, source or "de", target or "en")
     pairs = read_pairs(
-        data, source=source, target=target, encoding=encoding, skip_bad_rows=skip_bad_rows
+        data,
+        source=source,
+        target=target,
+        encoding=encoding,
+        skip_bad_rows=skip_bad_rows,
+        header="required" if given else "optional",
     )
     if pairs.skipped:
-        log.warning("%s: left out %d pairs with an empty side", pairs.name, pairs.skipped)
+        log.warning(
+            "%s: left out %s with an empty side", pairs.name, counted(pairs.skipped, "pair")
+        )
     return PairSplits(pairs)
+
+
+def is_named(data: Sequence[str]) -> bool:
+    """Whether ``data`` is a named dataset of pairs (and no file of that name)."""
+    return len(data) == 1 and data[0] in PAIR_DATASETS and not Path(data[0]).exists()
+
+
+def pair_names(
+    data: Sequence[str], source: str | None, target: str | None
+) -> tuple[str | None, str | None]:
+    """The languages (columns, fields) pairs read from ``data`` with ``--source`` and
+    ``--target`` are in: multi30k's defaults de and en, JSON Lines' source and target, else
+    what was given."""
+    if is_named(data):
+        return source or "de", target or "en"
+    name = str(data[0]).removesuffix(".gz").lower() if len(data) == 1 else ""
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return source or "source", target or "target"
+    return source, target

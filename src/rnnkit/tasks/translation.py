@@ -201,6 +201,26 @@ OPTIONS = OptionTable(
             metavar="N",
         ),
         Option(
+            "source",
+            "the source language: multi30k's de or en, a CSV/TSV header's column, a JSON Lines "
+            "field; recorded with the model, so that rnnkit translate evaluate scores it in "
+            "its own direction",
+            section="data",
+            group="pairs",
+            optional=True,
+            metavar="NAME",
+            shown="de for multi30k, else the first column or the field 'source'",
+        ),
+        Option(
+            "target",
+            "the target language, likewise",
+            section="data",
+            group="pairs",
+            optional=True,
+            metavar="NAME",
+            shown="en for multi30k, else the second column or the field 'target'",
+        ),
+        Option(
             "valid_split",
             "fraction of the training pairs held out for validation when none are given",
             section="data",
