@@ -41,7 +41,8 @@ from rnnkit.models.transfer import (
     merged_vocabulary,
 )
 from rnnkit.models.vectors import copy_vectors, load_vectors, vector_words
-from rnnkit.pretrain import Pretraining, documents_of, pretrain
+from rnnkit.plural import counted
+from rnnkit.pretrain import Pretraining, check_minutes, documents_of, pretrain
 from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
 from rnnkit.tasks.classification import NAME as CLASSIFICATION
 from rnnkit.tasks.classification import OPTIONS, objective
@@ -138,6 +139,7 @@ class TextClassifier(OptionsEstimator):
         texts and start the encoder from them (:mod:`rnnkit.pretrain`; ``pretrain_options``:
         ``LanguageModel`` parameters, ``pretrain_minutes``: their time budget)."""
         self.check_params()
+        check_minutes(pretrain_minutes)
         texts, labels = check_texts(X, "X"), check_labels(y)
         if len(texts) != len(labels):
             raise ConfigError(f"X has {len(texts)} texts but y has {len(labels)} labels")
@@ -184,7 +186,7 @@ class TextClassifier(OptionsEstimator):
                 added,
             )
         torch.manual_seed(train_config.seed)
-        model = self.on_device(self._build_model(vocab, len(names), pretrained))
+        model = self.on_device(self._build_model(vocab, len(names), pretrained, counts))
         batches = Batches(
             train.encode(vocab),
             train.offsets,
@@ -266,12 +268,12 @@ class TextClassifier(OptionsEstimator):
             valid_batches = batches_of(valid, model, vocab, names, data.max_len)
             evaluate = lambda m: evaluate_batches(m, valid_batches, names, self.precision)[0]  # noqa: E731
         log.info(
-            "training on %d texts (%d tokens), validating on %d; vocabulary %d, %d classes",
-            len(train),
-            batches.num_tokens,
-            len(valid) if valid else 0,
-            len(vocab),
-            len(names),
+            "training on %s (%s tokens), validating on %s; vocabulary %s, %s",
+            counted(len(train), "text"),
+            f"{batches.num_tokens:,}",
+            f"{len(valid) if valid else 0:,}",
+            f"{len(vocab):,}",
+            counted(len(names), "class", "classes"),
         )
         trainer = Trainer(train_config, progress=self.verbose, checkpoints=checkpoints)
         target = objective(train_config.label_smoothing, members=model.config.ensemble)
@@ -283,11 +285,15 @@ class TextClassifier(OptionsEstimator):
         return self
 
     def _build_model(
-        self, vocab: Vocabulary, num_classes: int, pretrained: Sequence[Pretrained] = ()
+        self,
+        vocab: Vocabulary,
+        num_classes: int,
+        pretrained: Sequence[Pretrained] = (),
+        counts: Mapping[str, int] | None = None,
     ) -> SequenceClassifier | Ensemble:
-        """A fresh model; with ``vectors``, its embedding starts from them; with language
-        models (``encoder``), its embedding and recurrent stack start from theirs (in each
-        member of an ensemble)."""
+        """A fresh model; with ``vectors``, its embedding starts from them (their coverage of
+        the training tokens ``counts`` reported); with language models (``encoder``), its
+        embedding and recurrent stack start from theirs (in each member of an ensemble)."""
         if pretrained:
             fields = encoder_fields(pretrained)
             config = replace(
@@ -298,7 +304,7 @@ class TextClassifier(OptionsEstimator):
             for member in classifiers(model):
                 load_encoder(member.encoder, vocab, pretrained)
             return model
-        vectors = load_vectors(self.vectors, vocab) if self.vectors else None
+        vectors = load_vectors(self.vectors, vocab, counts=counts) if self.vectors else None
         embed_dim = self.embed_dim
         if embed_dim is None:
             embed_dim = vectors.dim if vectors else ModelConfig.embed_dim

@@ -66,6 +66,9 @@ class Hypothesis:
     log_prob: float
 
 
+SEARCH_ROWS = 640  # hypotheses searched side by side: 64 sentences with a beam of 10
+
+
 def check_beam(beam: int, length_penalty: float = 0.0) -> None:
     """``ConfigError`` naming ``beam`` or ``length_penalty`` when out of range (the checks of
     :class:`rnnkit.models.config.SearchConfig`)."""
@@ -235,8 +238,11 @@ def search_batches(
     batch_size: int = 64,
 ) -> list[Hypothesis]:
     """The best output for each source (token ids, none empty), in their order: the sources
-    sorted by length, cut into batches of ``batch_size``, padded, and searched greedily
-    (``beam`` 1) or with beam search."""
+    sorted by length, cut into batches of ``batch_size`` (fewer for a beam over 10, so that a
+    step holds at most ``SEARCH_ROWS`` rows of scores), padded, and searched greedily (``beam``
+    1) or with beam search."""
+    check_beam(beam, length_penalty)
+    batch_size = max(1, min(batch_size, SEARCH_ROWS // beam))
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     found: dict[int, Hypothesis] = {}
     for first in range(0, len(order), batch_size):

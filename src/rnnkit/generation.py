@@ -12,6 +12,7 @@ else, so that each generated token costs the same time and memory however many c
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -24,19 +25,50 @@ State = tuple[Tensor, ...]
 StepFn = Callable[[Tensor, State], tuple[Tensor, State]]  # (tokens (B,), state) -> scores
 
 
-def check_sampling(
-    temperature: float, top_k: int | None = None, top_p: float | None = None
-) -> None:
-    """``ConfigError`` (its field the option) for a temperature below 0, ``top_k`` below 1
-    or ``top_p`` outside (0, 1]."""
-    if isinstance(temperature, bool) or not (0.0 <= temperature < math.inf):
+def check_sampling(temperature: object, top_k: object = None, top_p: object = None) -> None:
+    """``ConfigError`` (its field the option) for a temperature that is not a number of 0 or
+    more, a ``top_k`` that is not a whole number of at least 1 or a ``top_p`` outside (0, 1]."""
+    if not _number(temperature) or not 0.0 <= temperature < math.inf:  # type: ignore[operator]
         raise ConfigError(
-            f"temperature must be 0 (greedy) or more, got {temperature}", field="temperature"
+            f"temperature must be 0 (greedy) or more, got {temperature!r}", field="temperature"
         )
-    if top_k is not None and (isinstance(top_k, bool) or top_k < 1):
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)):
+        raise ConfigError(f"top_k must be a whole number, got {top_k!r}", field="top_k")
+    if top_k is not None and top_k < 1:
         raise ConfigError(f"top_k must be at least 1, got {top_k}", field="top_k")
-    if top_p is not None and not (0.0 < top_p <= 1.0):
-        raise ConfigError(f"top_p must be in (0, 1], got {top_p}", field="top_p")
+    if top_p is not None and (not _number(top_p) or not 0.0 < top_p <= 1.0):  # type: ignore[operator]
+        raise ConfigError(f"top_p must be in (0, 1], got {top_p!r}", field="top_p")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+SEEDS = 2**64  # a generation's seed is in [0, 2**64), what torch.Generator takes
+
+
+def check_seed(seed: object, samples: int = 1) -> None:
+    """``ConfigError`` (its field ``seed``) unless ``seed`` is None or a whole number in
+    [0, 2**64) that leaves room for ``samples`` seeds (sample i draws with seed + i)."""
+    if seed is None:
+        return
+    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not whole or not 0 <= int(seed) <= SEEDS - samples:  # type: ignore[call-overload]
+        room = f" (with {samples} samples, seed + {samples - 1} too)" if samples > 1 else ""
+        raise ConfigError(
+            f"seed must be a whole number in [0, 2**64){room}, got {seed!r}", field="seed"
+        )
+
+
+def check_stop(stop: object) -> None:
+    """``ConfigError`` (its field ``stop``) unless ``stop`` is None or a non-empty text: an
+    empty one would be found at once, ending every sample before its first token."""
+    if stop is not None and (not isinstance(stop, str) or not stop):
+        raise ConfigError(
+            f"stop must be a non-empty text (a sample ends once it contains it), got {stop!r}; "
+            "leave it out to end samples at the end of a document or max_tokens",
+            field="stop",
+        )
 
 
 def filtered(scores: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:
@@ -58,7 +90,9 @@ def filtered(scores: Tensor, top_k: int | None = None, top_p: float | None = Non
 def probabilities(
     scores: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> Tensor:
-    """The distribution tokens are drawn from (..., V); temperature 0: all mass on the argmax."""
+    """The distribution tokens are drawn from (..., V); temperature 0: all mass on the argmax.
+    A temperature so small that ``scores / T`` overflows (1e-300 is 0 in float32) is the limit
+    it tends to: greedy."""
     # a new tensor, so that the caller's scores stay as they are (few operations: this runs
     # once per generated token)
     scaled = scores.float().clone() if temperature == 0 else scores.float() / temperature
@@ -66,9 +100,14 @@ def probabilities(
     if temperature == 0:
         best = scaled.argmax(-1, keepdim=True)
         return torch.zeros_like(scaled).scatter_(-1, best, 1.0)
+    overflowed = ~torch.isfinite(scaled.amax(-1, keepdim=True))  # rows without a finite max
+    if bool(overflowed.any()):
+        greedy = probabilities(scores, 0.0)
+        scaled = torch.where(overflowed, greedy, scaled)  # finite, then replaced below
     if top_k is not None or top_p is not None:
         scaled = filtered(scaled, top_k, top_p)
-    return torch.softmax(scaled, dim=-1)
+    probs = torch.softmax(scaled, dim=-1)
+    return torch.where(overflowed, greedy, probs) if bool(overflowed.any()) else probs
 
 
 def sample(

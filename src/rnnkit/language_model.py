@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +30,21 @@ from rnnkit.data.documents import hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
-from rnnkit.generation import Generation, StepFn, check_sampling
+from rnnkit.generation import (
+    Generation,
+    StepFn,
+    check_sampling,
+    check_seed,
+    check_stop,
+)
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet, State
-from rnnkit.models.vectors import copy_vectors, load_vectors
-from rnnkit.tasks.language_model import EVAL_ROWS, NAME, OPTIONS, metrics, objective
+from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
+from rnnkit.plural import counted
+from rnnkit.tasks.language_model import EMBED_DIM, EVAL_ROWS, NAME, OPTIONS, metrics, objective
 from rnnkit.text.kinds import build_units, units_from_json
 from rnnkit.text.units import EOD_ID, Units
+from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.device import model_device, resolve_device
@@ -43,7 +52,7 @@ from rnnkit.train.lr_find import RangeTest, lr_range_test
 from rnnkit.train.precision import autocast, check_precision
 from rnnkit.train.run import History
 from rnnkit.train.trainer import Trainer
-from rnnkit.validation import check_texts, check_weights
+from rnnkit.validation import check_texts, check_unicode, check_weights
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,28 @@ class Sampling:
 
     def __post_init__(self) -> None:
         check_sampling(self.temperature, self.top_k, self.top_p)
+
+
+def check_request(*, max_tokens: object, seed: object, samples: object, stop: object) -> None:
+    """``ConfigError`` naming the first of a generation's arguments of the wrong type or out
+    of its range (``samples``: ``num_samples``, the streams side by side)."""
+    for name, value in (("max_tokens", max_tokens), ("num_samples", samples)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise field_error(name, "a whole number", repr(value))
+        if value < 1:
+            raise field_error(name, "at least 1", value)
+    check_seed(seed, int(samples))  # type: ignore[call-overload]
+    check_stop(stop)
+
+
+def check_prompt(prompt: object) -> None:
+    """``ConfigError`` unless ``prompt`` is a text of valid Unicode."""
+    if not isinstance(prompt, str):
+        raise ConfigError(
+            f"prompt must be a text (str), got {type(prompt).__name__} {prompt!r:.40}",
+            field="prompt",
+        )
+    check_unicode(prompt, "prompt")
 
 
 class LanguageModel(OptionsEstimator):
@@ -85,8 +116,13 @@ class LanguageModel(OptionsEstimator):
     def train_config(self) -> TrainConfig:
         return TrainConfig(**OPTIONS.config_values(self.get_params(), "training"))
 
-    def model_config(self, vocab_size: int) -> LanguageModelConfig:
-        return LanguageModelConfig(vocab_size, **OPTIONS.config_values(self.get_params(), "model"))
+    def model_config(self, vocab_size: int, embed_dim: int | None = None) -> LanguageModelConfig:
+        """The network's configuration; the embedding size is ``embed_dim`` (the vectors')
+        where the ``embed_dim`` parameter is None, else ``EMBED_DIM``."""
+        values = OPTIONS.config_values(self.get_params(), "model")
+        if values["embed_dim"] is None:
+            values["embed_dim"] = embed_dim or EMBED_DIM
+        return LanguageModelConfig(vocab_size, **values)
 
     def check_params(self) -> None:
         """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
@@ -122,7 +158,8 @@ class LanguageModel(OptionsEstimator):
             )
         torch.manual_seed(config.seed)
         with self.in_params():
-            net = LanguageModelNet(self.model_config(len(units)))
+            dim = vectors_dim(self.vectors) if self.vectors and self.embed_dim is None else None
+            net = LanguageModelNet(self.model_config(len(units), dim))
             if self.vectors:
                 self._load_vectors(net, units)
             net = self.on_device(net)
@@ -146,7 +183,7 @@ class LanguageModel(OptionsEstimator):
         if vectors.dim != net.config.embed_dim:
             raise ConfigError(
                 f"embed_dim {net.config.embed_dim} differs from the dimension {vectors.dim} of "
-                f"the vectors in {self.vectors}: give embed_dim {vectors.dim}",
+                f"the vectors in {self.vectors}: leave embed_dim out to use theirs",
                 field="embed_dim",
             )
         if vectors.rows:
@@ -210,11 +247,11 @@ class LanguageModel(OptionsEstimator):
                 return self._score(model.net, valid_stream, units.name)
 
         log.info(
-            "training on %d documents (%d tokens in %d streams), vocabulary %d %s units",
-            len(train),
-            batches.num_tokens,
-            batches.batch_size,
-            len(units),
+            "training on %s (%s tokens in %s), vocabulary %s %s units",
+            counted(len(train), "document"),
+            f"{batches.num_tokens:,}",
+            counted(batches.batch_size, "stream"),
+            f"{len(units):,}",
             units.name,
         )
         trainer = Trainer(self.train_config(), progress=self.verbose, checkpoints=checkpoints)
@@ -279,36 +316,60 @@ class LanguageModel(OptionsEstimator):
         """Loss (nats per token), perplexity, bits per token, tokens and unit on
         ``documents``, each scored from the start of its document."""
         self._check_fitted()
-        stream = token_stream(
-            check_texts(documents, "documents"), self.units_, reverse=self.reverse
-        )
+        documents = check_texts(documents, "documents")
+        stream = token_stream(documents, self.units_, reverse=self.reverse)
+        unknown = int(np.count_nonzero(stream == Vocabulary.unk_id))
+        if unknown:
+            self._warn_unknown(
+                "the text", documents, f"; {unknown:,} of its tokens are scored as <unk>"
+            )
         return self._score(self.on_device(self.model_), stream, self.units_.name)
+
+    def _warn_unknown(self, what: str, texts: Sequence[str], then: str) -> list[str]:
+        """Warn that ``what`` (the prompt, the text) has tokens the vocabulary lacks, naming
+        the first ten, and ``then`` what became of them; the tokens found, none if none."""
+        unknown: dict[str, None] = {}
+        for text in texts:
+            unknown.update(dict.fromkeys(self.units_.unknown(text)))
+            if len(unknown) > 10:
+                break
+        if unknown:
+            shown = ", ".join(repr(t) for t in list(unknown)[:10])
+            more = ", ..." if len(unknown) > 10 else ""
+            unit = {"char": "character", "word": "word"}.get(self.units_.name, "token")
+            log.warning(
+                "%s has %s %s%s the model never saw (%s%s)%s",
+                what,
+                f"{len(unknown)}{'+' if len(unknown) > 10 else ''}",
+                unit,
+                "s" if len(unknown) > 1 else "",
+                shown,
+                more,
+                then,
+            )
+        return list(unknown)
 
     # -- generation ------------------------------------------------------------------------
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """``<eod>`` (a document starts) and the prompt's ids; tokens the vocabulary lacks
         become ``<unk>``, with a warning that names them."""
+        self.check_generates()
+        check_prompt(prompt)
+        self._warn_unknown("the prompt", [prompt], "; each reads as <unk>")
+        return [EOD_ID, *self.units_.encode(prompt)]
+
+    def check_generates(self) -> None:
+        """``ConfigError`` unless this model can generate: it is fitted and reads text
+        forwards (a backward model only scores text)."""
         self._check_fitted()
         if self.reverse:
             raise ConfigError(
-                "this language model reads text backwards (reverse): it starts the reverse "
+                "this language model reads text backwards (reverse): it starts the backward "
                 "direction of a classifier and scores text, and generates nothing; generate "
                 "with a model trained without --reverse",
                 field="reverse",
             )
-        unknown = self.units_.unknown(prompt)
-        if unknown:
-            shown = ", ".join(repr(t) for t in unknown[:10])
-            unit = {"char": "character", "word": "word"}.get(self.units_.name, "token")
-            log.warning(
-                "the prompt has %d %s%s the model never saw (%s); each reads as <unk>",
-                len(unknown),
-                unit,
-                "s" if len(unknown) > 1 else "",
-                shown,
-            )
-        return [EOD_ID, *self.units_.encode(prompt)]
 
     @torch.no_grad()
     def start(self, prompt: str = "", *, streams: int = 1, backend: str = "torch") -> Generation:
@@ -373,8 +434,7 @@ class LanguageModel(OptionsEstimator):
         """The text each stream adds, token by token: one list (a piece per stream) per step.
         A stream ends at ``<eod>`` or once its text contains ``stop``; the iterator ends when
         all have, or after ``max_tokens``."""
-        if max_tokens < 1:
-            raise field_error("max_tokens", "at least 1", max_tokens)
+        check_request(max_tokens=max_tokens, seed=seed, samples=streams, stop=stop)
         sampling = sampling or Sampling()
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         state = self.start(prompt, streams=streams, backend=backend)
@@ -418,7 +478,9 @@ class LanguageModel(OptionsEstimator):
     ) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (without it); deterministic for a
         ``seed``; ``temperature=0`` is greedy; ``backend`` as in ``start``."""
-        self._check_fitted()
+        self.check_generates()
+        check_request(max_tokens=max_tokens, seed=seed, samples=num_samples, stop=stop)
+        check_prompt(prompt)
         sampling = Sampling(temperature, top_k, top_p)
         texts = [""] * num_samples
         for pieces in self.stream(

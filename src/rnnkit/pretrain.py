@@ -14,6 +14,7 @@ over :data:`PRETRAIN_DEFAULTS`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.language_model import LanguageModel
 from rnnkit.models.transfer import Pretrained
 from rnnkit.models.vectors import vectors_dim
+from rnnkit.plural import counted
 from rnnkit.tasks.language_model import OPTIONS as LM_OPTIONS
 from rnnkit.text.units import Units
 
@@ -47,6 +49,20 @@ class Pretraining:
     options: Mapping[str, Any] | None = None
     minutes: float | None = None
     saved: Callable[[LanguageModel, str], str] | None = None
+
+
+def check_minutes(minutes: float | None) -> None:
+    """``ConfigError`` (its field ``pretrain_minutes``) unless ``minutes`` is None or a
+    positive number: the pretraining's time budget, shared by its language models."""
+    if minutes is not None and (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, (int, float))
+        or not 0 < minutes < math.inf
+    ):
+        raise ConfigError(
+            f"pretrain_minutes must be a positive number, got {minutes!r}",
+            field="pretrain_minutes",
+        )
 
 
 def documents_of(corpus: Corpus, tokenizer: str) -> list[str]:
@@ -120,6 +136,7 @@ def pretrain(
     is trained and return where, for messages. With ``start`` (fitted language models, forward
     then backward), fine-tune those on the documents instead (ULMFiT's second stage), keeping
     their units and sizes; ``options`` then change their other settings."""
+    check_minutes(minutes)
     if not documents:
         raise ConfigError("pretraining has no text: give unlabelled text or training texts")
     directions = DIRECTIONS[: len(start) or (2 if classifier["bidirectional"] else 1)]
@@ -133,7 +150,7 @@ def pretrain(
             params["max_minutes"] = minutes / len(directions)
         lm = LanguageModel(verbose=verbose, **params)
         verb = "fine-tuning" if start else "pretraining"
-        log.info("%s the %s language model on %d documents", verb, name, len(documents))
+        log.info("%s the %s language model on %s", verb, name, counted(len(documents), "document"))
         lm.fit(documents, start=start[position] if start else None)
         source = saved(lm, name) if saved is not None else f"the {name} language model"
         models.append(as_pretrained(lm, source))

@@ -32,6 +32,7 @@ from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
 from rnnkit.models.config import EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.models.translator import TranslatorNet
+from rnnkit.plural import counted
 from rnnkit.tasks.translation import BACKENDS, NAME, OPTIONS, objective, scores
 from rnnkit.tasks.translation import bleu as corpus_bleu
 from rnnkit.text.kinds import PairUnits, build_units
@@ -178,13 +179,13 @@ class Translator(OptionsEstimator):
         if len(kept) < len(sources):
             longest = max(max(len(s), len(t)) for s, t in zip(sources, targets, strict=True))
             log.warning(
-                "left out %d of %d %s pairs with a side longer than max_len %d tokens (the "
-                "longest has %d); raise max_len to keep them",
-                len(sources) - len(kept),
-                len(sources),
+                "left out %s of %s %s pairs with a side longer than max_len %d tokens (the "
+                "longest has %s); raise max_len to keep them",
+                f"{len(sources) - len(kept):,}",
+                f"{len(sources):,}",
                 what,
                 limit,
-                longest,
+                f"{longest:,}",
             )
         if not kept:
             raise ConfigError(f"no {what} pair is within max_len {limit} tokens", field="max_len")
@@ -217,13 +218,17 @@ class Translator(OptionsEstimator):
             def evaluate(model: torch.nn.Module) -> dict[str, float]:
                 return self._validate(checked[0], checked[1])
 
+        unit = f"{units.source.name} units"
+        vocabularies = (
+            f"one joint vocabulary of {len(units.source):,} {unit}"
+            if units.joint
+            else f"vocabularies of {len(units.source):,} and {len(units.target):,} {unit}"
+        )
         log.info(
-            "training on %d sentence pairs (%d target tokens), vocabularies %d and %d %s units",
-            batches.num_pairs,
-            batches.num_tokens,
-            len(units.source),
-            len(units.target),
-            units.source.name,
+            "training on %s (%s target tokens), %s",
+            counted(batches.num_pairs, "sentence pair"),
+            f"{batches.num_tokens:,}",
+            vocabularies,
         )
         trainer = Trainer(config, progress=self.verbose, checkpoints=checkpoints)
         history = trainer.fit(net, batches, evaluate, objective(config.label_smoothing))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.shared import DEVICE_HELP
 from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # imported where used: --help must not import torch
     from rnnkit.data.corpus import Corpus
     from rnnkit.data.datasets import Splits
     from rnnkit.estimator import OptionsEstimator
+    from rnnkit.options import OptionTable
 
 
 E = TypeVar("E", bound="OptionsEstimator")
@@ -28,14 +30,38 @@ E = TypeVar("E", bound="OptionsEstimator")
 FLAGS = {"text_cols": "--text-col", "label_col": "--label-col"}
 
 
-def flagged(error: ConfigError) -> ConfigError:
-    """A library error in the command line's words: the option it names shown as its flag
-    (``hidden_size must be at least 1`` -> ``--hidden must be at least 1``)."""
-    from rnnkit.tasks.classification import OPTIONS
+def task_options(command: str | None) -> OptionTable:
+    """The option table of the task a command serves (``lm`` and ``generate``: language
+    models; ``translate``: translators; the others: classifiers)."""
+    if command in ("lm", "generate"):
+        from rnnkit.tasks.language_model import OPTIONS
+    elif command == "translate":
+        from rnnkit.tasks.translation import OPTIONS
+    else:
+        from rnnkit.tasks.classification import OPTIONS
+    return OPTIONS
 
-    others = [name for name in error.fields if not OPTIONS.knows(name)]
+
+def flagged(error: ConfigError, command: str | None = None) -> ConfigError:
+    """A library error in the command line's words: the option it names shown as its flag
+    (``hidden_size must be at least 1`` -> ``--hidden must be at least 1``), as the task of
+    ``command`` declares it."""
+    options = task_options(command)
+    others = [name for name in error.fields if not options.knows(name)]
     shown = {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in others}
-    return OPTIONS.shown(error, "flag").naming(shown)
+    return options.shown(error, "flag").naming(shown)
+
+
+def flag_names(command: str | None) -> dict[str, str]:
+    """The task's option names that cannot be mistaken for a plain word (``max_len``,
+    ``vocab_size``), each with its flag: what the command line shows in a library's log line
+    instead."""
+    names = {}
+    for option in task_options(command):
+        for name in (option.name, option.param):
+            if "_" in name:
+                names[name] = option.cli_flag
+    return names
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -178,6 +204,17 @@ def apply_run_options(estimator: E, args: argparse.Namespace) -> E:
     return estimator
 
 
+def warn_not_applied(args: argparse.Namespace) -> None:
+    """Say so when --precision is given with --backend onnx, which runs the exported float32
+    graph in ONNX Runtime whatever the precision."""
+    if getattr(args, "backend", "torch") == "onnx" and getattr(args, "precision", None):
+        print(
+            f"rnnkit: warning: --precision {args.precision} does not apply to --backend onnx "
+            "(ONNX Runtime runs the exported float32 graph); ignored",
+            file=sys.stderr,
+        )
+
+
 def set_threads(threads: int | None) -> None:
     """``--threads N``: torch's CPU threads; None leaves torch's default (all cores)."""
     if threads is None:
@@ -199,21 +236,77 @@ def load_model(args: argparse.Namespace) -> TextClassifier:
     return apply_run_options(clf, args)
 
 
+MAX_LINE_CHARS = 1_000_000  # the longest line of --input: one text, which no model reads whole
+
+
 def input_texts(texts: list[str], input: str | None, encoding: str) -> Iterable[str]:
     """The texts of a command that reads them as TEXT arguments or from ``--input FILE`` (one a
-    line; ``-``: standard input, read as it comes), never both."""
+    line, read as it comes, ``.gz`` decompressed; ``-``: standard input), never both. A line
+    over ``MAX_LINE_CHARS`` characters is an error naming the file and line, found before
+    more of it is read."""
     if texts and input:
         raise ConfigError("give texts on the command line or --input, not both")
     if texts:
         return list(texts)
     if input and input != "-":
-        if Path(input).is_dir():
+        path = Path(input)
+        if path.is_dir():
             raise ConfigError(f"--input {input}: is a folder; give a file with one text a line")
-        from rnnkit.data.rows import decode, read_bytes, split_lines
+        if not path.exists():  # a pipe such as /dev/stdin is read as well
+            raise ConfigError(f"--input {input}: no such file")
+        return _lines(path, input, encoding)
+    return _lines(None, "standard input", encoding)
 
-        lines = split_lines(decode(read_bytes(Path(input)), encoding, input))
-        return lines[:-1] if lines and lines[-1] == "" else lines
-    return (line.rstrip("\r\n") for line in sys.stdin)
+
+def _lines(path: Path | None, name: str, encoding: str) -> Iterator[str]:
+    """The lines of ``path`` (standard input if None) without their line breaks (LF or CRLF),
+    each decoded on its own so that an error names its line."""
+    import codecs
+    import gzip
+
+    from rnnkit.data.rows import decode
+
+    try:
+        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        raise ConfigError(f"--encoding {encoding}: no such text encoding") from None
+    with contextlib.ExitStack() as stack:
+        if path is None:
+            stream: Any = sys.stdin.buffer
+        elif path.name.endswith(".gz"):
+            stream = stack.enter_context(gzip.open(path, "rb"))
+        else:
+            stream = stack.enter_context(path.open("rb"))
+        if wide:  # LF is not one byte in these: the whole file, split as text
+            yield from _numbered(decode(stream.read(), encoding, name).split("\n"), name)
+            return
+        number, limit = 0, 4 * MAX_LINE_CHARS + 2  # UTF-8: up to 4 bytes a character; CRLF
+        while line := stream.readline(limit):
+            number += 1
+            if len(line) == limit and not line.endswith(b"\n"):
+                raise _too_long(name, number)  # the rest of it is not read
+            text = decode(line, encoding, f"{name}, line {number}", numbered=False)
+            yield _checked(text.removesuffix("\n").removesuffix("\r"), name, number)
+
+
+def _numbered(lines: list[str], name: str) -> Iterator[str]:
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        yield _checked(line.removesuffix("\r"), name, number)
+
+
+def _checked(text: str, name: str, number: int) -> str:
+    if len(text) > MAX_LINE_CHARS:
+        raise _too_long(name, number)
+    return text
+
+
+def _too_long(name: str, number: int) -> DataError:
+    return DataError(
+        f"{name}, line {number}: longer than {MAX_LINE_CHARS:,} characters; one text a line "
+        "(is the file cut into lines, and read with its --encoding?)"
+    )
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:

@@ -7,8 +7,13 @@ import random
 import sys
 from typing import Any
 
-from rnnkit.cli.common import add_device_options, apply_run_options, print_json, set_threads
-from rnnkit.errors import ConfigError
+from rnnkit.cli.common import (
+    add_device_options,
+    apply_run_options,
+    print_json,
+    set_threads,
+    warn_not_applied,
+)
 
 DESCRIPTION = """\
 Generate text with a language model bundle (rnnkit lm train --out), token by token: each
@@ -72,17 +77,17 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.language_model import LanguageModel, Sampling
+    from rnnkit.language_model import LanguageModel, Sampling, check_prompt, check_request
 
-    if args.max_tokens < 1:
-        raise ConfigError(f"--max-tokens must be at least 1, got {args.max_tokens}")
-    if args.num_samples < 1:
-        raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
-    if args.seed is not None and not 0 <= args.seed < 2**63 - args.num_samples:
-        raise ConfigError(f"--seed must be zero or positive, got {args.seed}")
-    sampling = Sampling(args.temperature, args.top_k, args.top_p)  # checked before loading
+    check_request(  # every option checked before the model is loaded
+        max_tokens=args.max_tokens, seed=args.seed, samples=args.num_samples, stop=args.stop
+    )
+    check_prompt(args.prompt)
+    sampling = Sampling(args.temperature, args.top_k, args.top_p)
+    warn_not_applied(args)
     set_threads(args.threads)
     lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit generate"), args)
+    lm.check_generates()
     if args.backend == "onnx":
         lm.start("", backend="onnx")  # a missing or stale ONNX file fails here, before output
     seed = args.seed if args.seed is not None else random.randrange(2**31)

@@ -103,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{option} must be at least 2, got {value}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ConfigError(f"--lr must be positive, got {args.lr}")
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be zero or positive, got {args.seed}")
+    if not 0 <= args.seed < 2**32:  # a training seed, as rnnkit train's
+        raise ConfigError(f"--seed must be in [0, 2**32), got {args.seed}")
     set_threads(args.threads)
     extra: dict[str, Any] = {}
     if args.task == "negation":

@@ -19,6 +19,7 @@ from rnnkit.cli.train import (
     run_options,
     run_training,
 )
+from rnnkit.plural import counted
 from rnnkit.tasks.language_model import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
@@ -76,6 +77,12 @@ def _add_corpus_options(parser: argparse.ArgumentParser) -> None:
         default="text",
         metavar="NAME",
         help="the text column of a CSV/TSV/JSON Lines corpus (default: text)",
+    )
+    group.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of the files, e.g. latin-1 (default: utf-8; a named dataset's own "
+        "is known)",
     )
     group.add_argument(
         "--data-dir",
@@ -216,6 +223,7 @@ def read_corpus(
         data_dir=args.data_dir,
         valid_split=valid_split,
         text_col=text_col,
+        encoding=args.encoding,
     )
 
 
@@ -240,7 +248,9 @@ def train_and_save(
     if not world.is_main:
         return 0
     if test is not None:
-        logging.getLogger("rnnkit").info("scoring the test text: %s documents", f"{len(test):,}")
+        logging.getLogger("rnnkit").info(
+            "scoring the test text: %s", counted(len(test), "document")
+        )
     metrics = {
         "data": args.data,
         "valid": rounded(lm.metrics_["valid"]),

@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from rnnkit.cli.common import add_device_options, chunks, input_texts, load_model, print_json
+from rnnkit.cli.common import (
+    add_device_options,
+    chunks,
+    input_texts,
+    load_model,
+    print_json,
+    warn_not_applied,
+)
 from rnnkit.errors import ConfigError, PredictionError
 
 NON_FINITE = "the model gave NaN or infinite outputs for this text"
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
+    warn_not_applied(args)
     clf: Any = load_model(args)
     if args.backend == "onnx":
         from rnnkit.cli.export import default_path

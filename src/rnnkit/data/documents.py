@@ -39,6 +39,8 @@ SPLITS = ("train", "valid", "test")
 ROW_FORMATS = tuple(f for f in FORMATS if f not in ("auto", "folder", "text"))
 _COLUMN_FORMATS = ("csv", "tsv", "jsonl")
 _MANY = 10  # from this many documents on, valid_split holds out documents, not characters
+# the longest document: turning text into tokens takes about 20 bytes a character at its peak
+MAX_DOCUMENT_CHARS = 2**27
 
 
 @dataclass(frozen=True)
@@ -59,22 +61,44 @@ class DocumentSplits:
         return documents
 
 
-def split_text(text: str, document: str) -> list[str]:
-    """The documents of ``text`` in mode ``document`` (see the module's docstring)."""
+def split_text(text: str, document: str, source: str = "") -> list[str]:
+    """The documents of ``text`` in mode ``document`` (see the module's docstring); one over
+    :data:`MAX_DOCUMENT_CHARS` is an error naming ``source`` and its line."""
     if document == "file":
-        return [text] if text.strip() else []
-    lines = split_lines(text)
-    if document == "line":
-        return [line for line in lines if line.strip()]
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in [*lines, ""]:
-        if line.strip():
-            current.append(line)
-        elif current:
-            paragraphs.append("\n".join(current))
-            current = []
-    return paragraphs
+        documents = [text] if text.strip() else []
+    elif document == "line":
+        documents = [line for line in split_lines(text) if line.strip()]
+    else:
+        documents, current = [], []
+        for line in [*split_lines(text), ""]:
+            if line.strip():
+                current.append(line)
+            elif current:
+                documents.append("\n".join(current))
+                current = []
+    if len(text) > MAX_DOCUMENT_CHARS:
+        _check_lengths(documents, text, document, source)
+    return documents
+
+
+def _check_lengths(documents: list[str], text: str, document: str, source: str) -> None:
+    """DataError for the first of ``documents`` (cut from ``text``) over the limit."""
+    long = next((d for d in documents if len(d) > MAX_DOCUMENT_CHARS), None)
+    if long is None:
+        return
+    where = f"{source or 'the text'}" + (
+        f", line {text.count(chr(10), 0, text.index(long)) + 1}" if document != "file" else ""
+    )
+    cut = {
+        "file": "--document paragraph or line",
+        "paragraph": "--document line, or blank lines between paragraphs",
+        "line": "line breaks",
+    }[document]
+    raise DataError(
+        f"{where}: a document of {len(long):,} characters (--document {document}), over the "
+        f"limit of {MAX_DOCUMENT_CHARS:,} that a language model reads as one; cut it with "
+        f"{cut}"
+    )
 
 
 def read_documents(
@@ -83,10 +107,12 @@ def read_documents(
     document: str = "line",
     text_col: str | None = None,
     format: str | None = None,
+    encoding: str = "utf-8",
 ) -> list[str]:
     """The documents of a file, folder or archive (see the module's docstring). ``text_col``:
     the text column of a CSV, TSV or JSON Lines file (default ``text``); ``format``: ``"text"``
-    or one of :data:`ROW_FORMATS`, instead of what the file's name says."""
+    or one of :data:`ROW_FORMATS`, instead of what the file's name says; ``encoding``: the
+    files' text encoding."""
     _check_mode(document)
     location = Path(source.split("#", 1)[0])
     if not location.exists():
@@ -101,11 +127,13 @@ def read_documents(
             field="text_col",
         )
     if kind == "folder":
-        documents = _folder(source, document)
+        documents = _folder(source, document, encoding)
     elif kind == "text":
-        documents = split_text(decode(read_bytes(location), "utf-8", source), document)
+        documents = split_text(decode(read_bytes(location), encoding, source), document, source)
     else:
-        options = ReadOptions(format=kind, text_cols=(text_col or "text",), label_col=None)
+        options = ReadOptions(
+            format=kind, text_cols=(text_col or "text",), label_col=None, encoding=encoding
+        )
         rows = reading.read(location, options).texts
         documents = ["\n".join(rows)] if document == "file" else rows
     return _non_empty(documents, source)
@@ -120,11 +148,13 @@ def load_documents(
     text_col: str | None = None,
     format: str | None = None,
     download: bool = True,
+    encoding: str = "utf-8",
 ) -> DocumentSplits:
     """The splits of a named dataset (:data:`LM_DATASETS`, cut as ``document`` says, by default
     as the dataset comes: ``"file"``) or of a path (all train; ``document`` by default
     ``"line"``). ``valid_split`` > 0 holds out the tail of train as validation data: the last
-    fraction of the documents when there are at least 10, else of the characters."""
+    fraction of the documents when there are at least 10, else of the characters. ``encoding``:
+    the text encoding of files (a named dataset's is known)."""
     if not 0.0 <= valid_split < 1.0:
         raise field_error("valid_split", "in [0, 1)", valid_split)
     if source in LM_DATASETS and not Path(source.split("#", 1)[0]).exists():
@@ -137,7 +167,9 @@ def load_documents(
         splits = {k: _non_empty(v, f"{source} {k}") for k, v in named.read(folder, mode).items()}
     else:
         mode = document or "line"
-        train = read_documents(source, document=mode, text_col=text_col, format=format)
+        train = read_documents(
+            source, document=mode, text_col=text_col, format=format, encoding=encoding
+        )
         splits = {"train": train}
     train, valid = splits["train"], splits.get("valid")
     if valid_split > 0:
@@ -205,9 +237,16 @@ def _kind(source: str, format: str | None) -> str:
 
 
 def _non_empty(documents: list[str], source: str) -> list[str]:
+    """``documents``, none of them over :data:`MAX_DOCUMENT_CHARS`, and at least one."""
     if not documents:
         hint = " (only its .txt files are read, hidden ones left out)" if _is_folder(source) else ""
         raise DataError(f"no text in {source}{hint}")
+    long = next((i for i, d in enumerate(documents) if len(d) > MAX_DOCUMENT_CHARS), None)
+    if long is not None:
+        raise DataError(
+            f"{source}: document {long + 1} has {len(documents[long]):,} characters, over the "
+            f"limit of {MAX_DOCUMENT_CHARS:,} that a language model reads as one; cut it"
+        )
     return documents
 
 
@@ -221,28 +260,31 @@ def _is_text_file(parts: Sequence[str]) -> bool:
     return parts[-1].endswith(".txt") and not any(part.startswith(".") for part in parts)
 
 
-def _folder(source: str, document: str) -> list[str]:
+def _folder(source: str, document: str, encoding: str = "utf-8") -> list[str]:
     location, _, inner = source.partition("#")
     base = Path(location)
     if not base.is_dir():
         folder = posixpath.normpath(inner.strip("/")) if inner.strip("/") else ""
-        return _from_archive(base, [folder], document)[folder]
+        return _from_archive(base, [folder], document, encoding)[folder]
     root = base / inner
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     files = [p for p in root.rglob("*") if _is_text_file(p.relative_to(root).parts) and p.is_file()]
     documents: list[str] = []
     for file in sorted(files, key=lambda p: p.parts):
-        documents += split_text(decode(read_bytes(file), "utf-8", str(file)), document)
+        text = decode(read_bytes(file), encoding, str(file))
+        documents += split_text(text, document, str(file))
     return documents
 
 
-def _from_archive(archive: Path, folders: Sequence[str], document: str) -> dict[str, list[str]]:
+def _from_archive(
+    archive: Path, folders: Sequence[str], document: str, encoding: str = "utf-8"
+) -> dict[str, list[str]]:
     """The documents of each of ``folders`` inside ``archive`` ('' for all of it), read in one
     pass over the archive."""
     if not tarfile.is_tarfile(archive):
         raise DataError(f"{archive}: not a .tar.gz archive (nor a folder)")
-    found: dict[str, list[tuple[list[str], str]]] = {folder: [] for folder in folders}
+    found: dict[str, list[tuple[list[str], str, str]]] = {folder: [] for folder in folders}
     seen: set[str] = set()  # the folder of every member
     with tarfile.open(archive, "r|*") as tar:
         for member in tar:
@@ -258,9 +300,10 @@ def _from_archive(archive: Path, folders: Sequence[str], document: str) -> dict[
             stream = tar.extractfile(member) if member.isfile() and wanted else None
             if stream is None:
                 continue
-            text = decode(stream.read(), "utf-8", f"{archive}#{member.name}")
+            shown = f"{archive}#{member.name}"
+            text = decode(stream.read(), encoding, shown)
             for folder, relative in wanted:
-                found[folder].append((relative, text))
+                found[folder].append((relative, text, shown))
     present = {"/".join(f.split("/")[:i]) for f in seen for i in range(1, f.count("/") + 2)}
     result: dict[str, list[str]] = {}
     for folder, files in found.items():
@@ -271,7 +314,9 @@ def _from_archive(archive: Path, folders: Sequence[str], document: str) -> dict[
                 f"{shown or 'none'})"
             )
         files.sort(key=lambda file: file[0])
-        result[folder] = [doc for _, text in files for doc in split_text(text, document)]
+        result[folder] = [
+            doc for _, text, shown in files for doc in split_text(text, document, shown)
+        ]
     return result
 
 

@@ -16,20 +16,22 @@ from rnnkit.errors import DataError
 log = logging.getLogger(__name__)
 
 
-def decode(data: bytes, encoding: str, source: str) -> str:
-    """Decode ``data``, naming the line and byte of the first undecodable byte."""
+def decode(data: bytes, encoding: str, source: str, *, numbered: bool = True) -> str:
+    """Decode ``data``, naming the line (unless not ``numbered``: ``source`` names it) and
+    byte of the first undecodable byte."""
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         return data.decode(codec)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
+        where = f", line {line}" if numbered else ""
         byte = data[error.start]
         hint = (
             "; if the file uses another encoding, name it with --encoding "
             "(for example --encoding latin-1)"
         )
         raise DataError(
-            f"{source}, line {line}: byte 0x{byte:02x} cannot be decoded as {encoding}{hint}"
+            f"{source}{where}: byte 0x{byte:02x} cannot be decoded as {encoding}{hint}"
         ) from None
 
 

@@ -213,6 +213,9 @@ class TranslatorConfig(EncoderConfig):
 
 
 EXTRA_TOKENS = 10  # an output has at most max_ratio x (source tokens) + this many tokens
+MAX_BEAM = 100  # the widest beam: memory grows as beam x vocabulary per sentence
+MAX_LENGTH_PENALTY = 10.0  # ((5 + length) / 6) ** alpha stays finite for any output length
+MAX_RATIO = 10.0  # outputs at most 10 times their source: a model that never ends stops soon
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,20 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:
             raise field_error("beam", "at least 1 (1: greedy)", self.beam)
+        if self.beam > MAX_BEAM:
+            raise ConfigError(
+                f"beam must be at most {MAX_BEAM}, got {self.beam:,} (each hypothesis kept "
+                "scores every token of the vocabulary at each step; wider than 10 seldom gains)",
+                field="beam",
+            )
         if not 0.0 <= self.length_penalty < float("inf"):
             raise field_error("length_penalty", "zero or positive", self.length_penalty)
-        if not 0.0 < self.max_ratio < float("inf"):
-            raise field_error("max_ratio", "positive", self.max_ratio)
+        if self.length_penalty > MAX_LENGTH_PENALTY:
+            raise ConfigError(
+                f"length_penalty must be at most {MAX_LENGTH_PENALTY:g}, got "
+                f"{self.length_penalty:g} (((5 + length) / 6) raised to it overflows long before "
+                "it helps; 0.6 to 2 are usual)",
+                field="length_penalty",
+            )
+        if not 0.0 < self.max_ratio <= MAX_RATIO:
+            raise field_error("max_ratio", f"in (0, {MAX_RATIO:g}]", self.max_ratio)

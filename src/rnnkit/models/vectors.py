@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,21 +33,34 @@ class Vectors:
         return self.found / self.wanted if self.wanted else 0.0
 
 
-def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8") -> Vectors:
+def load_vectors(
+    path: str | Path,
+    vocab: Vocabulary,
+    *,
+    encoding: str = "utf-8",
+    counts: Mapping[str, int] | None = None,
+) -> Vectors:
     """Read ``word v1 v2 ...`` lines (GloVe), optionally after a ``count dim`` header
     (word2vec text format), keeping the words of ``vocab``. A word missing in its exact
-    form is looked up lower-cased."""
+    form is looked up lower-cased. A word listed twice keeps its first vector (the files list
+    words from the most frequent); how many were skipped is logged. ``counts`` (the training
+    text's tokens and how often each occurs): the coverage is reported for them, which is what
+    the model meets, rather than for the vocabulary (which ``vector_words`` may have filled
+    from the file itself)."""
     data = vector_bytes(path)
     wanted = {token: i for i, token in enumerate(vocab.tokens) if i > 1}
     rows: dict[int, np.ndarray] = {}
+    seen: set[bytes] = set()
+    duplicates = 0
     dim = 0
     for number, raw in enumerate(data.splitlines(), start=1):
         try:
             line = raw.decode(encoding)
         except UnicodeDecodeError:
             raise DataError(
-                f"{path}, line {number}: cannot be decoded as {encoding}; pass the file's "
-                "encoding with --vectors-encoding"
+                f"{path}, line {number}: cannot be decoded as {encoding}; word vectors files "
+                f"are read as {encoding} text: convert it first, e.g. iconv -f latin-1 -t "
+                f"{encoding} FILE > FILE.{encoding}"
             ) from None
         parts = line.rstrip().split(" ")
         if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
@@ -62,29 +76,86 @@ def load_vectors(path: str | Path, vocab: Vocabulary, *, encoding: str = "utf-8"
                 f"found {len(parts) - 1}"
             )
         word = parts[0]
+        key = word.encode(encoding, errors="surrogatepass")
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
         index = wanted.get(word)
-        if index is None:
+        if index is None:  # the lower-cased word's, unless that has one already
             index = wanted.get(word.lower())
             if index is None or index in rows:
                 continue
-        try:
-            rows[index] = np.asarray(parts[1:], dtype=np.float32)
-        except ValueError:
-            raise DataError(
-                f"{path}, line {number}: the vector holds a value that is not a number"
-            ) from None
+        rows[index] = _vector(parts[1:], path, number)
     if dim == 0:
         raise DataError(f"{path}: no vectors found (expected lines of a word and numbers)")
+    if duplicates:
+        log.warning(
+            "%s: %s word%s listed more than once; each keeps its first vector",
+            path,
+            f"{duplicates:,}",
+            "s are" if duplicates > 1 else " is",
+        )
     vectors = Vectors(dim, rows, len(rows), len(wanted))
+    if counts is None:
+        log.info(
+            "%s: %d of %d vocabulary words have a vector (%.1f%% coverage), dimension %d",
+            path,
+            vectors.found,
+            vectors.wanted,
+            100 * vectors.coverage,
+            dim,
+        )
+    else:
+        _log_coverage(path, vocab, rows, counts, dim)
+    return vectors
+
+
+def _vector(values: list[str], path: str | Path, number: int) -> np.ndarray:
+    """The numbers of line ``number`` as float32; a value that is not a finite number is an
+    error naming the line."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # a value past float32's range: inf
+            vector = np.asarray(values, dtype=np.float32)
+    except ValueError:
+        raise DataError(
+            f"{path}, line {number}: the vector holds a value that is not a number"
+        ) from None
+    if not np.isfinite(vector).all():
+        bad = values[int(np.flatnonzero(~np.isfinite(vector))[0])]
+        raise DataError(
+            f"{path}, line {number}: the vector holds {bad!r}, which is not a finite number "
+            "(or overflows float32); fix or remove the line"
+        )
+    return vector
+
+
+def _log_coverage(
+    path: str | Path,
+    vocab: Vocabulary,
+    rows: dict[int, np.ndarray],
+    counts: Mapping[str, int],
+    dim: int,
+) -> None:
+    """How much of the training text has a vector: its word types, and its tokens."""
+    types = tokens = covered_types = covered_tokens = 0
+    for token, count in counts.items():
+        types += 1
+        tokens += count
+        if vocab.index.get(token) in rows:
+            covered_types += 1
+            covered_tokens += count
     log.info(
-        "%s: %d of %d vocabulary words have a vector (%.1f%% coverage), dimension %d",
+        "%s: %s of the %s word types of the training texts have a vector (%.1f%%), %.1f%% of "
+        "their %s tokens; dimension %d",
         path,
-        vectors.found,
-        vectors.wanted,
-        100 * vectors.coverage,
+        f"{covered_types:,}",
+        f"{types:,}",
+        100 * covered_types / max(types, 1),
+        100 * covered_tokens / max(tokens, 1),
+        f"{tokens:,}",
         dim,
     )
-    return vectors
 
 
 def vector_words(path: str | Path, vocab: Vocabulary, count: int) -> Vocabulary:
@@ -101,7 +172,12 @@ def vector_words(path: str | Path, vocab: Vocabulary, count: int) -> Vocabulary:
         word = parts[0].decode("utf-8", errors="replace") if parts else ""
         if word and word not in vocab.index:
             added[word] = None
-    log.info("vocabulary: %d words added from %s", len(added), path)
+    log.info(
+        "vocabulary: %s word%s of %s added (--vectors-vocab)",
+        f"{len(added):,}",
+        "" if len(added) == 1 else "s",
+        path,
+    )
     return Vocabulary([*vocab.tokens, *added])
 
 

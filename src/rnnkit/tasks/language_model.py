@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 NAME = "language_model"
 MONITOR = "loss"  # nats per token on the validation text, lower is better
 EVAL_ROWS = 16  # streams scored side by side in evaluation
+EMBED_DIM = 128  # the embedding size without --embed-dim or --vectors
 
 
 def objective(unit: str = "word") -> Objective:
@@ -89,7 +90,15 @@ OPTIONS = OptionTable(
             metavar="N",
             default=1,
         ),
-        model_option("embed_dim", "embedding size", type=int, metavar="N", default=128),
+        model_option(
+            "embed_dim",
+            "embedding size",
+            type=int,
+            metavar="N",
+            default=None,
+            optional=True,
+            shown=f"{EMBED_DIM}, or the dimension of --vectors",
+        ),
         model_option(
             "hidden", "hidden size", field="hidden_size", type=int, metavar="N", default=512
         ),
@@ -122,8 +131,8 @@ OPTIONS = OptionTable(
         Option(
             "vectors",
             "start the embedding from pretrained word vectors (GloVe or word2vec text, .gz "
-            "read as well; word units; their dimension must be --embed-dim); the coverage of "
-            "the vocabulary is reported",
+            "read as well; word units; their dimension is the embedding size unless "
+            "--embed-dim says otherwise); the coverage of the vocabulary is reported",
             group="model",
             default=None,
             optional=True,
@@ -285,4 +294,4 @@ OPTIONS = OptionTable(
     {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
 )
 
-__all__ = ["EVAL_ROWS", "GROUPS", "MONITOR", "NAME", "OPTIONS", "metrics", "objective"]
+__all__ = ["EMBED_DIM", "EVAL_ROWS", "GROUPS", "MONITOR", "NAME", "OPTIONS", "metrics", "objective"]
