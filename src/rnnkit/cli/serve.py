@@ -112,6 +112,14 @@ def add_parser(commands: Any) -> None:
         "runs)",
     )
     parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=defaults.body_timeout,
+        metavar="S",
+        help="seconds a request's body may take to arrive once its headers have; a slower or "
+        "shorter one is answered 408 and its connection closed (default: %(default)s)",
+    )
+    parser.add_argument(
         "--no-batching",
         action="store_true",
         help="run each request on its own instead of batching concurrent ones (a "
@@ -188,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
         batching=not args.no_batching,
         batch_wait_ms=args.batch_wait_ms,
+        body_timeout=args.body_timeout,
         threads=threads(args.threads),
         device=args.device,
         access_log=args.access_log,
@@ -203,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if task == LANGUAGE_MODEL:
         from rnnkit.language_model import LanguageModel
 
-        LanguageModel.load(config.model, command="rnnkit serve")
+        LanguageModel.load(config.model, command="rnnkit serve").check_generates()
         endpoint = "POST /generate"
     elif task == TRANSLATION:
         from rnnkit.translator import Translator

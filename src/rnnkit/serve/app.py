@@ -49,7 +49,7 @@ from rnnkit.serve.http import (
     error_body,
     error_response,
     parse,
-    read_body,
+    read_texts_body,
     refuse_other_endpoints,
     send_json,
 )
@@ -146,7 +146,7 @@ def create_predict_app(config: ServeConfig) -> PredictFirst:
     async def answer(headers: Headers, body: AsyncIterator[bytes]) -> bytes:
         """The JSON answer to POST /predict; HttpError for a bad request."""
         check_key(config.api_key, headers)
-        raw = await read_body(headers, body, config.max_body_bytes, "--max-batch x --max-chars")
+        raw = await read_texts_body(headers, body, config)
         request = parse(raw, PredictRequest, '{"texts": ["..."]}')
         check_text_list(request.texts, config.max_batch, config.max_chars)
         probs = await batcher.predict(request.texts)

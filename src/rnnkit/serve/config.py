@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from rnnkit.errors import ConfigError
+from rnnkit.models.config import MAX_BEAM
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 
@@ -32,6 +33,7 @@ class ServeConfig:
     api_key: str | None = None
     batching: bool = True  # dynamic batching of concurrent requests
     batch_wait_ms: float = 0.0  # how long a batch waits for more requests once one arrived
+    body_timeout: float = 30.0  # seconds a request's whole body may take to arrive
     threads: int = 0  # torch threads per worker (0: the cores divided among the workers)
     device: str = "auto"  # where the model runs (auto: a GPU when torch sees one)
     access_log: bool = False
@@ -45,8 +47,10 @@ class ServeConfig:
             ("--max-prompt-chars", self.max_prompt_chars >= 1, "at least 1"),
             ("--max-tokens", self.max_tokens >= 1, "at least 1"),
             ("--max-beam", self.max_beam >= 1, "at least 1"),
+            ("--max-beam", self.max_beam <= MAX_BEAM, f"at most {MAX_BEAM}, the widest beam"),
             ("--max-source-tokens", self.max_source_tokens >= 1, "at least 1"),
             ("--batch-wait-ms", 0 <= self.batch_wait_ms <= 1000, "in [0, 1000]"),
+            ("--body-timeout", 0 < self.body_timeout <= 3600, "in (0, 3600]"),
             ("--threads", self.threads >= 0, "zero or positive"),
         ]
         for option, ok, expected in checks:

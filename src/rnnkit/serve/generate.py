@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 
 from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.errors import ConfigError
+from rnnkit.generation import check_stop
 from rnnkit.language_model import LanguageModel, Sampling
 from rnnkit.serve.config import ServeConfig
 from rnnkit.serve.http import (
@@ -48,6 +49,7 @@ from rnnkit.serve.http import (
     read_body,
     refuse_other_endpoints,
     send_json,
+    unicode_text,
 )
 from rnnkit.tasks.language_model import NAME
 
@@ -173,6 +175,12 @@ def checked(request: GenerateRequest, config: ServeConfig) -> tuple[int, Samplin
                 f"{name}: {len(text):,} characters is over the limit of "
                 f"{config.max_prompt_chars:,} (--max-prompt-chars)",
             )
+        if text is not None:
+            unicode_text(text, name)
+    try:
+        check_stop(request.stop)
+    except ConfigError as error:
+        raise HttpError(422, str(error)) from None
     max_tokens = request.max_tokens
     if max_tokens is None:
         max_tokens = min(DEFAULT_MAX_TOKENS, config.max_tokens)
@@ -208,6 +216,7 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
     """A language model's ASGI application: FastAPI, POST /generate answered from the ASGI
     messages (its answer may be a stream)."""
     lm = LanguageModel.load(config.model, command="rnnkit serve")
+    lm.check_generates()  # a backward model: refused before the server starts
     lm.device = config.device
     info = _info(lm, Path(config.model), config)
     torch.set_num_threads(config.threads or 1)  # one token at a time: see --threads
@@ -232,7 +241,11 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
         try:
             check_key(config.api_key, headers)
             raw = await read_body(
-                headers, chunks(receive), config.max_generate_bytes, "--max-prompt-chars"
+                headers,
+                chunks(receive),
+                config.max_generate_bytes,
+                "--max-prompt-chars",
+                config.body_timeout,
             )
             request = parse(raw, GenerateRequest, '{"prompt": "..."}')
             max_tokens, sampling = checked(request, config)

@@ -7,6 +7,7 @@ Every bad request is an ``HttpError``: a status and a ``detail`` that says what 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -17,6 +18,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Send
+
+from rnnkit.serve.config import ServeConfig
 
 JSON = "application/json"
 Request = TypeVar("Request", bound=BaseModel)
@@ -50,7 +53,9 @@ async def error_response(request: HttpRequest, error: Exception) -> JSONResponse
     challenge with a 401)."""
     if not isinstance(error, HttpError):  # registered for HttpError only
         raise error
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+    if error.status == 408:  # the rest of the body may still come: the connection ends
+        headers["Connection"] = "close"
     return JSONResponse({"detail": error.detail}, status_code=error.status, headers=headers)
 
 
@@ -74,6 +79,17 @@ def check_text_list(texts: list[str], max_batch: int, max_chars: int) -> None:
             )
         if not text.strip():
             raise HttpError(422, f"texts[{i}]: empty text")
+        unicode_text(text, f"texts[{i}]")
+
+
+def unicode_text(text: str, name: str) -> None:
+    """HttpError 422 unless ``text`` is valid Unicode (JSON lets a lone surrogate through)."""
+    from rnnkit.validation import check_unicode
+
+    try:
+        check_unicode(text, name)
+    except ValueError as error:
+        raise HttpError(422, str(error)) from None
 
 
 async def chunks(receive: Receive) -> AsyncIterator[bytes]:
@@ -87,20 +103,54 @@ async def chunks(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def read_body(headers: Headers, body: AsyncIterator[bytes], limit: int, flags: str) -> bytes:
+async def read_body(
+    headers: Headers,
+    body: AsyncIterator[bytes],
+    limit: int,
+    flags: str,
+    timeout: float | None = None,
+) -> bytes:
     """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (which the
-    options ``flags`` set)."""
+    options ``flags`` set), and with 408 when it has not all arrived ``timeout`` seconds
+    after the headers (--body-timeout): a client that sends less than its Content-Length, or
+    sends it slowly, holds no connection for longer."""
     too_large = f"is over the limit of {limit:,} bytes ({flags})"
     length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise HttpError(413, f"request body of {int(length):,} bytes {too_large}")
-    parts, size = [], 0
-    async for chunk in body:
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    parts: list[bytes] = []
+    size = 0
+    chunks = body.__aiter__()
+    while True:
+        try:
+            if deadline is None:
+                chunk = await chunks.__anext__()
+            else:
+                chunk = await asyncio.wait_for(chunks.__anext__(), max(deadline - loop.time(), 0))
+        except StopAsyncIteration:
+            return b"".join(parts)
+        except asyncio.TimeoutError:
+            expected = f"{int(length):,}" if length is not None and length.isdigit() else "?"
+            raise HttpError(
+                408,
+                f"the request body did not arrive within {timeout:g} s (--body-timeout): "
+                f"{size:,} of {expected} bytes came; send the whole body",
+            ) from None
         size += len(chunk)
         if size > limit:
             raise HttpError(413, f"request body {too_large}")
         parts.append(chunk)
-    return b"".join(parts)
+
+
+async def read_texts_body(
+    headers: Headers, body: AsyncIterator[bytes], config: ServeConfig
+) -> bytes:
+    """The body of a request of texts (/predict, /translate), within the limits of
+    ``config``."""
+    flags = "--max-batch x --max-chars"
+    return await read_body(headers, body, config.max_body_bytes, flags, config.body_timeout)
 
 
 def parse(raw: bytes, model: type[Request], example: str) -> Request:
@@ -138,8 +188,11 @@ def error_body(detail: str) -> bytes:
 
 
 async def send_json(send: Send, status: int, body: bytes) -> None:
-    """A whole JSON response (and the Bearer challenge with a 401)."""
+    """A whole JSON response (and the Bearer challenge with a 401; a 408 closes the
+    connection, since the rest of the body may still come)."""
     extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+    if status == 408:
+        extra.append((b"connection", b"close"))
     await send(
         {
             "type": "http.response.start",

@@ -47,7 +47,7 @@ from rnnkit.serve.http import (
     chunks,
     error_response,
     parse,
-    read_body,
+    read_texts_body,
     refuse_other_endpoints,
 )
 from rnnkit.tasks.translation import NAME
@@ -73,7 +73,7 @@ class TranslateRequest(BaseModel):
     length_penalty: float | None = Field(
         default=None,
         strict=True,
-        description="alpha of the length penalty ((5 + length) / 6) ** alpha, zero or more "
+        description="alpha of the length penalty ((5 + length) / 6) ** alpha, from 0 to 10 "
         "(default the model's)",
     )
 
@@ -218,12 +218,12 @@ def decoding(request: TranslateRequest, default: Decoding, max_beam: int) -> Dec
     out); HttpError for a value out of its range (422) or a beam over --max-beam (413)."""
     beam = default[0] if request.beam is None else request.beam
     alpha = default[1] if request.length_penalty is None else request.length_penalty
+    if beam > max_beam:  # before the range: the server's limit is the one to name
+        raise HttpError(413, f"beam: {beam:,} is over the limit of {max_beam:,} (--max-beam)")
     try:
         check_beam(beam, alpha)
     except ConfigError as error:  # names the field: beam or length_penalty
         raise HttpError(422, str(error)) from None
-    if beam > max_beam:
-        raise HttpError(413, f"beam: {beam:,} is over the limit of {max_beam:,} (--max-beam)")
     return beam, alpha
 
 
@@ -289,7 +289,7 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
     async def answer(headers: Headers, body: AsyncIterator[bytes]) -> bytes:
         """The JSON answer to POST /translate; HttpError for a bad request."""
         check_key(config.api_key, headers)
-        raw = await read_body(headers, body, config.max_body_bytes, "--max-batch x --max-chars")
+        raw = await read_texts_body(headers, body, config)
         request = parse(raw, TranslateRequest, '{"texts": ["..."]}')
         check_text_list(request.texts, config.max_batch, config.max_chars)
         lengths = translator.units_.source.encode_batch(request.texts)
