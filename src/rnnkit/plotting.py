@@ -36,6 +36,14 @@ def image_path(option: str, value: str | Path) -> Path:
     return path
 
 
+def save_figure(figure: Any, path: str | Path, **options: Any) -> None:
+    """Write ``figure`` to ``path``, making the folders above it (which ``image_path``
+    checked could be made), then close it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, **options)
+    pyplot("plots").close(figure)
+
+
 def plot_attention(sources: list[str], outputs: list[str], weights: Any, path: str) -> None:
     """A heatmap of attention ``weights`` (outputs, sources): one row per output token, one
     column per source token, darker where the decoder looked."""
@@ -49,5 +57,4 @@ def plot_attention(sources: list[str], outputs: list[str], weights: Any, path: s
     axes.set_ylabel("translation")
     figure.colorbar(image, ax=axes, fraction=0.04)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_figure(figure, path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from rnnkit.cli import (
     train,
     translate,
 )
-from rnnkit.cli.common import flagged
+from rnnkit.cli.common import flag_names, flagged
 from rnnkit.cli.parser import Parser
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.files import USER_ERRNOS, cause
@@ -60,9 +61,26 @@ def build_parser() -> Parser:
     return parser
 
 
-def _configure_logging(quiet: bool) -> None:
+class _Lines(logging.Formatter):
+    """``rnnkit: MESSAGE``, with the options a library message names by their library name
+    (``max_len``) shown as their flags (``--max-len``), as ``flagged`` shows an error's."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        super().__init__("rnnkit: %(message)s")
+        self.names = names
+        alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+        # a name alone, not part of a word, a flag or a file name (data/max_len.txt)
+        alone = rf"(?<![\w./-])({alternatives})(?![\w/-]|\.\w)"
+        self.pattern = re.compile(alone) if names else None
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return self.pattern.sub(lambda m: self.names[m[1]], text) if self.pattern else text
+
+
+def _configure_logging(quiet: bool, command: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("rnnkit: %(message)s"))
+    handler.setFormatter(_Lines(flag_names(command)))
     logger = logging.getLogger("rnnkit")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -77,17 +95,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args.configure(args.config)
         except RnnkitError as error:
-            shown = flagged(error) if isinstance(error, ConfigError) else error
+            shown = flagged(error, args.command) if isinstance(error, ConfigError) else error
             print(f"rnnkit: error: {shown}", file=sys.stderr)
             return 2
         args, extra = parser.parse_known_args(argv)
     takes_texts = args.command == "predict" or getattr(args, "translate_command", "") == "text"
     if extra and takes_texts and not any(e.startswith("-") for e in extra):
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    elif extra:  # the command's own usage, as argparse shows for its other errors
+        args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv
-    _configure_logging(getattr(args, "quiet", False))
+    _configure_logging(getattr(args, "quiet", False), args.command)
     try:
         return int(args.run(args))
     except TrainingInterrupted as error:
@@ -100,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             _report(f"rnnkit: resume with: {command} --resume {folder}")
         return 130
     except ConfigError as error:
-        _report(f"rnnkit: error: {flagged(error)}")
+        _report(f"rnnkit: error: {flagged(error, args.command)}")
         return 2
     except RnnkitError as error:
         _report(f"rnnkit: error: {error}")

@@ -17,7 +17,7 @@ from rnnkit.cli.common import (
     print_json,
 )
 from rnnkit.errors import ConfigError
-from rnnkit.plotting import image_path, pyplot
+from rnnkit.plotting import image_path, pyplot, save_figure
 
 
 def add_parser(commands: Any) -> None:
@@ -83,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plot_confusion(report: dict[str, Any], path: Path) -> None:
     figure = confusion_figure(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    pyplot("--confusion-png").close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 def confusion_figure(report: dict[str, Any]) -> Any:

@@ -12,7 +12,13 @@ from typing import Any
 
 
 class Parser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose ``declared`` holds every action added to it."""
+    """``argparse.ArgumentParser`` whose ``declared`` holds every action added to it. Each
+    parser sets ``command_parser`` to itself, so that the parsed arguments name the deepest
+    (sub)command's parser, whose usage an error shows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_defaults(command_parser=self)
 
     @property
     def declared(self) -> list[argparse.Action]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.classifier import TextClassifier
-from rnnkit.plotting import pyplot
+from rnnkit.plotting import pyplot, save_figure
 from rnnkit.synthetic.lab import LabRun, hidden_gradient_norms, train_task
 from rnnkit.synthetic.sequences import adding
 from rnnkit.synthetic.text import negation
@@ -156,8 +156,7 @@ def plot_learning_curves(runs: list[LabRun], path: Path) -> Path:
         axis.set_yscale("log")
         axis.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 
@@ -173,8 +172,7 @@ def plot_gradient_norms(norms: dict[str, list[float]], length: int, path: Path) 
     axis.set_title(f"gradient reaching each step, adding problem T = {length}")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_figure(figure, path)
     return path
 
 

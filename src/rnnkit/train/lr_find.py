@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.plotting import pyplot
+from rnnkit.plotting import pyplot, save_figure
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.step import LossFn, Step, adamw, cross_entropy
 from rnnkit.train.trainer import BatchSource
@@ -166,8 +166,7 @@ def plot_range_test(result: RangeTest, path: str) -> None:
     axes.set_ylabel("training loss")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def describe(result: RangeTest, every: int = 10) -> list[str]:

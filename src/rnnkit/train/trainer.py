@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError, TrainingInterrupted
+from rnnkit.plural import counted
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     META,
@@ -204,7 +205,11 @@ class Trainer:
         log.info("%s", describe_epoch(record, monitor))
         if evaluate is not None and self.config.patience and run.waited >= self.config.patience:
             history.stopped_early = True
-            log.info("stopping early: no better validation %s in %d epochs", monitor, run.waited)
+            log.info(
+                "stopping early: no better validation %s in %s",
+                monitor,
+                counted(run.waited, "epoch"),
+            )
         run.epoch, run.batch, run.progress = run.epoch + 1, 0, Progress()
         if self.checkpoints is not None:
             self._save(run, model, optimizer, scheduler, best=improved)
@@ -309,6 +314,7 @@ class Trainer:
             "train_loss": total_loss / max(seen, 1),
             "seconds": seconds,
             "tokens_per_second": tokens / seconds if seconds else 0.0,
+            "batches": [run.batch, len(batches)],  # fewer when a step or time limit stopped it
         }
 
     def _diverged(
