@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import ConfigError
+from rnnkit.text.unicode import check_unicode
 from rnnkit.text.units import EOD_ID
 
 State = tuple[Tensor, ...]
@@ -28,9 +29,16 @@ StepFn = Callable[[Tensor, State], tuple[Tensor, State]]  # (tokens (B,), state)
 def check_sampling(temperature: object, top_k: object = None, top_p: object = None) -> None:
     """``ConfigError`` (its field the option) for a temperature that is not a number of 0 or
     more, a ``top_k`` that is not a whole number of at least 1 or a ``top_p`` outside (0, 1]."""
-    if not _number(temperature) or not 0.0 <= temperature < math.inf:  # type: ignore[operator]
+    if not _number(temperature):
         raise ConfigError(
-            f"temperature must be 0 (greedy) or more, got {temperature!r}", field="temperature"
+            f"temperature must be a number, 0 (greedy) or more, got {temperature!r}",
+            field="temperature",
+        )
+    if not 0.0 <= temperature < math.inf:  # type: ignore[operator]
+        finite = ", and finite" if temperature >= 0 else ""  # type: ignore[operator]
+        raise ConfigError(
+            f"temperature must be 0 (greedy) or more{finite}, got {temperature!r}",
+            field="temperature",
         )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)):
         raise ConfigError(f"top_k must be a whole number, got {top_k!r}", field="top_k")
@@ -66,9 +74,11 @@ def check_stop(stop: object) -> None:
     if stop is not None and (not isinstance(stop, str) or not stop):
         raise ConfigError(
             f"stop must be a non-empty text (a sample ends once it contains it), got {stop!r}; "
-            "leave it out to end samples at the end of a document or max_tokens",
+            "leave it out to end samples at the end of a document or at the token limit",
             field="stop",
         )
+    if stop is not None:
+        check_unicode(stop, "stop", field="stop")
 
 
 def filtered(scores: Tensor, top_k: int | None = None, top_p: float | None = None) -> Tensor:

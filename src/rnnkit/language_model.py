@@ -26,7 +26,7 @@ import torch
 
 from rnnkit.bundle import ONNX_FILES, Bundle, load_bundle, save_bundle
 from rnnkit.data.config import StreamConfig
-from rnnkit.data.documents import hold_out_tail
+from rnnkit.data.documents import check_lengths, hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
 from rnnkit.errors import ConfigError, NotFittedError, field_error
 from rnnkit.estimator import OptionsEstimator
@@ -43,6 +43,7 @@ from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
 from rnnkit.plural import counted
 from rnnkit.tasks.language_model import EMBED_DIM, EVAL_ROWS, NAME, OPTIONS, metrics, objective
 from rnnkit.text.kinds import build_units, units_from_json
+from rnnkit.text.unicode import check_unicode
 from rnnkit.text.units import EOD_ID, Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
@@ -52,7 +53,7 @@ from rnnkit.train.lr_find import RangeTest, lr_range_test
 from rnnkit.train.precision import autocast, check_precision
 from rnnkit.train.run import History
 from rnnkit.train.trainer import Trainer
-from rnnkit.validation import check_texts, check_unicode, check_weights
+from rnnkit.validation import check_texts, check_weights
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def check_prompt(prompt: object) -> None:
             f"prompt must be a text (str), got {type(prompt).__name__} {prompt!r:.40}",
             field="prompt",
         )
-    check_unicode(prompt, "prompt")
+    check_unicode(prompt, "prompt", field="prompt")
 
 
 class LanguageModel(OptionsEstimator):
@@ -153,18 +154,19 @@ class LanguageModel(OptionsEstimator):
                 )
         if len(units) <= 3:
             raise ConfigError(
-                "the training text has no token seen --min-freq times: lower min_freq",
+                "the training text has no token seen min_freq times: lower min_freq",
                 field="min_freq",
             )
+        stream = token_stream(train, units, reverse=data.reverse)
         torch.manual_seed(config.seed)
         with self.in_params():
             dim = vectors_dim(self.vectors) if self.vectors and self.embed_dim is None else None
             net = LanguageModelNet(self.model_config(len(units), dim))
             if self.vectors:
-                self._load_vectors(net, units)
+                self._load_vectors(net, units, stream)
             net = self.on_device(net)
             batches = StreamBatches(
-                token_stream(train, units, reverse=data.reverse),
+                stream,
                 batch_size=config.batch_size,
                 window=data.window,
                 variable=data.variable_window,
@@ -172,14 +174,20 @@ class LanguageModel(OptionsEstimator):
             )
         return units, net, batches
 
-    def _load_vectors(self, net: LanguageModelNet, units: Units) -> None:
-        """The embedding rows of the words ``vectors`` has (the others keep their scale)."""
+    def _load_vectors(self, net: LanguageModelNet, units: Units, stream: np.ndarray) -> None:
+        """The embedding rows of the words ``vectors`` has (the others keep their scale), and
+        their coverage of the training tokens ``stream``."""
         if units.name != "word":
             raise ConfigError(
-                f"vectors are word vectors, and the unit is {units.name}: give unit word",
+                f"pretrained embeddings (vectors) are of words, and this model reads unit "
+                f"{units.name}: give unit word",
                 field="vectors",
+                others=("unit",),
             )
-        vectors = load_vectors(self.vectors, units.vocab)
+        ids, counts = np.unique(stream, return_counts=True)
+        tokens = units.vocab.tokens
+        seen = {tokens[i]: int(c) for i, c in zip(ids, counts, strict=True) if i != EOD_ID}
+        vectors = load_vectors(self.vectors, units.vocab, counts=seen)
         if vectors.dim != net.config.embed_dim:
             raise ConfigError(
                 f"embed_dim {net.config.embed_dim} differs from the dimension {vectors.dim} of "
@@ -204,9 +212,13 @@ class LanguageModel(OptionsEstimator):
         read as unknown)."""
         self.check_params()
         train = check_texts(documents, "documents")
+        check_lengths(train, "documents[{}]")
         data = self.data_config()
         if valid is None and data.valid_split > 0:
             train, valid = hold_out_tail(train, data.valid_split)
+        elif valid is not None:
+            valid = check_texts(valid, "valid", allow_empty=True)
+            check_lengths(valid, "valid[{}]")
         if start is not None:
             start._check_fitted()
             if start.data_config().reverse != data.reverse:
@@ -234,11 +246,7 @@ class LanguageModel(OptionsEstimator):
                         field="hidden",
                     )
             net.load_state_dict(theirs)
-        valid_stream = (
-            None
-            if not valid
-            else token_stream(check_texts(valid, "valid"), units, reverse=data.reverse)
-        )
+        valid_stream = None if not valid else token_stream(valid, units, reverse=data.reverse)
         evaluate = None
         if valid_stream is not None:
 
@@ -317,6 +325,7 @@ class LanguageModel(OptionsEstimator):
         ``documents``, each scored from the start of its document."""
         self._check_fitted()
         documents = check_texts(documents, "documents")
+        check_lengths(documents, "documents[{}]")
         stream = token_stream(documents, self.units_, reverse=self.reverse)
         unknown = int(np.count_nonzero(stream == Vocabulary.unk_id))
         if unknown:

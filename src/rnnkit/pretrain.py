@@ -60,7 +60,7 @@ def check_minutes(minutes: float | None) -> None:
         or not 0 < minutes < math.inf
     ):
         raise ConfigError(
-            f"pretrain_minutes must be a positive number, got {minutes!r}",
+            f"pretrain_minutes must be a positive, finite number, got {minutes!r}",
             field="pretrain_minutes",
         )
 

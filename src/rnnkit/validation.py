@@ -14,6 +14,7 @@ from torch import nn
 
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError, ConfigError, DataError, PredictionError
+from rnnkit.text.unicode import check_unicode
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +32,6 @@ def check_texts(X: Any, name: str, *, allow_empty: bool = False) -> list[str]:
     for i, text in enumerate(texts):
         check_unicode(text, f"{name}[{i}]")
     return texts
-
-
-def check_unicode(text: str, name: str) -> None:
-    """``ConfigError`` naming ``name`` and the character when ``text`` holds a lone surrogate
-    (U+D800 to U+DFFF alone, as JSON's "\\ud800" or bytes that are not UTF-8 in a
-    command-line argument read): no tokenizer can read it, nor can it be written back."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        code = ord(text[error.start])
-        raise ConfigError(
-            f"{name}: character {error.start + 1} is a lone surrogate (U+{code:04X}), which is "
-            "not valid Unicode; send UTF-8 text (bytes that are not UTF-8, or an unpaired "
-            "\\uD8xx escape in JSON, read this way)"
-        ) from None
 
 
 def check_pairs(

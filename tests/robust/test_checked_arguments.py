@@ -28,7 +28,8 @@ from tests.test_cli import assert_user_error
         ({"max_tokens": "3"}, "max_tokens must be a whole number, got '3'"),
         ({"max_tokens": 0}, "max_tokens must be at least 1, got 0"),
         ({"num_samples": 2.0}, "num_samples must be a whole number, got 2.0"),
-        ({"temperature": "0.8"}, "temperature must be 0 (greedy) or more, got '0.8'"),
+        ({"temperature": "0.8"}, "temperature must be a number, 0 (greedy) or more, got '0.8'"),
+        ({"temperature": float("inf")}, "temperature must be 0 (greedy) or more, and finite"),
         ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),
         ({"top_p": "0.9"}, "top_p must be in (0, 1], got '0.9'"),
         ({"seed": -1}, "seed must be a whole number in [0, 2**64), got -1"),
@@ -36,6 +37,7 @@ from tests.test_cli import assert_user_error
         ({"seed": 1.5}, "seed must be a whole number in [0, 2**64), got 1.5"),
         ({"seed": 2**64 - 1, "num_samples": 2}, "(with 2 samples, seed + 1 too)"),
         ({"stop": ""}, "stop must be a non-empty text (a sample ends once it contains it)"),
+        ({"stop": "\udcff"}, "stop: character 1 is a lone surrogate (U+DCFF)"),
         ({"prompt": "it \ud800"}, "prompt: character 4 is a lone surrogate (U+D800)"),
     ],
 )
@@ -88,6 +90,14 @@ def test_a_temperature_that_underflows_is_greedy(models: Models) -> None:
 def test_an_empty_stop_string_is_refused(models: Models) -> None:
     (empty,) = run_many(["generate", str(models.lm), "--stop", ""])
     assert_user_error(empty, "--stop must be a non-empty text (a sample ends once it contains it)")
+    broken = subprocess.run(
+        [sys.executable, "-m", "rnnkit", "generate", str(models.lm), "--stop", b"\xff"],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert broken.returncode == 2
+    assert b"--stop: character 1 is a lone surrogate (U+DCFF)" in broken.stderr
 
 
 def test_text_that_is_not_unicode_is_a_one_line_error(models: Models) -> None:
@@ -118,6 +128,12 @@ def test_a_beam_or_length_penalty_that_cannot_be_computed_is_refused(models: Mod
         translator.translate(["ein Hund"], beam=100_000)
     with pytest.raises(ConfigError, match="length_penalty must be at most 10, got 1000"):
         translator.translate(["ein Hund"], length_penalty=1000)
+    with pytest.raises(ConfigError, match="length_penalty must be a number, got '1'"):
+        translator.translate(["ein Hund"], length_penalty="1")  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match=r"beam must be at least 1 \(1: greedy\) and a whole number, got '5'"
+    ):
+        translator.translate(["ein Hund"], beam="5")  # type: ignore[arg-type]
     assert translator.translate(["ant bee"], beam=100, length_penalty=10)  # the limits work
     beam, penalty, ratio = run_many(
         ["translate", str(models.translator), "ant bee", "--beam", "100000"],
@@ -137,7 +153,9 @@ def test_a_bad_pretraining_budget_is_named_as_given(tmp_path: Path) -> None:
         ["train", str(data), "--pretrain", "--pretrain-minutes", "-2", "--out", str(tmp_path)],
         ["train", str(data), "--pretrain", "--pretrain-minutes", "0", "--out", str(tmp_path)],
     )
-    assert_user_error(negative, "--pretrain-minutes must be a positive number, got -2.0")
-    assert_user_error(zero, "--pretrain-minutes must be a positive number, got 0.0")
-    with pytest.raises(ConfigError, match="pretrain_minutes must be a positive number, got -1"):
+    assert_user_error(negative, "--pretrain-minutes must be a positive, finite number, got -2.0")
+    assert_user_error(zero, "--pretrain-minutes must be a positive, finite number, got 0.0")
+    with pytest.raises(
+        ConfigError, match="pretrain_minutes must be a positive, finite number, got -1"
+    ):
         TextClassifier().fit(["a b"] * 4, ["x", "y"] * 2, unlabelled=[], pretrain_minutes=-1)

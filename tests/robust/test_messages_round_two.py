@@ -4,6 +4,7 @@ options named by their flags, and log lines that count right."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -94,18 +95,35 @@ def test_an_attention_plot_goes_where_asked_and_a_bad_place_is_refused_first(
     assert refused.stdout == ""  # refused before translating
 
 
-def test_options_that_do_not_apply_and_unknown_ones_are_said(models: Models) -> None:
-    onnx_lm, onnx_translator, unknown, unknown_lm = run_many(
-        ["generate", str(models.lm), "--backend", "onnx", "--precision", "bf16"],
+def test_options_that_do_not_apply_and_unknown_ones_are_said(
+    models: Models, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    model = tmp_path / "classifier"
+    shutil.copytree(models.classifier, model)
+    warning = (
+        "rnnkit: warning: --precision {} does not apply to --backend onnx (ONNX Runtime runs "
+        "the exported float32 graph); ignored"
+    )
+    onnx = ["predict", str(model), "a text", "--backend", "onnx", "--precision"]
+    exported, half, float32, onnx_lm, onnx_translator, unknown, unknown_lm = run_many(
+        ["export", str(model)],
+        [*onnx, "bf16"],  # this CPU need not have bf16: it does not apply
+        [*onnx, "fp32"],
+        ["generate", str(models.lm), "--backend", "onnx", "--precision", "fp16"],
         ["translate", str(models.translator), "ant", "--backend", "onnx", "--precision", "bf16"],
         ["predict", str(models.classifier), "a text", "--bogus"],
         ["lm", "train", "x.txt", "--bogus"],
     )
-    for result in (onnx_lm, onnx_translator):
-        assert (
-            "rnnkit: warning: --precision bf16 does not apply to --backend onnx (ONNX Runtime "
-            "runs the exported float32 graph); ignored" in result.stderr
-        )
+    assert exported.returncode == 0, exported.stderr
+    assert half.returncode == 0, half.stderr
+    assert half.stderr.strip() == warning.format("bf16")
+    assert float32.returncode == 0, float32.stderr
+    assert float32.stderr == ""  # what ONNX Runtime runs anyway
+    for result, precision in ((onnx_lm, "fp16"), (onnx_translator, "bf16")):
+        assert warning.format(precision) in result.stderr  # then: no exported graph there
+        assert "needs a GPU" not in result.stderr
+        assert "native bfloat16" not in result.stderr
     assert unknown.returncode == unknown_lm.returncode == 2
     assert unknown.stderr.startswith("usage: rnnkit predict ")
     assert unknown_lm.stderr.startswith("usage: rnnkit lm train ")

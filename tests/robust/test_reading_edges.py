@@ -187,3 +187,23 @@ def test_lm_evaluate_counts_what_the_model_never_saw(
         caplog.text
     )
     assert np.isfinite(scores["loss"])
+
+
+def test_a_language_model_refuses_character_vectors_and_overlong_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rnnkit.data import documents
+    from rnnkit.errors import ConfigError
+
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("it 1 2\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"pretrained embeddings \(vectors\) are of words, and this model reads unit char",
+    ):
+        LanguageModel(vectors=str(vectors), max_steps=1).fit([DICKENS])
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_CHARS", 100)
+    with pytest.raises(DataError, match=r"documents\[1\] has 101 characters, over the limit"):
+        LanguageModel(max_steps=1).fit(["short", "x" * 101])
+    with pytest.raises(DataError, match=r"valid\[0\] has 200 characters"):
+        LanguageModel(max_steps=1).fit(["short"], ["y" * 200])

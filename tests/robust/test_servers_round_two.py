@@ -84,7 +84,7 @@ def _generation_checks(server: Server, lm: LanguageModel) -> None:
     assert (status, answer["detail"]) == (
         422,
         "stop must be a non-empty text (a sample ends once it contains it), got ''; leave it "
-        "out to end samples at the end of a document or max_tokens",
+        "out to end samples at the end of a document or at the token limit",
     )
     request = {"prompt": "it was", "max_tokens": 12, "temperature": 1e-300, "seed": 3}
     status, answer = server.request("POST", "/generate", request)

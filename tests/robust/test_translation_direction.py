@@ -36,11 +36,12 @@ def test_the_languages_are_recorded_and_evaluate_scores_that_direction(
     data = json.loads((model / "config.json").read_text())["data"]
     assert (data["source"], data["target"]) == ("de", "en")
     assert Translator.load(model).get_params()["source"] == "de"
-    own, scored, backwards, half = run_many(
+    own, scored, backwards, half, agreeing = run_many(
         ["translate", "evaluate", str(model), str(pairs), "--json"],
         ["translate", "evaluate", str(model), str(pairs)],
         ["translate", "evaluate", str(model), str(pairs), "--source", "en", "--target", "de"],
         ["translate", "evaluate", str(model), str(pairs), "--target", "de"],
+        ["translate", "evaluate", str(model), str(pairs), "--source", "de", "--json"],
     )
     assert own.returncode == 0, own.stderr  # the fields de and en, without --source/--target
     found = json.loads(own.stdout)
@@ -48,7 +49,10 @@ def test_the_languages_are_recorded_and_evaluate_scores_that_direction(
     assert scored.stdout.startswith(f"{pairs}, de to en: BLEU ")
     message = f"{model} translates de to en (recorded when it was trained), and --source en "
     assert_user_error(backwards, message + "--target de asks to score the other direction")
-    assert_user_error(half, "asks to score the other direction")
+    assert_user_error(half, f"{model} translates de to en (recorded when it was trained), and "
+                      "--target de asks to score the other direction")  # fmt: skip
+    assert agreeing.returncode == 0, agreeing.stderr  # the other side is the model's
+    assert json.loads(agreeing.stdout) == found
 
 
 def test_a_csv_header_or_none_with_the_recorded_columns(models: Models, tmp_path: Path) -> None:
@@ -91,3 +95,34 @@ def test_an_english_to_german_model_is_scored_english_to_german(tmp_path: Path) 
     assert scored.returncode == 0, scored.stderr
     assert scored.stdout.startswith("multi30k val, en to de: BLEU ")
     assert_user_error(backwards, "translates en to de (recorded when it was trained)")
+
+
+@pytest.mark.skipif(
+    not (DATA_DIR / "multi30k" / "val.de.gz").is_file(),
+    reason=f"Multi30k not found in {DATA_DIR}",
+)
+def test_a_model_that_records_no_languages_is_scored_as_before_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    source, target = reversal(100, 0)
+    pairs = tmp_path / "pairs.jsonl"  # the default fields, source and target: no languages
+    rows = (json.dumps({"source": s, "target": t}) for s, t in zip(source, target, strict=True))
+    pairs.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "model"
+    trained = rnnkit(
+        *("translate", "train", str(pairs), *SMALL, "--max-steps", "2", "--no-test"),
+        *("--quiet", "--out", str(model)),
+    )
+    assert trained.returncode == 0, trained.stderr
+    data = json.loads((model / "config.json").read_text())["data"]
+    assert (data["source"], data["target"]) == (None, None)
+    (scored,) = run_many(
+        ["translate", "evaluate", str(model), "multi30k", "--data-dir", str(DATA_DIR),
+         "--split", "valid", "--beam", "1"],
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stderr
+    assert scored.stdout.startswith("multi30k val, de to en: BLEU ")
+    assert (
+        f"rnnkit: {model} does not record its languages (trained on files that do not name "
+        "them, or before rnnkit recorded them); scoring de to en" in scored.stderr
+    )

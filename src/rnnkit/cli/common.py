@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.shared import DEVICE_HELP
+from rnnkit.text.unicode import check_unicode
 from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
 if TYPE_CHECKING:  # imported where used: --help must not import torch
@@ -198,16 +199,18 @@ def apply_run_options(estimator: E, args: argparse.Namespace) -> E:
 
     estimator.device = getattr(args, "device", None) or "auto"
     device = resolve_device(estimator.device)
-    if getattr(args, "precision", None):
+    onnx = getattr(args, "backend", "torch") == "onnx"  # its float32 graph: see warn_not_applied
+    if getattr(args, "precision", None) and not onnx:
         check_precision(args.precision, device)
         estimator.precision = args.precision
     return estimator
 
 
 def warn_not_applied(args: argparse.Namespace) -> None:
-    """Say so when --precision is given with --backend onnx, which runs the exported float32
-    graph in ONNX Runtime whatever the precision."""
-    if getattr(args, "backend", "torch") == "onnx" and getattr(args, "precision", None):
+    """Say so when --precision other than fp32 is given with --backend onnx, which runs the
+    exported float32 graph in ONNX Runtime whatever the precision (and leaves it unchecked)."""
+    precision = getattr(args, "precision", None)
+    if getattr(args, "backend", "torch") == "onnx" and precision not in (None, "fp32"):
         print(
             f"rnnkit: warning: --precision {args.precision} does not apply to --backend onnx "
             "(ONNX Runtime runs the exported float32 graph); ignored",
@@ -247,6 +250,8 @@ def input_texts(texts: list[str], input: str | None, encoding: str) -> Iterable[
     if texts and input:
         raise ConfigError("give texts on the command line or --input, not both")
     if texts:
+        for number, text in enumerate(texts, start=1):
+            check_unicode(text, f"TEXT {number}")
         return list(texts)
     if input and input != "-":
         path = Path(input)

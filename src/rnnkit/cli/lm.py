@@ -33,7 +33,7 @@ document is), a folder of text files or such a folder in a .tar.gz (ARCHIVE#FOLD
 aclImdb_v1.tar.gz#aclImdb/train/unsup), a labelled file the classifier reads (CSV, TSV, JSON
 Lines, ...: its text column, labels ignored), any of them gzip-compressed (.gz), or a named
 dataset: ptb, tinyshakespeare, imdb-lm (IMDB's train and unlabelled reviews; its test split
-the test reviews)."""
+the test reviews). A document holds at most 134,217,728 (2^27) characters."""
 
 TRAIN_DESCRIPTION = f"""\
 Train a recurrent language model and write a model bundle to --out.

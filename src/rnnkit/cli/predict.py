@@ -32,7 +32,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("model", metavar="MODEL", help="model bundle folder (rnnkit train --out)")
     parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to label")
     parser.add_argument(
-        "--input", metavar="FILE", help="file with one text per line ('-' for standard input)"
+        "--input",
+        metavar="FILE",
+        help="file with one text per line ('-' for standard input), read as it comes; a line "
+        "holds at most 1,000,000 characters",
     )
     parser.add_argument("--encoding", default="utf-8", help="encoding of --input (default: utf-8)")
     parser.add_argument(

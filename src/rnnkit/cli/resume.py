@@ -24,13 +24,13 @@ RESUMABLE = ("lr", "threads", "device", "checkpoint_every", "quiet", "json")
 # them (check_out), and a resumed run finds them from any folder (saved absolute).
 INPUTS = ("data", "valid", "test", "vectors", "config", "encoder", "pretrain", "pretrain_config")
 PATHS = (*INPUTS, "data_dir")
-JOINED = ("encoder",)
+JOINED = ("encoder",)  # several paths in one value, separated by commas (--encoder FWD,BWD)
 # each training command (its args.command), and what it trains
 TRAINS = {
     "train": ("rnnkit train", "a classifier"),
     "lm": ("rnnkit lm train", "a language model"),
     "translate": ("rnnkit translate train", "a translator"),
-}  # several paths in one value, separated by commas (--encoder FWD,BWD)
+}
 
 
 def paths_of(name: str, value: Any) -> list[str]:

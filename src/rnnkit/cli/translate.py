@@ -184,7 +184,10 @@ def _add_text(sub: Any) -> None:
     parser.add_argument("model", metavar="MODEL", help="translator bundle folder")
     parser.add_argument("texts", metavar="TEXT", nargs="*", help="sentences to translate")
     parser.add_argument(
-        "--input", metavar="FILE", help="translate each line of FILE (- for standard input)"
+        "--input",
+        metavar="FILE",
+        help="translate each line of FILE (- for standard input), read as it comes; a line "
+        "holds at most 1,000,000 characters",
     )
     parser.add_argument(
         "--encoding", default="utf-8", help="text encoding of --input (default: utf-8)"
@@ -290,7 +293,8 @@ def train_and_save(
 
     translator = translator_from(args, quiet=quiet, threads=threads)
     # recorded with the model, so that it is scored in its own direction
-    translator.source, translator.target = pair_names(args.data, args.source, args.target)
+    names = pair_names(args.data, args.source, args.target, fields=False)
+    translator.source, translator.target = names
     splits = read_pairs(args, args.data)
     valid = read_pairs(args, args.valid).train if args.valid else splits.valid
     test = read_pairs(args, args.test).train if args.test else splits.test

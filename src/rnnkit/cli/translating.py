@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rnnkit")
 
+SIDES = ("source", "target")
 CHUNK = 1024  # sentences translated together, so a long input streams in bounded memory
 
 
@@ -51,26 +52,39 @@ def read_pairs(
 
 def scored_direction(args: argparse.Namespace, translator: Translator) -> tuple[str, str]:
     """The languages ``translate evaluate`` scores (source, target), named for its output:
-    the model's own (recorded when it was trained) unless --source and --target are given;
-    the model's direction reversed is refused."""
-    from rnnkit.data.pairs import is_named, pair_names
+    the model's own (recorded when it was trained) unless --source and --target are given
+    (one of them given: the other is the model's); the model's direction reversed is refused.
+    ``args.source`` and ``args.target`` are completed as the pairs are to be read."""
+    from rnnkit.data.pairs import dataset_languages, pair_names
 
     recorded = (translator.source, translator.target)
     given = (args.source, args.target)
-    backwards = None not in recorded and (given[0] == recorded[1] or given[1] == recorded[0])
-    if backwards:
+    languages = dataset_languages(args.data)
+    if languages is not None and None not in recorded and not set(recorded) <= set(languages):
+        log.warning(
+            "%s records the source and target %s and %s, which %s does not have; they are "
+            "left aside",
+            args.model,
+            *recorded,
+            " ".join(args.data),
+        )
+        recorded = (None, None)
+    if None not in recorded and (given[0] == recorded[1] or given[1] == recorded[0]):
+        named = zip(SIDES, given, strict=True)
+        shown = " ".join(f"--{side} {name}" for side, name in named if name)
         raise ConfigError(
             f"{args.model} translates {recorded[0]} to {recorded[1]} (recorded when it was "
-            f"trained), and --source {given[0]} --target {given[1]} asks to score the other "
-            "direction; leave --source and --target out to score it in its own"
+            f"trained), and {shown} asks to score the other direction; leave --source and "
+            "--target out to score it in its own"
         )
-    if given == (None, None):
-        given = recorded
-    source, target = pair_names(args.data, *given)
-    if None in recorded and is_named(args.data):
+    if None not in recorded and None in given and given != (None, None):
+        args.source, args.target = (g or r for g, r in zip(given, recorded, strict=True))
+    source, target = pair_names(args.data, args.source or recorded[0], args.target or recorded[1])
+    if None in recorded and given == (None, None) and languages is not None:
         log.warning(
-            "%s does not record its languages (it was trained before rnnkit recorded them); "
-            "scoring %s to %s: give --source and --target if it translates the other way",
+            "%s does not record its languages (trained on files that do not name them, or "
+            "before rnnkit recorded them); scoring %s to %s: give --source and --target if it "
+            "translates the other way",
             args.model,
             source,
             target,

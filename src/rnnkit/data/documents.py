@@ -241,13 +241,19 @@ def _non_empty(documents: list[str], source: str) -> list[str]:
     if not documents:
         hint = " (only its .txt files are read, hidden ones left out)" if _is_folder(source) else ""
         raise DataError(f"no text in {source}{hint}")
+    check_lengths(documents, f"{source}: document {{}}", first=1)
+    return documents
+
+
+def check_lengths(documents: Sequence[str], where: str, *, first: int = 0) -> None:
+    """DataError for the first document over :data:`MAX_DOCUMENT_CHARS` characters; ``where``
+    names it from its position (counted from ``first``): ``"documents[{}]"``."""
     long = next((i for i, d in enumerate(documents) if len(d) > MAX_DOCUMENT_CHARS), None)
     if long is not None:
         raise DataError(
-            f"{source}: document {long + 1} has {len(documents[long]):,} characters, over the "
+            f"{where.format(long + first)} has {len(documents[long]):,} characters, over the "
             f"limit of {MAX_DOCUMENT_CHARS:,} that a language model reads as one; cut it"
         )
-    return documents
 
 
 def _is_folder(source: str) -> bool:

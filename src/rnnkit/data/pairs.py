@@ -163,6 +163,12 @@ def _delimited_rows(
     target) of its header, which the first row must then be (unless not ``required``)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows, columns, line, wide, first = [], (0, 1), 0, 2, True
+    if names is None:
+        log.info(
+            "%s: the first two columns are the source and the target, from the first row on "
+            "(a header is read as one when --source and --target name its columns)",
+            source,
+        )
     while True:
         try:
             row = next(reader)
@@ -311,15 +317,21 @@ def is_named(data: Sequence[str]) -> bool:
     return len(data) == 1 and data[0] in PAIR_DATASETS and not Path(data[0]).exists()
 
 
+def dataset_languages(data: Sequence[str]) -> tuple[str, ...] | None:
+    """The languages of the named dataset ``data`` (either may be the source), or None for
+    files."""
+    return MULTI30K_LANGUAGES if is_named(data) else None
+
+
 def pair_names(
-    data: Sequence[str], source: str | None, target: str | None
+    data: Sequence[str], source: str | None, target: str | None, *, fields: bool = True
 ) -> tuple[str | None, str | None]:
     """The languages (columns, fields) pairs read from ``data`` with ``--source`` and
-    ``--target`` are in: multi30k's defaults de and en, JSON Lines' source and target, else
-    what was given."""
+    ``--target`` are in: multi30k's defaults de and en, else what was given, and with
+    ``fields`` the JSON Lines fields read by default (source, target)."""
     if is_named(data):
         return source or "de", target or "en"
     name = str(data[0]).removesuffix(".gz").lower() if len(data) == 1 else ""
-    if name.endswith((".jsonl", ".json", ".ndjson")):
+    if fields and name.endswith((".jsonl", ".json", ".ndjson")):
         return source or "source", target or "target"
     return source, target

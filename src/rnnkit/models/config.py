@@ -228,7 +228,9 @@ class SearchConfig:
     max_ratio: float = 2.0  # an output has at most max_ratio x (source tokens) + EXTRA_TOKENS
 
     def __post_init__(self) -> None:
-        if isinstance(self.beam, bool) or not isinstance(self.beam, int) or self.beam < 1:
+        if isinstance(self.beam, bool) or not isinstance(self.beam, int):
+            raise field_error("beam", "at least 1 (1: greedy) and a whole number", repr(self.beam))
+        if self.beam < 1:
             raise field_error("beam", "at least 1 (1: greedy)", self.beam)
         if self.beam > MAX_BEAM:
             raise ConfigError(
@@ -236,14 +238,19 @@ class SearchConfig:
                 "scores every token of the vocabulary at each step; wider than 10 seldom gains)",
                 field="beam",
             )
+        number = isinstance(self.length_penalty, (int, float))
+        if isinstance(self.length_penalty, bool) or not number:
+            raise field_error("length_penalty", "a number", repr(self.length_penalty))
         if not 0.0 <= self.length_penalty < float("inf"):
             raise field_error("length_penalty", "zero or positive", self.length_penalty)
         if self.length_penalty > MAX_LENGTH_PENALTY:
             raise ConfigError(
                 f"length_penalty must be at most {MAX_LENGTH_PENALTY:g}, got "
-                f"{self.length_penalty:g} (((5 + length) / 6) raised to it overflows long before "
-                "it helps; 0.6 to 2 are usual)",
+                f"{self.length_penalty:g}: the penalty, (5 + length) / 6 raised to it, overflows "
+                "long before it helps (0.6 to 2 are usual)",
                 field="length_penalty",
             )
+        if isinstance(self.max_ratio, bool) or not isinstance(self.max_ratio, (int, float)):
+            raise field_error("max_ratio", "a number", repr(self.max_ratio))
         if not 0.0 < self.max_ratio <= MAX_RATIO:
             raise field_error("max_ratio", f"in (0, {MAX_RATIO:g}]", self.max_ratio)

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Send
 
 from rnnkit.serve.config import ServeConfig
+from rnnkit.text.unicode import check_unicode
 
 JSON = "application/json"
 Request = TypeVar("Request", bound=BaseModel)
@@ -84,8 +85,6 @@ def check_text_list(texts: list[str], max_batch: int, max_chars: int) -> None:
 
 def unicode_text(text: str, name: str) -> None:
     """HttpError 422 unless ``text`` is valid Unicode (JSON lets a lone surrogate through)."""
-    from rnnkit.validation import check_unicode
-
     try:
         check_unicode(text, name)
     except ValueError as error:
