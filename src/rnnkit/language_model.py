@@ -330,7 +330,9 @@ class LanguageModel(OptionsEstimator):
         unknown = int(np.count_nonzero(stream == Vocabulary.unk_id))
         if unknown:
             self._warn_unknown(
-                "the text", documents, f"; {unknown:,} of its tokens are scored as <unk>"
+                "the text",
+                documents,
+                f"; {unknown:,} of its tokens {'is' if unknown == 1 else 'are'} scored as <unk>",
             )
         return self._score(self.on_device(self.model_), stream, self.units_.name)
 
