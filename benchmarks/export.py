@@ -26,8 +26,8 @@ import torch
 
 from rnnkit import TextClassifier
 from rnnkit.data.datasets import load_dataset
-from rnnkit.export.onnx import export_onnx
-from rnnkit.export.runtime import OnnxPredictor
+from rnnkit.tasks.classification.export import export_onnx
+from rnnkit.tasks.classification.runtime import OnnxPredictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import interleaved_medians, machine_line, write_section

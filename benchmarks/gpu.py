@@ -208,7 +208,7 @@ def training_loop(
     from rnnkit.models.classifier import SequenceClassifier
     from rnnkit.models.config import ModelConfig
     from rnnkit.options import read_config
-    from rnnkit.tasks.classification import OPTIONS
+    from rnnkit.tasks.classification.options import OPTIONS
     from rnnkit.train.config import TrainConfig
     from rnnkit.train.trainer import Trainer
 
@@ -279,7 +279,7 @@ def language_model(device: torch.device, args: argparse.Namespace, steps: int) -
     from rnnkit.models.config import LanguageModelConfig
     from rnnkit.models.language_model import Carried, LanguageModelNet
     from rnnkit.options import read_config
-    from rnnkit.tasks.language_model import OPTIONS, objective
+    from rnnkit.tasks.language_model.options import OPTIONS, objective
     from rnnkit.train.config import TrainConfig
     from rnnkit.train.trainer import Trainer
 

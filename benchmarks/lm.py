@@ -40,7 +40,7 @@ def data_dir(given: str | None) -> str:
 
 
 def _train(recipe: str, splits: Any, minutes: float, **overrides: Any) -> Any:
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     lm = LanguageModel.from_config(RECIPES / recipe, max_minutes=minutes, **overrides)
     lm.verbose = sys.stderr.isatty()
@@ -291,7 +291,7 @@ def imdb(args: argparse.Namespace) -> None:
     splits = imdb_documents(data_dir(args.data_dir))
     read_seconds = time.perf_counter() - start
     recipe = json.loads((RECIPES / "imdb-lm.json").read_text())
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     lm = LanguageModel.from_config(RECIPES / "imdb-lm.json", max_minutes=args.minutes, epochs=1)
     lm.verbose = sys.stderr.isatty()
@@ -385,7 +385,7 @@ def _speed(lm: Any, streams: int, backend: str, tokens: int, rounds: int) -> flo
 def generation(args: argparse.Namespace) -> None:
     import shutil
 
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     rows = [
         "| model | backend | threads | 1 stream tokens/s | 16 streams tokens/s |",

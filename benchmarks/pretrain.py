@@ -166,7 +166,7 @@ def run_rnnkit(
     from rnnkit import TextClassifier
     from rnnkit.data.corpus import Corpus
     from rnnkit.options import option_name, read_config
-    from rnnkit.pretrain import Pretraining
+    from rnnkit.tasks.pretraining import Pretraining
 
     data = load_texts(dataset, data_dir)
     (texts, labels), (test_texts, test_labels) = data["train"], data["test"]

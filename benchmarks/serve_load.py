@@ -137,10 +137,10 @@ def model_rates(
     batching can gain."""
     import torch
 
-    import rnnkit.scoring
+    from rnnkit.tasks.classification import scoring
 
     sample = random.Random(0).sample(texts, min(len(texts), 40 * batch))
-    previous, call_flops = torch.get_num_threads(), rnnkit.scoring.CALL_FLOPS
+    previous, call_flops = torch.get_num_threads(), scoring.CALL_FLOPS
     torch.set_num_threads(threads)
     rates: dict[str, list[float]] = {"one": [], "batch": [], "uncut": []}
     try:
@@ -148,14 +148,14 @@ def model_rates(
         for _ in range(rounds):
             for name in rates:
                 size = 1 if name == "one" else batch
-                rnnkit.scoring.CALL_FLOPS = None if name == "uncut" else call_flops
+                scoring.CALL_FLOPS = None if name == "uncut" else call_flops
                 start = time.perf_counter()
                 for i in range(0, len(sample), size):
                     clf.predict_proba(sample[i : i + size])
                 rates[name].append(len(sample) / (time.perf_counter() - start))
     finally:
         torch.set_num_threads(previous)
-        rnnkit.scoring.CALL_FLOPS = call_flops
+        scoring.CALL_FLOPS = call_flops
     return {name: statistics.median(r) for name, r in rates.items()}
 
 

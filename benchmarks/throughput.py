@@ -104,24 +104,24 @@ def inference_rates(
     """Median (documents/s, tokens/s) of predict_proba on ``corpus`` per (precision, cut):
     batches cut by length where a call costs less than the padding it saves, or batches of 256
     sorted by length (fp32 only); interleaved rounds."""
-    import rnnkit.scoring
+    import rnnkit.tasks.classification.scoring
 
     tokens = int(np.minimum(corpus.lengths, clf.max_len or 10**9).sum())
     variants = [("fp32", True), ("fp32", False)]
     variants += [("bf16", True)] if bf16_supported() else []
-    call_flops = rnnkit.scoring.CALL_FLOPS
+    call_flops = rnnkit.tasks.classification.scoring.CALL_FLOPS
     clf.predict_proba_corpus(corpus.subset(range(256)))  # warm-up
     times: dict[tuple[str, bool], list[float]] = {v: [] for v in variants}
     try:
         for _ in range(rounds):
             for precision, cut in variants:
                 clf.precision = precision
-                rnnkit.scoring.CALL_FLOPS = call_flops if cut else None
+                rnnkit.tasks.classification.scoring.CALL_FLOPS = call_flops if cut else None
                 start = time.perf_counter()
                 clf.predict_proba_corpus(corpus)
                 times[(precision, cut)].append(time.perf_counter() - start)
     finally:
-        clf.precision, rnnkit.scoring.CALL_FLOPS = "fp32", call_flops
+        clf.precision, rnnkit.tasks.classification.scoring.CALL_FLOPS = "fp32", call_flops
     result = {}
     for variant, values in times.items():
         seconds = statistics.median(values)

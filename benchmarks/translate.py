@@ -75,7 +75,7 @@ def train(
 
 def quality(args: argparse.Namespace) -> None:
     from rnnkit.data.pairs import load_pairs
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
     data = data_dir(args.data_dir)
     rows, shown, curves = [], [], []
@@ -147,7 +147,7 @@ def speed(args: argparse.Namespace) -> None:
     import torch
 
     from rnnkit.data.pairs import load_pairs
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
     torch.set_num_threads(args.threads)
     model = Path(args.model)

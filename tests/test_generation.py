@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError
-from rnnkit.generation import check_sampling, filtered, probabilities, sample
-from rnnkit.language_model import LanguageModel
+from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.language_model.generation import check_sampling, filtered, probabilities, sample
 from rnnkit.text.units import EOD_ID
 
 TEXT = (

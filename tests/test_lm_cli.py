@@ -317,7 +317,7 @@ def test_lab_generate_shows_samples_at_four_temperatures(tmp_path: Path) -> None
     ids=lambda path: path.stem,
 )
 def test_every_language_model_recipe_is_valid(recipe: Path) -> None:
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     LanguageModel.from_config(recipe).check_params()
     result = rnnkit("lm", "train", "--config", str(recipe), "--help")

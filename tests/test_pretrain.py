@@ -15,7 +15,7 @@ import torch
 from rnnkit import LanguageModel, TextClassifier
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError, ConfigError
-from rnnkit.pretrain import documents_of
+from rnnkit.tasks.pretraining import documents_of
 from rnnkit.text.tokenize import word_tokenize
 from tests.conftest import make_texts, write_csv
 from tests.test_cli import assert_user_error, rnnkit
@@ -208,7 +208,7 @@ RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "pretrained"
 @pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*.json")), ids=lambda p: p.name)
 def test_every_pretrained_recipe_is_valid(recipe: Path) -> None:
     from rnnkit.options import option_name, read_config
-    from rnnkit.pretrain import language_model_options
+    from rnnkit.tasks.pretraining import language_model_options
 
     if recipe.name.endswith("-lm.json"):
         options = {option_name(k): v for k, v in read_config(recipe).items()}

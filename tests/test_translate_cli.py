@@ -287,7 +287,7 @@ def test_two_processes_train_like_one(trained: tuple[Path, Path, dict], tmp_path
     ids=lambda path: path.stem,
 )
 def test_every_translation_recipe_is_valid(recipe: Path) -> None:
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
     Translator.from_config(recipe).check_params()
     result = rnnkit("translate", "train", "--config", str(recipe), "--help")

@@ -150,7 +150,7 @@ def test_scikit_learn_protocol() -> None:
 
 
 def test_scores_are_sacrebleu_s_on_a_worked_example() -> None:
-    from rnnkit.tasks.translation import scores
+    from rnnkit.tasks.translation.options import scores
 
     hypotheses = ["the cat sat on the mat .", "a dog runs in the park", "Two men are talking"]
     references = ["the cat sat on the mat .", "a dog is running in the park", "two men talk"]

@@ -19,9 +19,9 @@ from rnnkit.errors import BundleError, ConfigError, DataError, NotFittedError, R
 
 if TYPE_CHECKING:
     from rnnkit import nn
-    from rnnkit.classifier import TextClassifier
-    from rnnkit.language_model import LanguageModel
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.classification.estimator import TextClassifier
+    from rnnkit.tasks.language_model.estimator import LanguageModel
+    from rnnkit.tasks.translation.estimator import Translator
 
 __version__ = "0.1.0"
 
@@ -40,9 +40,9 @@ __all__ = [
 
 _LAZY = {
     "nn": "rnnkit.nn",
-    "TextClassifier": "rnnkit.classifier",
-    "LanguageModel": "rnnkit.language_model",
-    "Translator": "rnnkit.translator",
+    "TextClassifier": "rnnkit.tasks.classification.estimator",
+    "LanguageModel": "rnnkit.tasks.language_model.estimator",
+    "Translator": "rnnkit.tasks.translation.estimator",
 }
 
 

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.data.config import DataConfig, PairConfig, StreamConfig
 from rnnkit.errors import BundleError
 from rnnkit.files import (
     FolderLock,
@@ -37,18 +36,7 @@ from rnnkit.files import (
     write_bytes,
     write_folder,
 )
-from rnnkit.models.config import (
-    LanguageModelConfig,
-    ModelConfig,
-    SearchConfig,
-    TranslatorConfig,
-)
-from rnnkit.tasks.classification import NAME as CLASSIFICATION
-from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
-from rnnkit.tasks.translation import NAME as TRANSLATION
-from rnnkit.text.kinds import PairUnits, units_from_json
-from rnnkit.text.units import Units
-from rnnkit.text.vocab import Vocabulary
+from rnnkit.tasks import registry
 from rnnkit.train.checkpoint import is_checkpoint_folder
 from rnnkit.train.config import TrainConfig
 
@@ -67,42 +55,34 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 CHECKPOINTS = "checkpoints"  # written by rnnkit train during training; kept across saves
-ONNX_FILES = ("model.onnx", "model.int8.onnx")  # rnnkit export's default files in the folder
-# a translator's: the encoder, and the decoder's step (rnnkit export writes both)
-TRANSLATOR_ONNX_FILES = ("encoder.onnx", "decoder.onnx")
-OWN_ENTRIES = frozenset(
-    {WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *ONNX_FILES, *TRANSLATOR_ONNX_FILES}
-)
 PRETRAINED = "lm"  # a classifier's folder: the language models rnnkit train --pretrain wrote
-
-
-# What each task's model needs to read and use it: the commands that take it, and how its
-# configuration.json sections are read.
-COMMANDS = {
-    CLASSIFICATION: "rnnkit predict, evaluate, serve",
-    LANGUAGE_MODEL: "rnnkit generate, lm evaluate, serve",
-    TRANSLATION: "rnnkit translate, translate evaluate, serve",
-}
-TASKS = (CLASSIFICATION, LANGUAGE_MODEL, TRANSLATION)
-TASK_NAMES = {
-    CLASSIFICATION: "a classifier",
-    LANGUAGE_MODEL: "a language model",
-    TRANSLATION: "a translator",
-}
+SECTIONS = ("data", "model", "training")  # config.json's sections of every task
 
 
 @dataclass
 class Bundle:
-    data: DataConfig | StreamConfig | PairConfig
-    model: ModelConfig | LanguageModelConfig | TranslatorConfig
+    """What a model folder holds: its configurations (``data``, ``model``, ``train``, and in
+    ``sections`` the ones of its task's own, such as a translator's ``decoding``), the
+    vocabulary (a classifier's vocabulary, a language model's units, a translator's pair of
+    units: anything with ``to_json``), a classifier's labels (none for the other tasks), the
+    weights, the metrics, and the task (its name in :mod:`rnnkit.tasks.registry`)."""
+
+    data: Any
+    model: Any
     train: TrainConfig
-    # a classifier's vocabulary, a language model's units, a translator's pair of units
-    vocab: Vocabulary | Units | PairUnits
-    classes: list[Any]  # a classifier's labels (none for the other tasks)
+    vocab: Any
+    classes: list[Any]
     state: dict[str, Tensor]
     metrics: dict[str, Any] = field(default_factory=dict)
-    task: str = CLASSIFICATION
-    decoding: SearchConfig | None = None  # a translator's search
+    task: str = "classification"
+    sections: dict[str, Any] = field(default_factory=dict)
+
+
+def own_entries() -> frozenset[str]:
+    """The names rnnkit writes into a model folder: the bundle's files, its checkpoints and
+    every task's exports."""
+    exports = {name for spec in registry.specs() for name in spec.files}
+    return frozenset({WEIGHTS, CONFIG, METRICS, CHECKPOINTS, *exports})
 
 
 def foreign_entries(path: Path) -> list[str]:
@@ -143,7 +123,7 @@ def _is_checkpoints(folder: Path) -> bool:
 def _is_own(entry: Path) -> bool:
     """Whether ``entry``, beside a bundle's config.json, is one of the bundle's own."""
     name = entry.name
-    if name in OWN_ENTRIES or _is_export_leftover(name):
+    if name in own_entries() or _is_export_leftover(name):
         return True
     return name == PRETRAINED and _is_bundles(entry)
 
@@ -157,7 +137,8 @@ def _is_bundles(folder: Path) -> bool:
 
 def _is_export_leftover(name: str) -> bool:
     """A staging file that an interrupted ``rnnkit export`` into the folder left."""
-    return any(name.startswith(f".{onnx}.tmp-") for onnx in (*ONNX_FILES, *TRANSLATOR_ONNX_FILES))
+    exports = {name for spec in registry.specs() for name in spec.files}
+    return any(name.startswith(f".{onnx}.tmp-") for onnx in exports)
 
 
 def check_bundle_target(
@@ -183,7 +164,7 @@ def save_bundle(
 
     keep = [CHECKPOINTS]
     if keep_others and Path(path).is_dir():
-        others = [p.name for p in Path(path).iterdir() if p.name not in OWN_ENTRIES]
+        others = [p.name for p in Path(path).iterdir() if p.name not in own_entries()]
         keep += others
         others = [name for name in others if name != PRETRAINED]  # written by this run
         if others:
@@ -205,7 +186,7 @@ def save_bundle(
             "data": asdict(bundle.data),
             "model": asdict(bundle.model),
             "training": asdict(bundle.train),
-            **({"decoding": asdict(bundle.decoding)} if bundle.decoding is not None else {}),
+            **{name: asdict(section) for name, section in bundle.sections.items()},
             "labels": list(bundle.classes),
             "vocab": vocab,
             "checksums": {
@@ -242,11 +223,13 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
 
     path = Path(path)
     config, version, found = _read_header(path)
+    spec = registry.get(found)
     if task is not None and found != task:
         taker = command or "this"
+        wanted = registry.get(task).title if task in registry.names() else task
         raise BundleError(
-            f"{path}: {taker} takes {TASK_NAMES.get(task, task)}, and this bundle holds "
-            f"{TASK_NAMES[found]} (task {found!r}): use it with {COMMANDS[found]}"
+            f"{path}: {taker} takes {wanted}, and this bundle holds {spec.title} (task "
+            f"{found!r}): use it with {spec.commands}"
         )
     weights = path / WEIGHTS
     expected = config.get("checksums", {}).get(WEIGHTS)
@@ -265,38 +248,24 @@ def load_bundle(path: str | Path, *, task: str | None = None, command: str = "")
         state = load_file(weights)
         if version == 1:
             state = rename_legacy(state)
-        data: DataConfig | StreamConfig | PairConfig
-        model: ModelConfig | LanguageModelConfig | TranslatorConfig
-        vocab: Vocabulary | Units | PairUnits
-        decoding: SearchConfig | None = None
-        if found == LANGUAGE_MODEL:
-            data = StreamConfig(**config["data"])
-            model = LanguageModelConfig.from_json(config["model"])
-            vocab = units_from_json(config["vocab"])
-        elif found == TRANSLATION:
-            data = PairConfig(**config["data"])
-            model = TranslatorConfig.from_json(config["model"])
-            vocab = PairUnits.from_json(config["vocab"])
-            decoding = SearchConfig(**config.get("decoding", {}))
-        else:
-            data = DataConfig(**config["data"])
-            model = ModelConfig.from_json(config["model"])
-            vocab = Vocabulary.from_json(config["vocab"])
+        own = [name for name in spec.sections if name not in SECTIONS]
         bundle = Bundle(
-            data,
-            model,
-            TrainConfig(**config["training"]),
-            vocab,
+            spec.read_section("data", config["data"]),
+            spec.read_section("model", config["model"]),
+            spec.read_section("training", config["training"]),
+            spec.vocabulary(config["vocab"]),
             list(config["labels"]),
             state,
             task=found,
-            decoding=decoding,
+            # a section of its own that an earlier release did not write: its defaults
+            sections={name: spec.read_section(name, config.get(name, {})) for name in own},
         )
     except SafetensorError as error:
         raise BundleError(f"{weights}: corrupted ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise BundleError(f"{path / CONFIG}: corrupted or incomplete ({error!r})") from None
-    _check_consistent(bundle, path / CONFIG)
+    if spec.check is not None:  # the configuration against the weights' sizes
+        spec.check(bundle, path / CONFIG)
     metrics_path = path / METRICS
     bundle.metrics = _read_json(metrics_path) if metrics_path.exists() else {}
     return bundle
@@ -318,11 +287,11 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int, str]:
     version = config.get("format_version")
     if version not in READABLE_VERSIONS or not isinstance(version, int):
         raise BundleError(f"{path / CONFIG}: {unsupported_version(version, FORMAT_VERSION)}")
-    found = config.get("task", CLASSIFICATION) if version == 1 else config.get("task")
-    if found not in TASKS:
+    found = config.get("task", "classification") if version == 1 else config.get("task")
+    if found not in registry.names():
         raise BundleError(
             f"{path / CONFIG}: a model for the task {found!r}; this rnnkit reads "
-            f"{', '.join(map(repr, TASKS))} models"
+            f"{', '.join(map(repr, registry.names()))} models"
         )
     return config, version, found
 
@@ -331,40 +300,3 @@ def text_checksum(data: object, vocab: object) -> str:
     """SHA-256 of the data settings and the vocabulary in their JSON form."""
     text = json.dumps({"data": data, "vocab": vocab}, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _check_consistent(bundle: Bundle, config: Path) -> None:
-    """The labels and the vocabulary against the model's sizes, which the weights have."""
-    model, labels = bundle.model, bundle.classes
-    if isinstance(model, TranslatorConfig):
-        assert isinstance(bundle.vocab, PairUnits)
-        sizes = (len(bundle.vocab.source), len(bundle.vocab.target))
-        if sizes != (model.vocab_size, model.target_vocab_size):
-            raise BundleError(
-                f"{config}: the vocabularies have {sizes[0]} and {sizes[1]} tokens but the "
-                f"model has {model.vocab_size} and {model.target_vocab_size}; the file was "
-                "altered or belongs to another model"
-            )
-        return
-    if isinstance(model, LanguageModelConfig):
-        if len(bundle.vocab) != model.vocab_size:
-            raise BundleError(
-                f"{config}: the vocabulary has {len(bundle.vocab)} tokens but the model has "
-                f"{model.vocab_size}; the file was altered or belongs to another model"
-            )
-        return
-    kinds = {type(label) for label in labels}
-    if not kinds <= {str, int, float} or bool in kinds:
-        raise BundleError(f"{config}: labels must be strings or numbers, got {labels!r:.80}")
-    if len(labels) != model.num_classes:
-        raise BundleError(
-            f"{config}: lists {len(labels)} labels but the model has {model.num_classes} "
-            "classes; the file was altered or belongs to another model"
-        )
-    if len({str(label) for label in labels}) != len(labels):
-        raise BundleError(f"{config}: lists a label twice ({labels!r:.80})")
-    if len(bundle.vocab) != model.vocab_size:
-        raise BundleError(
-            f"{config}: the vocabulary has {len(bundle.vocab)} tokens but the model's embedding "
-            f"has {model.vocab_size} rows; the file was altered or belongs to another model"
-        )

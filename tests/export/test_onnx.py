@@ -16,7 +16,7 @@ from tests.conftest import padded_batch
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
-from rnnkit.export.onnx import build_graph, export_onnx  # noqa: E402
+from rnnkit.tasks.classification.export import build_graph, export_onnx  # noqa: E402
 
 V, C = 40, 3
 LENGTHS = [11, 1, 5, 3, 11, 7, 2]

@@ -19,9 +19,9 @@ from tests.test_cli import assert_user_error, rnnkit
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
-from rnnkit.export.language_model import export_language_model  # noqa: E402
-from rnnkit.export.step import OnnxStep  # noqa: E402
-from rnnkit.language_model import LanguageModel  # noqa: E402
+from rnnkit.tasks.language_model.estimator import LanguageModel  # noqa: E402
+from rnnkit.tasks.language_model.export import export_language_model  # noqa: E402
+from rnnkit.tasks.language_model.runtime import OnnxStep  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog; 12 zebras quietly vex a jumping wizard. "
 SMALL = {
@@ -133,10 +133,10 @@ def test_the_onnx_backend_names_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_a_classifier_graph_is_not_a_language_model_step(tmp_path: Path) -> None:
-    from rnnkit.export.onnx import export_onnx
-    from rnnkit.export.runtime import OnnxPredictor
     from rnnkit.models.classifier import SequenceClassifier
     from rnnkit.models.config import ModelConfig
+    from rnnkit.tasks.classification.export import export_onnx
+    from rnnkit.tasks.classification.runtime import OnnxPredictor
 
     classifier = SequenceClassifier(ModelConfig(vocab_size=10, num_classes=2)).eval()
     export_onnx(classifier, ["a", "b"], tmp_path / "clf.onnx")

@@ -17,8 +17,8 @@ pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 def test_onnx_probabilities_match_pytorch_on_the_sst2_test_set(tmp_path: Path) -> None:
     from rnnkit import TextClassifier
     from rnnkit.data.datasets import load_dataset
-    from rnnkit.export.onnx import export_onnx
-    from rnnkit.export.runtime import OnnxPredictor
+    from rnnkit.tasks.classification.export import export_onnx
+    from rnnkit.tasks.classification.runtime import OnnxPredictor
 
     splits = load_dataset("sst2", DATA_DIR)
     assert splits.test is not None

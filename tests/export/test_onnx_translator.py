@@ -24,14 +24,14 @@ from tests.test_cli import assert_user_error, rnnkit
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
-from rnnkit.export import translator_runtime  # noqa: E402
-from rnnkit.export.onnx import weights_digest  # noqa: E402
-from rnnkit.export.translator import (  # noqa: E402
+from rnnkit.export.graph import weights_digest  # noqa: E402
+from rnnkit.tasks.translation import runtime as translator_runtime  # noqa: E402
+from rnnkit.tasks.translation.export import (  # noqa: E402
     build_decoder_graph,
     build_encoder_graph,
     export_translator,
 )
-from rnnkit.export.translator_runtime import GraphSearcher, OnnxTranslator  # noqa: E402
+from rnnkit.tasks.translation.runtime import GraphSearcher, OnnxTranslator  # noqa: E402
 
 ATOL = 1e-5
 SOURCES = [[3, 4, 5, 6, 7, 8, 9], [9, 3], [4], [5, 6, 7, 8, 9]]  # mixed lengths, one batch

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-from rnnkit.decoding import beam_search, check_beam, greedy, penalty
 from rnnkit.errors import ConfigError
 from rnnkit.models.config import TranslatorConfig
 from rnnkit.models.translator import Search, TranslatorNet
+from rnnkit.tasks.translation.decoding import beam_search, check_beam, greedy, penalty
 from rnnkit.text.units import EOD_ID
 
 

@@ -14,7 +14,7 @@ import torch
 
 from rnnkit import LanguageModel, Translator
 from rnnkit.errors import ConfigError
-from rnnkit.generation import probabilities
+from rnnkit.tasks.language_model.generation import probabilities
 from tests.conftest import write_csv
 from tests.robust.cli_batch import run_many
 from tests.robust.conftest import Models

@@ -15,8 +15,9 @@ from tests.conftest import TINY, make_texts
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
 from rnnkit import TextClassifier
-from rnnkit.serve.app import PredictFirst, create_app
+from rnnkit.serve.app import create_app
 from rnnkit.serve.config import ServeConfig
+from rnnkit.tasks.classification.endpoint import PredictFirst
 
 
 @pytest.fixture(scope="module")

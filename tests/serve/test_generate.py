@@ -83,7 +83,7 @@ def expected(model: Path, request: dict[str, Any]) -> tuple[str, int]:
     """The library's text for ``request`` (the server's defaults where it sends none), and
     the tokens it draws."""
     from rnnkit import LanguageModel
-    from rnnkit.language_model import Sampling
+    from rnnkit.tasks.language_model.estimator import Sampling
 
     lm = LanguageModel.load(model)
     prompt = request.get("prompt", "")
@@ -317,7 +317,7 @@ def test_a_failing_model_is_a_500_or_an_error_event_and_the_next_request_is_answ
 ) -> None:
     from rnnkit import LanguageModel
     from rnnkit.serve.config import ServeConfig
-    from rnnkit.serve.generate import create_generate_app
+    from rnnkit.tasks.language_model.endpoint import create_generate_app
 
     stream = LanguageModel.stream
 

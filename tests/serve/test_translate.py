@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
-from rnnkit.translator import Translated
+from rnnkit.tasks.translation.estimator import Translated
 from tests.serve.server import Server
 
 KEY = "test-key-123"
@@ -297,7 +297,7 @@ def test_a_beam_limit_out_of_range_fails_before_listening(model: Path) -> None:
 def test_requests_waiting_for_the_model_share_a_call_when_their_decoding_agrees(
     batching: bool,
 ) -> None:
-    from rnnkit.serve.translate import Translations
+    from rnnkit.tasks.translation.endpoint import Translations
 
     calls: list[tuple[list[str], int, float]] = []
     busy, release = threading.Event(), threading.Event()
@@ -341,7 +341,7 @@ def test_requests_waiting_for_the_model_share_a_call_when_their_decoding_agrees(
 
 @pytest.mark.parametrize("max_batch", [8, 2], ids=["waits", "full before the wait ends"])
 def test_a_call_waits_up_to_batch_wait_for_more_requests(max_batch: int) -> None:
-    from rnnkit.serve.translate import Translations
+    from rnnkit.tasks.translation.endpoint import Translations
 
     calls: list[list[str]] = []
 
@@ -400,7 +400,7 @@ def test_a_failing_model_is_a_500_and_the_next_request_is_answered(
 ) -> None:
     from rnnkit import Translator
     from rnnkit.serve.config import ServeConfig
-    from rnnkit.serve.translate import create_translate_app
+    from rnnkit.tasks.translation.endpoint import create_translate_app
 
     translations = Translator.translations
 

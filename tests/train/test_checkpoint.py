@@ -230,14 +230,14 @@ def test_a_resumed_translator_keeps_the_units_of_its_run(
 def test_a_resumed_language_model_keeps_the_units_of_its_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rnnkit.language_model
+    import rnnkit.tasks.language_model.estimator
     from rnnkit import LanguageModel
     from rnnkit.train.checkpoint import CheckpointPolicy
 
     documents = ["the cat sat on the mat and the dog ran", "a dog and a cat"] * 20
     options = {"unit": "unigram", "max_vocab": 30, "hidden": 8, "embed_dim": 8, "epochs": 1}
     first = LanguageModel(**options).fit(documents, checkpoints=CheckpointPolicy(tmp_path))
-    monkeypatch.setattr(rnnkit.language_model, "build_units", _refuse)
+    monkeypatch.setattr(rnnkit.tasks.language_model.estimator, "build_units", _refuse)
     again = LanguageModel(**options).fit(
         documents, checkpoints=CheckpointPolicy(tmp_path, resume=True)
     )

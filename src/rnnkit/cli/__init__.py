@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except TrainingInterrupted as error:
         _report(f"rnnkit: {error}")
-        if error.checkpoint and args.command in ("train", "lm", "translate"):
+        if error.checkpoint:
+            from rnnkit.tasks import registry
+
             folder = Path(error.checkpoint).parent.parent
-            command = {"train": "rnnkit train", "lm": "rnnkit lm train"}.get(
-                args.command, "rnnkit translate train"
-            )
+            command = registry.of_command(args.command).train_command
             _report(f"rnnkit: resume with: {command} --resume {folder}")
         return 130
     except ConfigError as error:

@@ -18,11 +18,11 @@ from rnnkit.text.unicode import check_unicode
 from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
 if TYPE_CHECKING:  # imported where used: --help must not import torch
-    from rnnkit.classifier import TextClassifier
     from rnnkit.data.corpus import Corpus
     from rnnkit.data.datasets import Splits
-    from rnnkit.estimator import OptionsEstimator
     from rnnkit.options import OptionTable
+    from rnnkit.tasks.classification.estimator import TextClassifier
+    from rnnkit.tasks.estimator import OptionsEstimator
 
 
 E = TypeVar("E", bound="OptionsEstimator")
@@ -32,15 +32,12 @@ FLAGS = {"text_cols": "--text-col", "label_col": "--label-col"}
 
 
 def task_options(command: str | None) -> OptionTable:
-    """The option table of the task a command serves (``lm`` and ``generate``: language
-    models; ``translate``: translators; the others: classifiers)."""
-    if command in ("lm", "generate"):
-        from rnnkit.tasks.language_model import OPTIONS
-    elif command == "translate":
-        from rnnkit.tasks.translation import OPTIONS
-    else:
-        from rnnkit.tasks.classification import OPTIONS
-    return OPTIONS
+    """The option table of the task a command serves (its spec's ``cli`` words: ``lm`` and
+    ``generate`` a language model's, ``translate`` a translator's; the others a
+    classifier's)."""
+    from rnnkit.tasks import registry
+
+    return registry.of_command(command).options
 
 
 def flagged(error: ConfigError, command: str | None = None) -> ConfigError:
@@ -232,7 +229,7 @@ def set_threads(threads: int | None) -> None:
 def load_model(args: argparse.Namespace) -> TextClassifier:
     """The bundle at ``args.model``, with ``--device``, ``--precision`` and ``--threads``
     applied."""
-    from rnnkit.classifier import TextClassifier
+    from rnnkit.tasks.classification.estimator import TextClassifier
 
     set_threads(args.threads)
     clf = TextClassifier.load(args.model, command=f"rnnkit {args.command}")

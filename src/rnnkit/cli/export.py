@@ -7,11 +7,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rnnkit.bundle import ONNX_FILES, TRANSLATOR_ONNX_FILES
-from rnnkit.errors import ConfigError, OutputError
-from rnnkit.files import check_target
+from rnnkit.errors import ConfigError
+from rnnkit.tasks.classification import ONNX_FILES as CLASSIFIER_FILES
+from rnnkit.tasks.translation import ONNX_FILES as TRANSLATOR_FILES
 
-DEFAULT_NAME, INT8_NAME = ONNX_FILES
+DEFAULT_NAME, INT8_NAME = CLASSIFIER_FILES
 
 
 def add_parser(commands: Any) -> None:
@@ -42,7 +42,7 @@ def add_parser(commands: Any) -> None:
         metavar="PATH",
         help="file to write; an existing one is replaced (atomically) only if it is an earlier "
         f"export (default: MODEL/{DEFAULT_NAME}, or MODEL/{INT8_NAME} with --quantize int8); "
-        f"for a translator the folder to write {' and '.join(TRANSLATOR_ONNX_FILES)} into "
+        f"for a translator the folder to write {' and '.join(TRANSLATOR_FILES)} into "
         "(default: MODEL)",
     )
     parser.add_argument(
@@ -55,62 +55,14 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def default_path(model: str | Path, quantize: str | None) -> Path:
-    return Path(model) / (INT8_NAME if quantize else DEFAULT_NAME)
-
-
 def run(args: argparse.Namespace) -> int:
     from rnnkit.bundle import bundle_task
-    from rnnkit.export.onnx import export_onnx, not_rnnkit_onnx
-    from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
-    from rnnkit.tasks.translation import NAME as TRANSLATION
+    from rnnkit.tasks import registry
 
-    task = bundle_task(args.model)
-    if task == TRANSLATION:
-        return run_translator(args)
-    language_model = task == LANGUAGE_MODEL
-    if language_model and args.quantize:
-        raise ConfigError(
-            "--quantize int8 is for classifiers: a language model is exported in float32"
-        )
-    out = Path(args.out) if args.out else default_path(args.model, args.quantize)
-    # An existing file is replaced only when it is an earlier export.
-    check_target(out, option="--out", folder=False, foreign=not_rnnkit_onnx)
-    if language_model:
-        from rnnkit.export.language_model import export_language_model
-        from rnnkit.language_model import LanguageModel
-
-        lm = LanguageModel.load(args.model, command="rnnkit export")
-        export_language_model(lm.model_, out)
-    else:
-        from rnnkit.classifier import TextClassifier
-
-        clf = TextClassifier.load(args.model)
-        labels = [str(c) for c in clf.classes_]
-        export_onnx(clf.model_, labels, out, quantize=args.quantize)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def run_translator(args: argparse.Namespace) -> int:
-    """A translator's two graphs into the model's folder (or ``--out``), each replacing only
-    an earlier export; ``export_translator`` compares them with PyTorch before writing."""
-    from rnnkit.export.onnx import not_rnnkit_onnx
-    from rnnkit.export.translator import export_translator
-    from rnnkit.translator import Translator
-
-    if args.quantize:
-        raise ConfigError("--quantize int8 is for classifiers: a translator is exported in float32")
-    folder = Path(args.out) if args.out else Path(args.model)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(
-            f"--out {folder}: is a file; a translator's graphs "
-            f"({' and '.join(TRANSLATOR_ONNX_FILES)}) are written into a folder"
-        )
-    for name in TRANSLATOR_ONNX_FILES:
-        check_target(folder / name, option="--out", folder=False, foreign=not_rnnkit_onnx)
-    translator = Translator.load(args.model, command="rnnkit export")
-    paths = export_translator(translator.model_, folder)
+    spec = registry.get(bundle_task(args.model))
+    if spec.exporter is None:
+        raise ConfigError(f"{args.model}: {spec.title} is not exported (task {spec.name!r})")
+    paths = spec.load("exporter")(Path(args.model), args.out, args.quantize)
     size = sum(path.stat().st_size for path in paths) / 1e6
-    print(f"wrote {paths[0]} and {paths[1]} ({size:.1f} MB)")
+    print(f"wrote {' and '.join(map(str, paths))} ({size:.1f} MB)")
     return 0

@@ -77,7 +77,12 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.language_model import LanguageModel, Sampling, check_prompt, check_request
+    from rnnkit.tasks.language_model.estimator import (
+        LanguageModel,
+        Sampling,
+        check_prompt,
+        check_request,
+    )
 
     check_request(  # every option checked before the model is loaded
         max_tokens=args.max_tokens, seed=args.seed, samples=args.num_samples, stop=args.stop

@@ -20,11 +20,11 @@ from rnnkit.cli.train import (
     run_training,
 )
 from rnnkit.plural import counted
-from rnnkit.tasks.language_model import GROUPS, OPTIONS
+from rnnkit.tasks.language_model.options import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
     from rnnkit.data.documents import DocumentSplits
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
     from rnnkit.train.distributed import World
 
 CORPUS_HELP = """\
@@ -202,7 +202,7 @@ def prepared(args: argparse.Namespace) -> argparse.Namespace:
 def model_from(
     args: argparse.Namespace, *, quiet: bool, threads: int | None = None
 ) -> LanguageModel:
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     values = vars(args)
     params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}
@@ -289,7 +289,7 @@ def describe(scores: dict[str, Any]) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from rnnkit.data.documents import LM_DATASETS
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     set_threads(args.threads)
     lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit lm evaluate"), args)

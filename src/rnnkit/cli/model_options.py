@@ -1,5 +1,5 @@
 """The model, text and training options of ``rnnkit train`` and ``rnnkit lr-find`` (declared
-once, in :mod:`rnnkit.tasks.classification`), the data they read and the estimator they
+once, in :mod:`rnnkit.tasks.classification.options`), the data they read and the estimator they
 describe."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from rnnkit.cli.common import check_data, is_dataset, load_file, load_named
-from rnnkit.tasks.classification import GROUPS, OPTIONS
+from rnnkit.tasks.classification.options import GROUPS, OPTIONS
 
 if TYPE_CHECKING:
-    from rnnkit.classifier import TextClassifier
     from rnnkit.data.corpus import Corpus
+    from rnnkit.tasks.classification.estimator import TextClassifier
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def classifier_from(
 ) -> TextClassifier:
     """The estimator the options in ``args`` describe (``threads``, when given, instead of
     ``--threads``)."""
-    from rnnkit.classifier import TextClassifier
+    from rnnkit.tasks.classification.estimator import TextClassifier
 
     values = vars(args)
     params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}

@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     warn_not_applied(args)
     clf: Any = load_model(args)
     if args.backend == "onnx":
-        from rnnkit.cli.export import default_path
-        from rnnkit.export.runtime import OnnxPredictor
+        from rnnkit.tasks.classification.export import default_path
+        from rnnkit.tasks.classification.runtime import OnnxPredictor
 
         clf = OnnxPredictor(
             clf, args.onnx or default_path(args.model, None), threads=args.threads or 0

@@ -10,6 +10,7 @@ from typing import Any
 from rnnkit.bundle import CHECKPOINTS
 from rnnkit.errors import ConfigError
 from rnnkit.files import leftover_hint
+from rnnkit.tasks import registry
 from rnnkit.train.checkpoint import (
     BEST,
     LAST,
@@ -25,12 +26,6 @@ RESUMABLE = ("lr", "threads", "device", "checkpoint_every", "quiet", "json")
 INPUTS = ("data", "valid", "test", "vectors", "config", "encoder", "pretrain", "pretrain_config")
 PATHS = (*INPUTS, "data_dir")
 JOINED = ("encoder",)  # several paths in one value, separated by commas (--encoder FWD,BWD)
-# each training command (its args.command), and what it trains
-TRAINS = {
-    "train": ("rnnkit train", "a classifier"),
-    "lm": ("rnnkit lm train", "a language model"),
-    "translate": ("rnnkit translate train", "a translator"),
-}
 
 
 def paths_of(name: str, value: Any) -> list[str]:
@@ -103,12 +98,12 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
     if not isinstance(options, dict):
         raise ConfigError(f"{source}: not written by rnnkit train")
     if options.get("command") != args.command:
-        ran = TRAINS.get(str(options.get("command")))
-        if ran is None:
+        ran, ours = registry.of_command(options.get("command")), registry.of_command(args.command)
+        if options.get("command") not in ran.cli:
             raise ConfigError(f"{source}: not written by an rnnkit training command")
         raise ConfigError(
-            f"--resume {args.resume}: that run trains {ran[1]}, and {TRAINS[args.command][0]} "
-            f"trains {TRAINS[args.command][1]}; resume it with: {ran[0]} --resume {folder}"
+            f"--resume {args.resume}: that run trains {ran.title}, and {ours.train_command} "
+            f"trains {ours.title}; resume it with: {ran.train_command} --resume {folder}"
         )
     options = {
         **options,

@@ -201,29 +201,15 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         access_log=args.access_log,
     )
+    from rnnkit.bundle import bundle_task
+    from rnnkit.serve.app import create_app
+    from rnnkit.tasks import registry
     from rnnkit.train.device import resolve_device
 
     resolve_device(config.device)  # a device this machine lacks fails here, before loading
-    from rnnkit.bundle import bundle_task
-    from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
-    from rnnkit.tasks.translation import NAME as TRANSLATION
-
-    task = bundle_task(config.model)  # a bad bundle fails here, with its message
-    if task == LANGUAGE_MODEL:
-        from rnnkit.language_model import LanguageModel
-
-        LanguageModel.load(config.model, command="rnnkit serve").check_generates()
-        endpoint = "POST /generate"
-    elif task == TRANSLATION:
-        from rnnkit.translator import Translator
-
-        Translator.load(config.model, command="rnnkit serve")
-        endpoint = "POST /translate"
-    else:
-        from rnnkit.classifier import TextClassifier
-
-        TextClassifier.load(config.model)
-        endpoint = "POST /predict"
+    spec = registry.get(bundle_task(config.model))  # a bad bundle fails here, with its message
+    app = create_app(config)  # the model loaded and checked: one that cannot be served fails
+    endpoint = f"POST {spec.route}"
     if config.public:
         print(
             f"rnnkit: warning: listening on all interfaces ({config.host}): anyone who can "
@@ -238,5 +224,5 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    serve(config)
+    serve(config, app if config.workers == 1 else None)
     return 0

@@ -18,11 +18,11 @@ from rnnkit.cli.model_options import add_model_options, classifier_from, load_tr
 from rnnkit.cli.resume import RESUMABLE, input_paths, resumed, run_folder, saved_options
 from rnnkit.errors import ConfigError
 from rnnkit.plural import counted
-from rnnkit.tasks.classification import OPTIONS
+from rnnkit.tasks.classification.options import OPTIONS
 
 if TYPE_CHECKING:
-    from rnnkit.classifier import TextClassifier
-    from rnnkit.pretrain import Pretraining
+    from rnnkit.tasks.classification.estimator import TextClassifier
+    from rnnkit.tasks.pretraining import Pretraining
     from rnnkit.train.checkpoint import CheckpointPolicy
     from rnnkit.train.distributed import World
 from rnnkit.files import FolderLock
@@ -223,7 +223,7 @@ def run_training(args: argparse.Namespace, prepare: Prepare, train: TrainAndSave
 def prepared(args: argparse.Namespace) -> argparse.Namespace:
     """The options of this run (a resumed run's saved ones), every one checked before any
     data is read."""
-    from rnnkit.pretrain import check_minutes
+    from rnnkit.tasks.pretraining import check_minutes
 
     args = run_options(args)
     classifier_from(args, quiet=True).check_params()
@@ -285,7 +285,7 @@ def pretraining_of(args: argparse.Namespace, clf: TextClassifier) -> Pretraining
     if args.pretrain is None:
         return None
     from rnnkit.bundle import CONFIG, PRETRAINED
-    from rnnkit.pretrain import DIRECTIONS
+    from rnnkit.tasks.pretraining import DIRECTIONS
 
     done = Path(args.out) / PRETRAINED
     wanted = [done / name for name in DIRECTIONS[: 2 if clf.bidirectional else 1]]
@@ -294,7 +294,7 @@ def pretraining_of(args: argparse.Namespace, clf: TextClassifier) -> Pretraining
         return None
     from rnnkit.data.documents import load_documents
     from rnnkit.options import option_name, read_config
-    from rnnkit.pretrain import Pretraining
+    from rnnkit.tasks.pretraining import Pretraining
 
     log = logging.getLogger("rnnkit")
     options = None

@@ -26,11 +26,11 @@ from rnnkit.cli.train import (
     run_training,
 )
 from rnnkit.cli.translating import describe, read_pairs, run_evaluate, run_text
-from rnnkit.tasks.translation import BACKENDS, DECODING, GROUPS, OPTIONS
+from rnnkit.tasks.translation.options import BACKENDS, DECODING, GROUPS, OPTIONS
 
 if TYPE_CHECKING:
+    from rnnkit.tasks.translation.estimator import Translator
     from rnnkit.train.distributed import World
-    from rnnkit.translator import Translator
 
 SUBCOMMANDS = ("train", "evaluate", "lr-find", "text")
 
@@ -262,7 +262,7 @@ def _add_lr_find(sub: Any) -> None:
 def translator_from(
     args: argparse.Namespace, *, quiet: bool, threads: int | None = None
 ) -> Translator:
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
     values = vars(args)
     params = {name: values.get(name, default) for name, default in OPTIONS.defaults.items()}

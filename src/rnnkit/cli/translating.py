@@ -17,11 +17,11 @@ from rnnkit.cli.common import (
     warn_not_applied,
 )
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.translation import DECODING
+from rnnkit.tasks.translation.options import DECODING
 
 if TYPE_CHECKING:
     from rnnkit.data.pairs import Pairs, PairSplits
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
 
 log = logging.getLogger("rnnkit")
@@ -100,7 +100,7 @@ def describe(scores: dict[str, Any]) -> str:
 
 
 def load(args: argparse.Namespace, command: str) -> Translator:
-    from rnnkit.translator import Translator
+    from rnnkit.tasks.translation.estimator import Translator
 
     warn_not_applied(args)
     set_threads(args.threads)
@@ -122,7 +122,7 @@ def run_text(args: argparse.Namespace) -> int:
         plot = image_path("--plot-attention", args.plot_attention)
         if args.input is not None or len(args.texts) != 1:
             raise ConfigError("--plot-attention draws one sentence's attention: give one TEXT")
-    from rnnkit.translator import Translated
+    from rnnkit.tasks.translation.estimator import Translated
 
     lines = input_texts(args.texts, args.input, args.encoding)
     translator = load(args, "rnnkit translate")

@@ -220,8 +220,9 @@ MAX_RATIO = 10.0  # outputs at most 10 times their source: a model that never en
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """How a translator searches for its output (:mod:`rnnkit.decoding`), saved with it so
-    that the settings it was trained and tuned with are what it translates with."""
+    """How a translator searches for its output (:mod:`rnnkit.tasks.translation.decoding`),
+    saved with it so that the settings it was trained and tuned with are what it translates
+    with."""
 
     beam: int = 5  # beam width; 1: greedy search
     length_penalty: float = 1.0  # alpha of ((5 + length) / 6) ** alpha; 0: none

@@ -10,8 +10,8 @@
 ``y_0`` is ``<eod>``, which also ends every target: one token starts and stops a sentence.
 Training runs the decoder over the whole target at once (teacher forcing); without input
 feeding the decoder's recurrence is one fused call over all steps. :meth:`TranslatorNet.step`
-is one step of decoding, which greedy and beam search (:mod:`rnnkit.decoding`) and the ONNX
-graph run.
+is one step of decoding, which greedy and beam search
+(:mod:`rnnkit.tasks.translation.decoding`) and the ONNX graph run.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class DecoderState:
 @dataclass(frozen=True)
 class Search:
     """What a search carries from step to step: the decoder's state and the memory of each
-    row's sentence (:mod:`rnnkit.decoding` selects rows of both), and which sentence each row
-    holds (None: row i holds sentence i)."""
+    row's sentence (:mod:`rnnkit.tasks.translation.decoding` selects rows of both), and which
+    sentence each row holds (None: row i holds sentence i)."""
 
     decoder: DecoderState
     memory: Memory
@@ -192,8 +192,9 @@ class TranslatorNet(nn.Module):
         return Search(state, memory)
 
     def search_step(self, tokens: Tensor, search: Search) -> tuple[Tensor, Search]:
-        """``step`` as :mod:`rnnkit.decoding` calls it: tokens and log-probabilities on the
-        CPU, where the search picks its candidates; the state on the network's device."""
+        """``step`` as :mod:`rnnkit.tasks.translation.decoding` calls it: tokens and
+        log-probabilities on the CPU, where the search picks its candidates; the state on the
+        network's device."""
         tokens = tokens.to(search.decoder.feed.device)
         log_probs, state, _ = self.step(tokens, search.decoder, search.memory)
         return log_probs.cpu(), Search(state, search.memory, search.sentences)

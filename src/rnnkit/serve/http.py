@@ -206,24 +206,19 @@ async def send_json(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-# Each task's endpoint: what it is served for, and how to call it.
-ENDPOINTS = {
-    "/predict": ("classifiers", 'POST /predict with {"texts": ["..."]}'),
-    "/generate": ("language models", 'POST /generate with {"prompt": "..."}'),
-    "/translate": ("translators", 'POST /translate with {"texts": ["..."]}'),
-}
+def refuse_other_endpoints(app: Any, model: str, task: str) -> None:
+    """On the FastAPI application ``app`` of ``model``, a model of ``task``, the other tasks'
+    endpoints answer 404 saying what to call instead (and stay out of the docs)."""
+    from rnnkit.tasks import registry
 
-
-def refuse_other_endpoints(app: Any, model: str, what: str, own: str) -> None:
-    """On the FastAPI application ``app`` of ``model`` (``what`` it is, e.g. "a translator"),
-    the other tasks' endpoints answer 404 saying what to call instead (and stay out of the
-    docs)."""
-    for path, (served, _) in ENDPOINTS.items():
-        if path == own:
+    own = registry.get(task)
+    call = f"POST {own.route} with {own.example}"
+    for spec in registry.specs():
+        if spec.name == task or not spec.route or spec.route == own.route:
             continue
-        detail = f"{model} is {what}: {ENDPOINTS[own][1]}; {path} is served for {served}"
+        detail = f"{model} is {own.title}: {call}; {spec.route} is served for {spec.plural}"
 
         async def refused(detail: str = detail) -> None:
             raise HttpError(404, detail)
 
-        app.post(path, include_in_schema=False)(refused)
+        app.post(spec.route, include_in_schema=False)(refused)

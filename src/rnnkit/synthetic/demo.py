@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.classifier import TextClassifier
 from rnnkit.plotting import pyplot, save_figure
 from rnnkit.synthetic.lab import LabRun, hidden_gradient_norms, train_task
 from rnnkit.synthetic.sequences import adding
 from rnnkit.synthetic.text import negation
+from rnnkit.tasks.classification.estimator import TextClassifier
 
 log = logging.getLogger(__name__)
 

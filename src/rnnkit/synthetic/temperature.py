@@ -137,7 +137,7 @@ def run_lesson(
 ) -> tuple[list[Sample], dict[str, Any]]:
     """Train a character model for ``minutes`` on ``text`` (its last 10% for validation),
     then one sample per temperature from ``prompt``; and the model's validation scores."""
-    from rnnkit.language_model import LanguageModel
+    from rnnkit.tasks.language_model.estimator import LanguageModel
 
     cut = int(len(text) * 0.9)
     lm = LanguageModel(

@@ -24,24 +24,32 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.bundle import ONNX_FILES, Bundle, load_bundle, save_bundle
+from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.config import StreamConfig
 from rnnkit.data.documents import check_lengths, hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
 from rnnkit.errors import ConfigError, NotFittedError, field_error
-from rnnkit.estimator import OptionsEstimator
-from rnnkit.generation import (
+from rnnkit.models.config import LanguageModelConfig
+from rnnkit.models.language_model import Carried, LanguageModelNet, State
+from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
+from rnnkit.plural import counted
+from rnnkit.tasks.estimator import OptionsEstimator
+from rnnkit.tasks.language_model import ONNX_FILE
+from rnnkit.tasks.language_model.generation import (
     Generation,
     StepFn,
     check_sampling,
     check_seed,
     check_stop,
 )
-from rnnkit.models.config import LanguageModelConfig
-from rnnkit.models.language_model import Carried, LanguageModelNet, State
-from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
-from rnnkit.plural import counted
-from rnnkit.tasks.language_model import EMBED_DIM, EVAL_ROWS, NAME, OPTIONS, metrics, objective
+from rnnkit.tasks.language_model.options import (
+    EMBED_DIM,
+    EVAL_ROWS,
+    NAME,
+    OPTIONS,
+    metrics,
+    objective,
+)
 from rnnkit.text.kinds import build_units, units_from_json
 from rnnkit.text.unicode import check_unicode
 from rnnkit.text.units import EOD_ID, Units
@@ -63,7 +71,7 @@ BACKENDS = ("torch", "onnx")  # onnx: the graph rnnkit export wrote into the mod
 
 @dataclass(frozen=True)
 class Sampling:
-    """How each next token is drawn (see :mod:`rnnkit.generation`)."""
+    """How each next token is drawn (see :mod:`rnnkit.tasks.language_model.generation`)."""
 
     temperature: float = 1.0
     top_k: int | None = None
@@ -420,7 +428,9 @@ class LanguageModel(OptionsEstimator):
         return at_precision
 
     def _onnx_step(self) -> StepFn:
-        from rnnkit.export.step import OnnxStep  # the onnx extra, imported when used
+        from rnnkit.tasks.language_model.runtime import (
+            OnnxStep,  # the onnx extra, imported when used
+        )
 
         folder = getattr(self, "path_", None)
         if folder is None:
@@ -429,7 +439,7 @@ class LanguageModel(OptionsEstimator):
                 "then generate",
                 field="backend",
             )
-        return OnnxStep(folder / ONNX_FILES[0], self.model_, threads=self.threads or 0)
+        return OnnxStep(folder / ONNX_FILE, self.model_, threads=self.threads or 0)
 
     def stream(
         self,

@@ -97,8 +97,7 @@ class OptionsEstimator:
             "data": asdict(bundle.data),
             "training": asdict(bundle.train),
         }
-        if bundle.decoding is not None:
-            configs["decoding"] = asdict(bundle.decoding)
+        configs.update({name: asdict(section) for name, section in bundle.sections.items()})
         return cls(**cls.options.params_from_configs(configs))
 
     def on_device(self, model: M) -> M:

@@ -21,11 +21,11 @@ from typing import Any
 
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import ConfigError
-from rnnkit.language_model import LanguageModel
 from rnnkit.models.transfer import Pretrained
 from rnnkit.models.vectors import vectors_dim
 from rnnkit.plural import counted
-from rnnkit.tasks.language_model import OPTIONS as LM_OPTIONS
+from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.language_model.options import OPTIONS as LM_OPTIONS
 from rnnkit.text.units import Units
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,6 @@ from rnnkit.data.config import DataConfig, StreamConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
 from rnnkit.errors import ConfigError, NotFittedError, field_error
-from rnnkit.estimator import OptionsEstimator
-from rnnkit.language_model import LanguageModel
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.config import LanguageModelConfig, ModelConfig
 from rnnkit.models.ensemble import Ensemble, build_classifier, classifiers
@@ -42,11 +40,13 @@ from rnnkit.models.transfer import (
 )
 from rnnkit.models.vectors import copy_vectors, load_vectors, vector_words
 from rnnkit.plural import counted
-from rnnkit.pretrain import Pretraining, check_minutes, documents_of, pretrain
-from rnnkit.scoring import batches_of, evaluate_batches, logits_in_order
-from rnnkit.tasks.classification import NAME as CLASSIFICATION
-from rnnkit.tasks.classification import OPTIONS, objective
-from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+from rnnkit.tasks.classification.options import NAME as CLASSIFICATION
+from rnnkit.tasks.classification.options import OPTIONS, objective
+from rnnkit.tasks.classification.scoring import batches_of, evaluate_batches, logits_in_order
+from rnnkit.tasks.estimator import OptionsEstimator
+from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.language_model.options import NAME as LANGUAGE_MODEL
+from rnnkit.tasks.pretraining import Pretraining, check_minutes, documents_of, pretrain
 from rnnkit.text.units import Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
@@ -136,8 +136,9 @@ class TextClassifier(OptionsEstimator):
     ) -> TextClassifier:
         """Train on texts ``X`` with labels ``y``; returns ``self``. With ``unlabelled`` (a
         list of texts, possibly empty), first pretrain language models on it and the training
-        texts and start the encoder from them (:mod:`rnnkit.pretrain`; ``pretrain_options``:
-        ``LanguageModel`` parameters, ``pretrain_minutes``: their time budget)."""
+        texts and start the encoder from them (:mod:`rnnkit.tasks.pretraining`;
+        ``pretrain_options``: ``LanguageModel`` parameters, ``pretrain_minutes``: their time
+        budget)."""
         self.check_params()
         check_minutes(pretrain_minutes)
         texts, labels = check_texts(X, "X"), check_labels(y)

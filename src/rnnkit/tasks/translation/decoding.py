@@ -47,7 +47,7 @@ class Searcher(Protocol):
     """An encoder-decoder as the searches run it: a batch of sources (S, B) of ``lengths``
     (B,) to a start state, then steps. PyTorch's network
     (:class:`rnnkit.models.translator.TranslatorNet`) or its graphs in ONNX Runtime
-    (:class:`rnnkit.export.translator_runtime.OnnxTranslator`)."""
+    (:class:`rnnkit.tasks.translation.runtime.OnnxTranslator`)."""
 
     def start_search(self, source: Tensor, lengths: Tensor) -> Any: ...
 

@@ -1,5 +1,5 @@
 """A classifier's exported ONNX graph in ONNX Runtime, tokenized by the model's bundle
-(``OnnxPredictor``); a language model's step is in :mod:`rnnkit.export.step`."""
+(``OnnxPredictor``); a language model's step is in :mod:`rnnkit.tasks.language_model.runtime`."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import BundleError
-from rnnkit.export.step import session
-from rnnkit.tasks.language_model import NAME as LANGUAGE_MODEL
+from rnnkit.export.graph import session
+from rnnkit.tasks.language_model.options import NAME as LANGUAGE_MODEL
 from rnnkit.validation import check_texts, finite_rows
 
 if TYPE_CHECKING:
-    from rnnkit.classifier import TextClassifier
+    from rnnkit.tasks.classification.estimator import TextClassifier
 
 
 class OnnxPredictor:

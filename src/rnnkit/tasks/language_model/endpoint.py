@@ -36,8 +36,6 @@ from starlette.types import Receive, Scope, Send
 
 from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.errors import ConfigError
-from rnnkit.generation import check_stop
-from rnnkit.language_model import LanguageModel, Sampling
 from rnnkit.serve.config import ServeConfig
 from rnnkit.serve.http import (
     HttpError,
@@ -51,7 +49,9 @@ from rnnkit.serve.http import (
     send_json,
     unicode_text,
 )
-from rnnkit.tasks.language_model import NAME
+from rnnkit.tasks.language_model.estimator import LanguageModel, Sampling
+from rnnkit.tasks.language_model.generation import check_stop
+from rnnkit.tasks.language_model.options import NAME
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
     async def generate() -> Response:
         return Answered(answer)
 
-    refuse_other_endpoints(app, info["model"], "a language model", "/generate")
+    refuse_other_endpoints(app, info["model"], NAME)
     return app
 
 

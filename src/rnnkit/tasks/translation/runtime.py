@@ -1,8 +1,8 @@
 """A translator's exported graphs in ONNX Runtime (``OnnxTranslator``): the ``Searcher`` that
-greedy and beam search (:mod:`rnnkit.decoding`) run on with ``backend="onnx"``.
+greedy and beam search (:mod:`rnnkit.tasks.translation.decoding`) run on with ``backend="onnx"``.
 
 The encoder graph starts a search, the decoder graph takes its steps
-(:mod:`rnnkit.export.translator`); what passes between them is the same ``Search`` of torch
+(:mod:`rnnkit.tasks.translation.export`); what passes between them is the same ``Search`` of torch
 tensors that ``TranslatorNet`` passes, so the searches select its rows unchanged.
 """
 
@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from rnnkit.bundle import TRANSLATOR_ONNX_FILES
 from rnnkit.errors import BundleError, ConfigError
-from rnnkit.export.step import session
+from rnnkit.export.graph import session
 from rnnkit.models.attention import Memory
 from rnnkit.models.translator import DecoderState, Search
-from rnnkit.tasks.translation import NAME
+from rnnkit.tasks.translation import ONNX_FILES
+from rnnkit.tasks.translation.options import NAME
 
 if TYPE_CHECKING:
     from rnnkit.models.translator import TranslatorNet
 
-GRAPHS = ("encoder", "decoder")  # the metadata's name of each of TRANSLATOR_ONNX_FILES
+GRAPHS = ("encoder", "decoder")  # the metadata's name of each of ONNX_FILES
 
 
 def _numpy(tensor: torch.Tensor, dtype: type) -> np.ndarray:
@@ -72,7 +72,7 @@ class GraphSearcher:
         return log_probs, next_search, weights
 
     def search_step(self, tokens: torch.Tensor, search: Search) -> tuple[torch.Tensor, Search]:
-        """``step`` as :mod:`rnnkit.decoding` calls it."""
+        """``step`` as :mod:`rnnkit.tasks.translation.decoding` calls it."""
         log_probs, search, _ = self.step(tokens, search)
         return log_probs, search
 
@@ -85,7 +85,7 @@ class OnnxTranslator(GraphSearcher):
     def __init__(self, folder: Path, net: TranslatorNet | None = None, *, threads: int = 0) -> None:
         folder = Path(folder)
         again = f"rnnkit export {folder}"
-        paths = [folder / name for name in TRANSLATOR_ONNX_FILES]
+        paths = [folder / name for name in ONNX_FILES]
         sessions = [session(path, threads, f"run {again} first") for path in paths]
         digests = []
         for path, graph, loaded in zip(paths, GRAPHS, sessions, strict=True):
@@ -97,7 +97,7 @@ class OnnxTranslator(GraphSearcher):
                 )
             digests.append(metadata.get("weights_sha256"))
         if net is not None:
-            from rnnkit.export.onnx import weights_digest
+            from rnnkit.export.graph import weights_digest
 
             expected = weights_digest(net)
             for path, digest in zip(paths, digests, strict=True):

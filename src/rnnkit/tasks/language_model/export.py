@@ -11,14 +11,14 @@ next state ``h_n`` (and ``c_n``). It computes what ``step`` computes:
     scores    = z E^T + b (tied) | W z + b (untied) | log_prob(z) (adaptive softmax)
 
 The reset is the one ``run_segments`` makes in a window of one step: a row whose token is
-``<eod>`` starts from zeros. The recurrent layers are ``rnnkit.export.onnx``'s, from each
+``<eod>`` starts from zeros. The recurrent layers are ``rnnkit.export.graph``'s, from each
 cell's ``CellSpec``. The adaptive softmax's log-probabilities are torch's ``log_prob``:
 
     head      = log_softmax(W_h z [+ b_h])                  shortlist, then one entry per cluster
     scores    = [head[:shortlist] | head[shortlist + i] + log_softmax(W_i2 W_i1 z), each i]
 
 The metadata records the task, cell, vocabulary size and a SHA-256 of the weights, so that
-``rnnkit.export.step.OnnxStep`` can refuse a graph exported from other weights.
+``rnnkit.tasks.language_model.runtime.OnnxStep`` can refuse a graph exported from other weights.
 """
 
 from __future__ import annotations
@@ -31,18 +31,20 @@ import numpy as np
 from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.export.onnx import (
+from rnnkit.export.graph import (
     OPSET,
-    _array,
-    _Graph,
-    _recurrent_layer,
-    _require_onnx,
+    Graph,
+    array,
     linear,
+    not_rnnkit_onnx,
+    recurrent_layer,
+    require_onnx,
     weights_digest,
 )
-from rnnkit.files import write_file
+from rnnkit.files import check_target, write_file
 from rnnkit.models.language_model import LanguageModelNet
-from rnnkit.tasks.language_model import NAME
+from rnnkit.tasks.language_model import ONNX_FILE
+from rnnkit.tasks.language_model.options import NAME
 from rnnkit.text.units import EOD_ID
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ def state_names(net: LanguageModelNet) -> tuple[str, ...]:
     return ("h", "c") if net.config.cell == "lstm" else ("h",)
 
 
-def _columns(g: _Graph, x: str, start: int, stop: int) -> str:
+def _columns(g: Graph, x: str, start: int, stop: int) -> str:
     """``x[:, start:stop]``."""
     bounds = [
         g.constant(stem, np.array([v], np.int64))
@@ -62,7 +64,7 @@ def _columns(g: _Graph, x: str, start: int, stop: int) -> str:
     return str(g.op("Slice", x, *bounds))
 
 
-def _adaptive_log_prob(g: _Graph, z: str, adaptive: nn.AdaptiveLogSoftmaxWithLoss) -> str:
+def _adaptive_log_prob(g: Graph, z: str, adaptive: nn.AdaptiveLogSoftmaxWithLoss) -> str:
     """torch's ``AdaptiveLogSoftmaxWithLoss.log_prob`` of ``z`` (B, in) -> (B, V)."""
     head = g.op("LogSoftmax", linear(g, z, adaptive.head, "head"), axis=1)
     shortlist = adaptive.shortlist_size
@@ -76,7 +78,7 @@ def _adaptive_log_prob(g: _Graph, z: str, adaptive: nn.AdaptiveLogSoftmaxWithLos
     return str(g.op("Concat", *parts, axis=1))
 
 
-def _scores(g: _Graph, net: LanguageModelNet, h: str, embedding: str) -> str:
+def _scores(g: Graph, net: LanguageModelNet, h: str, embedding: str) -> str:
     """``net.logits`` of the last layer's outputs ``h`` (B, H) -> (B, V)."""
     z = h if net.projection is None else linear(g, h, net.projection, "projection")
     if net.adaptive is not None:
@@ -84,13 +86,13 @@ def _scores(g: _Graph, net: LanguageModelNet, h: str, embedding: str) -> str:
     if net.decoder is not None:
         return linear(g, z, net.decoder, "decoder")
     assert net.output_bias is not None  # tied: the embedding's initializer, transposed by Gemm
-    bias = g.constant("output_b", _array(net.output_bias))
+    bias = g.constant("output_b", array(net.output_bias))
     return str(g.op("Gemm", z, embedding, bias, transB=1))
 
 
 def build_step_graph(net: LanguageModelNet) -> Any:
     """The ONNX ModelProto of ``net.step`` in evaluation."""
-    g = _Graph()
+    g = Graph()
     onnx, helper = g.onnx, g.onnx.helper
     config = net.config
     float_type = onnx.TensorProto.FLOAT
@@ -107,7 +109,7 @@ def build_step_graph(net: LanguageModelNet) -> Any:
     else:
         per_layer = [[s] for s in states]
 
-    embedding = g.constant("embedding", _array(net.encoder.embedding.weight))
+    embedding = g.constant("embedding", array(net.encoder.embedding.weight))
     axis0 = g.constant("axis0", np.array([0], np.int64))
     x = g.op("Unsqueeze", g.op("Gather", embedding, "tokens"), axis0)  # (1, B, E)
     rnn = net.encoder.rnn
@@ -115,7 +117,7 @@ def build_step_graph(net: LanguageModelNet) -> Any:
     finals: list[list[str]] = [[] for _ in names]
     for layer in range(config.num_layers):
         initial = tuple(layers[layer] for layers in per_layer)
-        x, final = _recurrent_layer(g, rnn, layer, x, "", initial)  # (1, B, H)
+        x, final = recurrent_layer(g, rnn, layer, x, "", initial)  # (1, B, H)
         for kept, state in zip(finals, final, strict=True):
             kept.append(state)
     scores = _scores(g, net, g.op("Squeeze", x, axis0), embedding)
@@ -159,7 +161,7 @@ def export_language_model(
 ) -> Path:
     """Write the step graph of ``net`` to ``path`` as ONNX, beside it first and renamed into
     place (``OutputError`` when that fails, with the previous file intact). float32 only."""
-    onnx = _require_onnx()
+    onnx = require_onnx()
     path = Path(path)
     if quantize is not None:
         raise ConfigError(
@@ -170,3 +172,20 @@ def export_language_model(
     write_file(path, lambda staging: onnx.save_model(graph, staging), what="the ONNX model")
     log.debug("wrote %s (the step of a %s language model)", path, net.config.cell)
     return path
+
+
+def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Path]:
+    """``rnnkit export`` of a language model's bundle: its step graph to ``out`` (default:
+    ``MODEL/model.onnx``), float32; an existing file is replaced only when it is an earlier
+    export."""
+    from rnnkit.tasks.language_model.estimator import LanguageModel
+
+    if quantize:
+        raise ConfigError(
+            "--quantize int8 is for classifiers: a language model is exported in float32"
+        )
+    path = Path(out) if out else Path(model) / ONNX_FILE
+    check_target(path, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    lm = LanguageModel.load(model, command="rnnkit export")
+    export_language_model(lm.model_, path)
+    return [path]

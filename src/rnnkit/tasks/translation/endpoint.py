@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.datastructures import Headers
 
 from rnnkit.bundle import FORMAT_VERSION
-from rnnkit.decoding import check_beam
 from rnnkit.errors import ConfigError
 from rnnkit.serve.config import ServeConfig
 from rnnkit.serve.http import (
@@ -50,8 +49,9 @@ from rnnkit.serve.http import (
     read_texts_body,
     refuse_other_endpoints,
 )
-from rnnkit.tasks.translation import NAME
-from rnnkit.translator import Translated, Translator
+from rnnkit.tasks.translation.decoding import check_beam
+from rnnkit.tasks.translation.estimator import Translated, Translator
+from rnnkit.tasks.translation.options import NAME
 
 log = logging.getLogger(__name__)
 
@@ -358,5 +358,5 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
             raise HttpError(500, INTERNAL) from None
         return Response(body, media_type=JSON)
 
-    refuse_other_endpoints(app, info["model"], "a translator", "/translate")
+    refuse_other_endpoints(app, info["model"], NAME)
     return app

@@ -9,7 +9,8 @@ Subword units are learnt from the training sentences (one vocabulary for both la
 one each), training pairs longer than ``max_len`` tokens on either side are left out (and
 counted), and the network (:mod:`rnnkit.models.translator`) is trained with teacher forcing
 and label smoothing, validated on the BLEU of greedy translations of held-out pairs, with early
-stopping. Translations come from batched greedy or beam search (:mod:`rnnkit.decoding`).
+stopping. Translations come from batched greedy or beam search
+(:mod:`rnnkit.tasks.translation.decoding`).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from rnnkit.bundle import Bundle, load_bundle, save_bundle
 from rnnkit.data.config import PairConfig
 from rnnkit.data.pair_batching import PairBatches
 from rnnkit.data.pairs import hold_out
-from rnnkit.decoding import Searcher, check_beam, search_batches
 from rnnkit.errors import ConfigError, NotFittedError, field_error
-from rnnkit.estimator import OptionsEstimator
 from rnnkit.models.config import EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.plural import counted
-from rnnkit.tasks.translation import BACKENDS, NAME, OPTIONS, objective, scores
-from rnnkit.tasks.translation import bleu as corpus_bleu
+from rnnkit.tasks.estimator import OptionsEstimator
+from rnnkit.tasks.translation.decoding import Searcher, check_beam, search_batches
+from rnnkit.tasks.translation.options import BACKENDS, NAME, OPTIONS, objective, scores
+from rnnkit.tasks.translation.options import bleu as corpus_bleu
 from rnnkit.text.kinds import PairUnits, build_units
 from rnnkit.text.units import EOD_ID, SPECIALS, Units
 from rnnkit.text.vocab import Vocabulary
@@ -351,7 +352,7 @@ class Translator(OptionsEstimator):
             raise field_error("backend", " or ".join(BACKENDS), repr(backend))
         if backend == "torch":
             return self.model_
-        from rnnkit.export.translator_runtime import OnnxTranslator  # the onnx extra
+        from rnnkit.tasks.translation.runtime import OnnxTranslator  # the onnx extra
 
         folder = getattr(self, "path_", None)
         if folder is None:
@@ -434,7 +435,7 @@ class Translator(OptionsEstimator):
             self.model_.state_dict(),
             metrics if metrics is not None else self.metrics_,
             task=NAME,
-            decoding=self.search_config(),
+            sections={"decoding": self.search_config()},
         )
         self.path_ = save_bundle(path, bundle, option=option, keep_others=keep_others)
         return self.path_

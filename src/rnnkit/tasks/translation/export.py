@@ -27,10 +27,10 @@ The DECODER graph is one step, what ``TranslatorNet.step`` computes: it takes ``
 with the outputs ``log_probs`` (batch, V), ``h_n`` (and ``c_n``), ``feed_n`` and ``weights``.
 Without input feeding ``feed`` is read by nothing, but every decoder graph takes the same
 inputs, so that whoever runs it need not know the configuration.
-The recurrent layers are :mod:`rnnkit.export.onnx`'s, from each cell's ``CellSpec``; ONNX's
+The recurrent layers are :mod:`rnnkit.export.graph`'s, from each cell's ``CellSpec``; ONNX's
 ``sequence_lens`` gives each source its own end, as in ``rnnkit.nn``. Each file records the
 task, the cell, which graph it is and a SHA-256 of the weights, so that
-:class:`rnnkit.export.translator_runtime.OnnxTranslator` refuses graphs of other weights.
+:class:`rnnkit.tasks.translation.runtime.OnnxTranslator` refuses graphs of other weights.
 """
 
 from __future__ import annotations
@@ -41,20 +41,21 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.bundle import TRANSLATOR_ONNX_FILES
-from rnnkit.errors import ConfigError
-from rnnkit.export.onnx import (
+from rnnkit.errors import ConfigError, OutputError
+from rnnkit.export.graph import (
     OPSET,
-    _array,
-    _Graph,
-    _recurrent_layer,
-    _require_onnx,
+    Graph,
+    array,
     linear,
+    not_rnnkit_onnx,
+    recurrent_layer,
+    require_onnx,
     weights_digest,
 )
-from rnnkit.files import write_file
+from rnnkit.files import check_target, write_file
 from rnnkit.models.translator import TranslatorNet
-from rnnkit.tasks.translation import NAME
+from rnnkit.tasks.translation import ONNX_FILES
+from rnnkit.tasks.translation.options import NAME
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,16 @@ def state_names(net: TranslatorNet) -> tuple[str, ...]:
     return ("h", "c") if net.config.cell == "lstm" else ("h",)
 
 
-def _axes(g: _Graph, *axes: int) -> str:
+def _axes(g: Graph, *axes: int) -> str:
     return g.constant("axes", np.array(axes, np.int64))
 
 
-def _matmul(g: _Graph, x: str, weight: Any, stem: str) -> str:
+def _matmul(g: Graph, x: str, weight: Any, stem: str) -> str:
     """``x W^T`` for an input ``x`` (..., in) of any rank and a (out, in) weight."""
-    return str(g.op("MatMul", x, g.constant(stem, np.ascontiguousarray(_array(weight).T))))
+    return str(g.op("MatMul", x, g.constant(stem, np.ascontiguousarray(array(weight).T))))
 
 
-def _per_layer(g: _Graph, state: str, layers: int) -> list[str]:
+def _per_layer(g: Graph, state: str, layers: int) -> list[str]:
     """A state (L, B, D) as L states (1, B, D), what each layer's operator starts from."""
     if layers == 1:
         return [state]
@@ -85,7 +86,7 @@ def _per_layer(g: _Graph, state: str, layers: int) -> list[str]:
 
 
 def _finish(
-    g: _Graph,
+    g: Graph,
     net: TranslatorNet,
     graph: str,
     inputs: list[Any],
@@ -117,7 +118,7 @@ def _finish(
     return proto
 
 
-def _bridge(g: _Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str, str]:
+def _bridge(g: Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str, str]:
     """The decoder's first ``h`` (and ``c``), each (L, B, D), from the encoder's final states:
     ``finals`` holds each state's layers, each (1, B, D) with both directions side by side."""
     made = {}
@@ -128,7 +129,7 @@ def _bridge(g: _Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str,
         state = g.op(
             "Add",
             _matmul(g, joined, bridge.weight, f"bridge{number}_w"),
-            g.constant(f"bridge{number}_b", _array(bridge.bias)),
+            g.constant(f"bridge{number}_b", array(bridge.bias)),
         )
         made[name] = str(g.op("Tanh", state)) if number == 0 else str(state)  # tanh for h only
     return made
@@ -136,7 +137,7 @@ def _bridge(g: _Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str,
 
 def build_encoder_graph(net: TranslatorNet) -> Any:
     """The ONNX ModelProto of ``net.start_search`` in evaluation (see the module's docstring)."""
-    g = _Graph()
+    g = Graph()
     onnx, helper = g.onnx, g.onnx.helper
     config, rnn = net.config, net.encoder.rnn
     assert rnn is not None  # the configuration refuses bag
@@ -148,12 +149,12 @@ def build_encoder_graph(net: TranslatorNet) -> Any:
     )
     present = g.op("Cast", g.op("Unsqueeze", real, _axes(g, 2)), to=float_type)  # (T, B, 1)
 
-    x = g.op("Gather", g.constant("embedding", _array(net.encoder.embedding.weight)), "source")
+    x = g.op("Gather", g.constant("embedding", array(net.encoder.embedding.weight)), "source")
     x = g.op("Mul", x, present)  # (T, B, E), zero at padding
     seq_lens = g.op("Cast", "lengths", to=onnx.TensorProto.INT32)
     finals: list[list[str]] = [[] for _ in state_names(net)]  # each layer's (B, D) per state
     for layer in range(config.num_layers):
-        y, final = _recurrent_layer(g, rnn, layer, x, seq_lens)  # (T, B, D), each (dirs, B, H)
+        y, final = recurrent_layer(g, rnn, layer, x, seq_lens)  # (T, B, D), each (dirs, B, H)
         x = g.op("Mul", y, present)
         for kept, state in zip(finals, final, strict=True):
             joined = g.op("Transpose", state, perm=[1, 0, 2])  # (B, dirs, H): fwd, then bwd
@@ -195,7 +196,7 @@ def build_encoder_graph(net: TranslatorNet) -> Any:
     )
 
 
-def _attention(g: _Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
+def _attention(g: Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
     """The weights (B, S) and the context (B, D) of the decoder's output ``s`` (B, D) over
     the memory inputs ``values``, ``keys`` and ``mask``."""
     attention = net.attention
@@ -203,10 +204,10 @@ def _attention(g: _Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
         query = g.op(
             "Add",
             _matmul(g, s, attention.query.weight, "query_w"),
-            g.constant("query_b", _array(attention.query.bias)),
+            g.constant("query_b", array(attention.query.bias)),
         )
         hidden = g.op("Tanh", g.op("Add", g.op("Unsqueeze", query, _axes(g, 1)), "keys"))
-        scores = g.op("MatMul", hidden, g.constant("v", _array(attention.v.weight).T))  # B,S,1
+        scores = g.op("MatMul", hidden, g.constant("v", array(attention.v.weight).T))  # B,S,1
     else:  # dot and general: the keys already hold W_a m
         scores = g.op("MatMul", "keys", g.op("Unsqueeze", s, _axes(g, 2)))  # (B, S, 1)
     scores = g.op("Squeeze", scores, _axes(g, 2))
@@ -216,7 +217,7 @@ def _attention(g: _Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
     return weights, g.op("Squeeze", context, _axes(g, 1))
 
 
-def _log_probs(g: _Graph, net: TranslatorNet, attentional: str, embedding: str) -> str:
+def _log_probs(g: Graph, net: TranslatorNet, attentional: str, embedding: str) -> str:
     """``log_softmax(net.scores(attentional))`` (B, V) of the attentional vectors (B, D)."""
     if net.output is not None:
         scores = linear(g, attentional, net.output, "output")
@@ -225,18 +226,18 @@ def _log_probs(g: _Graph, net: TranslatorNet, attentional: str, embedding: str) 
         z = attentional
         if net.projection is not None:
             z = linear(g, z, net.projection, "projection")
-        bias = g.constant("output_b", _array(net.output_bias))
+        bias = g.constant("output_b", array(net.output_bias))
         scores = g.op("Gemm", z, embedding, bias, transB=1)
     return str(g.op("LogSoftmax", scores, axis=1))
 
 
 def build_decoder_graph(net: TranslatorNet) -> Any:
     """The ONNX ModelProto of one ``net.step`` in evaluation (see the module's docstring)."""
-    g = _Graph()
+    g = Graph()
     onnx, helper = g.onnx, g.onnx.helper
     config, names = net.config, state_names(net)
     L = config.num_layers
-    embedding = g.constant("target_embedding", _array(net.target_embedding.weight))
+    embedding = g.constant("target_embedding", array(net.target_embedding.weight))
     x = g.op("Gather", embedding, "tokens")  # (B, E)
     if config.input_feeding:
         x = g.op("Concat", x, "feed", axis=1)  # (B, E + D)
@@ -245,7 +246,7 @@ def build_decoder_graph(net: TranslatorNet) -> Any:
     finals: list[list[str]] = [[] for _ in names]
     for layer in range(L):
         initial = tuple(layers[layer] for layers in per_layer)
-        x, final = _recurrent_layer(g, net.decoder, layer, x, "", initial)  # (1, B, D)
+        x, final = recurrent_layer(g, net.decoder, layer, x, "", initial)  # (1, B, D)
         for kept, state in zip(finals, final, strict=True):
             kept.append(state)
     s = g.op("Squeeze", x, _axes(g, 0))  # (B, D)
@@ -288,12 +289,12 @@ def build_decoder_graph(net: TranslatorNet) -> Any:
 
 def export_translator(net: TranslatorNet, folder: str | Path) -> tuple[Path, Path]:
     """Write the encoder and decoder graphs of ``net`` into ``folder`` as
-    ``TRANSLATOR_ONNX_FILES``, each beside its place first and renamed into it (``OutputError``
+    ``ONNX_FILES``, each beside its place first and renamed into it (``OutputError``
     when that fails, with the previous file intact). Both graphs are first run in ONNX Runtime
     on a made-up batch and compared with ``net``: nothing is written when they differ by more
     than ``TOLERANCE``."""
-    onnx = _require_onnx()
-    from rnnkit.export.translator_runtime import largest_difference
+    onnx = require_onnx()
+    from rnnkit.tasks.translation.runtime import largest_difference
 
     was_training = net.training
     net.eval()
@@ -307,7 +308,7 @@ def export_translator(net: TranslatorNet, folder: str | Path) -> tuple[Path, Pat
             f"the exported translator differs from the PyTorch model by {found:.3g} (at most "
             f"{TOLERANCE:g} expected) on a made-up batch; nothing was written"
         )
-    paths = tuple(Path(folder) / name for name in TRANSLATOR_ONNX_FILES)
+    paths = tuple(Path(folder) / name for name in ONNX_FILES)
     for graph, path in zip(graphs, paths, strict=True):
 
         def save(staging: Path, graph: Any = graph) -> None:
@@ -316,3 +317,23 @@ def export_translator(net: TranslatorNet, folder: str | Path) -> tuple[Path, Pat
         write_file(path, save, what="the ONNX model")
     log.debug("wrote %s and %s (largest difference from PyTorch %.2g)", *paths, found)
     return paths[0], paths[1]
+
+
+def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Path]:
+    """``rnnkit export`` of a translator's bundle: its two graphs into the model's folder (or
+    ``out``), each replacing only an earlier export; ``export_translator`` compares them with
+    PyTorch before writing."""
+    from rnnkit.tasks.translation.estimator import Translator
+
+    if quantize:
+        raise ConfigError("--quantize int8 is for classifiers: a translator is exported in float32")
+    folder = Path(out) if out else Path(model)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(
+            f"--out {folder}: is a file; a translator's graphs ({' and '.join(ONNX_FILES)}) "
+            "are written into a folder"
+        )
+    for name in ONNX_FILES:
+        check_target(folder / name, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    translator = Translator.load(model, command="rnnkit export")
+    return list(export_translator(translator.model_, folder))

@@ -1,4 +1,5 @@
-"""ONNX export of a SequenceClassifier, written node by node from the model's equations.
+"""ONNX export of a SequenceClassifier (or an ensemble of them), written node by node from the
+model's equations with the shared pieces of :mod:`rnnkit.export.graph`.
 
 The graph takes ``tokens`` (batch, time) int64, padded with 0, and ``lengths`` (batch,) int64,
 both with dynamic sizes, and returns ``probs`` (batch, classes) and ``logits``. It computes what
@@ -9,149 +10,36 @@ both with dynamic sizes, and returns ``probs`` (batch, classes) and ``logits``. 
     features  = [h_n of each direction | max_t Y | sum_t Y / length | attention]
     probs     = softmax(W features + b)
 
-Variable length stays exact because ONNX's recurrent operators take ``sequence_lens``: each
-sequence stops at its own end, and the reverse direction starts there, as in ``rnnkit.nn``.
-(``torch.onnx.export`` traces the padded fused kernel instead, which would carry padding into
-the states.) The operator, its attributes and the order of the gate blocks come from the cell's
-``CellSpec`` (:mod:`rnnkit.nn.registry`): LSTM i, f, g, o becomes i, o, f, c; GRU r, z, n
-becomes z, r, h, with ``linear_before_reset=1`` as PyTorch computes it.
-
 ``quantize_int8`` applies ONNX Runtime's dynamic quantization to the recurrent (LSTM) and
 linear weights: int8 weights, activations quantized per batch at run time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.files import write_file
+from rnnkit.export.graph import (
+    OPSET,
+    Graph,
+    array,
+    not_rnnkit_onnx,
+    recurrent_layer,
+    require_onnx,
+)
+from rnnkit.files import check_target, write_file
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.ensemble import Ensemble, classifiers
-from rnnkit.nn.base import RecurrentBase
+from rnnkit.tasks.classification import ONNX_FILES
 
 log = logging.getLogger(__name__)
 
-OPSET = 18
 INPUTS = ("tokens", "lengths")
 OUTPUTS = ("probs", "logits")
-
-
-def _require_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise ConfigError(
-            "ONNX export needs the onnx package: pip install 'rnnkit[onnx]'"
-        ) from None
-    return onnx
-
-
-class _Graph:
-    """Nodes and initializers under construction, with unique names."""
-
-    def __init__(self) -> None:
-        self.onnx = _require_onnx()
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self._count = 0
-
-    def name(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}_{self._count}"
-
-    def constant(self, stem: str, value: np.ndarray) -> str:
-        name = self.name(stem)
-        self.initializers.append(self.onnx.numpy_helper.from_array(value, name))
-        return name
-
-    def op(self, op_type: str, *inputs: str, outputs: int = 1, **attributes: Any) -> Any:
-        names = [self.name(op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, **attributes))
-        return names[0] if outputs == 1 else names
-
-
-def _array(tensor: Any) -> np.ndarray:
-    return tensor.detach().float().cpu().numpy()  # type: ignore[no-any-return]
-
-
-def weights_digest(net: nn.Module) -> str:
-    """SHA-256 of the model's weights (names, shapes and float32 values, in name order)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(net.state_dict().items()):
-        values = np.ascontiguousarray(_array(tensor))
-        digest.update(f"{name}:{values.shape};".encode())
-        digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
-def linear(g: _Graph, x: str, layer: nn.Linear, stem: str) -> str:
-    """``x W^T + b`` for a (B, in) input ``x``."""
-    inputs = [x, g.constant(f"{stem}_w", _array(layer.weight))]
-    if layer.bias is not None:
-        inputs.append(g.constant(f"{stem}_b", _array(layer.bias)))
-    return str(g.op("Gemm", *inputs, transB=1))
-
-
-def _gates(matrix: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
-    """Reorder the gate blocks of a (G * H, ...) weight or (G * H,) bias for ONNX."""
-    blocks = np.split(matrix, len(order), axis=0)
-    return np.concatenate([blocks[i] for i in order], axis=0)
-
-
-def _recurrent_layer(
-    g: _Graph,
-    encoder: RecurrentBase,
-    layer: int,
-    x: str,
-    seq_lens: str,
-    initial: tuple[str, ...] = (),
-) -> tuple[str, list[str]]:
-    """Layer ``layer`` of the stack ``encoder`` (both directions where it has two), from the
-    initial states ``initial`` (h, and c for an LSTM; zeros without them), on all steps
-    (``seq_lens`` empty) or on each sequence's own: returns its outputs (T, B, D * H) and
-    final states (each (D, B, H))."""
-    cell, H = encoder.cell, encoder.hidden_size
-    operator, order = cell.onnx_operator, cell.onnx_gate_order
-    if operator is None or order is None:
-        raise ConfigError(f"ONNX export: the {cell.mode} cell has no ONNX operator")
-    suffixes = ["", "_reverse"] if encoder.bidirectional else [""]
-    W, R, B = [], [], []
-    for suffix in suffixes:
-        w_ih, w_hh, b_ih, b_hh = (
-            _gates(_array(getattr(encoder, f"{kind}_l{layer}{suffix}")), order)
-            for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        )
-        W.append(w_ih)
-        R.append(w_hh)
-        B.append(np.concatenate([b_ih, b_hh]))
-    attributes: dict[str, Any] = {
-        "hidden_size": H,
-        "direction": "bidirectional" if encoder.bidirectional else "forward",
-        **dict(cell.onnx_attributes),
-    }
-    if cell.onnx_activations:
-        attributes["activations"] = list(cell.onnx_activations) * len(suffixes)
-    results = g.op(
-        operator,
-        x,
-        g.constant(f"W_l{layer}", np.stack(W)),
-        g.constant(f"R_l{layer}", np.stack(R)),
-        g.constant(f"B_l{layer}", np.stack(B)),
-        seq_lens,
-        *initial,
-        outputs=1 + cell.num_states,  # Y, then Y_h (and Y_c)
-        **attributes,
-    )
-    y = g.op("Transpose", results[0], perm=[0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
-    y = g.op("Reshape", y, g.constant("shape", np.array([0, 0, -1], np.int64)))
-    return y, list(results[1:])
 
 
 class _Inputs(NamedTuple):
@@ -167,7 +55,7 @@ class _Inputs(NamedTuple):
 def build_graph(model: SequenceClassifier | Ensemble, labels: list[str]) -> Any:
     """The ONNX ModelProto of ``model`` in evaluation; an ensemble's logits are
     ``log(mean_k softmax(logits_k))``, as ``Ensemble.forward`` computes them."""
-    g = _Graph()
+    g = Graph()
     onnx, helper = g.onnx, g.onnx.helper
     config = model.config
     axis0 = g.constant("axis0", np.array([0], np.int64))
@@ -226,18 +114,18 @@ def build_graph(model: SequenceClassifier | Ensemble, labels: list[str]) -> Any:
     return proto
 
 
-def _member_logits(g: _Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
+def _member_logits(g: Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
     """The logits (B, C) of one classifier."""
     onnx, config = g.onnx, model.config
     tokens, real, mask, lengths_float, axis0 = inputs
-    x = g.op("Gather", g.constant("embedding", _array(model.encoder.embedding.weight)), tokens)
+    x = g.op("Gather", g.constant("embedding", array(model.encoder.embedding.weight)), tokens)
     x = g.op("Mul", x, mask)  # (T, B, E), zero at padding
     if model.encoder.rnn is None:  # bag of embeddings: their mean
         features = [g.op("Div", g.op("ReduceSum", x, axis0, keepdims=0), lengths_float)]
     else:
         seq_lens = g.op("Cast", "lengths", to=onnx.TensorProto.INT32)
         for layer in range(config.num_layers):
-            y, (h_n, *_) = _recurrent_layer(g, model.encoder.rnn, layer, x, seq_lens)
+            y, (h_n, *_) = recurrent_layer(g, model.encoder.rnn, layer, x, seq_lens)
             x = g.op("Mul", y, mask)
         features = []
         for method in config.pooling:
@@ -256,12 +144,10 @@ def _member_logits(g: _Graph, model: SequenceClassifier, inputs: _Inputs) -> str
                 pooling = model.pooling
                 hidden = g.op(
                     "Add",
-                    g.op(
-                        "MatMul", x, g.constant("attention_w", _array(pooling.attention.weight).T)
-                    ),
-                    g.constant("attention_b", _array(pooling.attention.bias)),
+                    g.op("MatMul", x, g.constant("attention_w", array(pooling.attention.weight).T)),
+                    g.constant("attention_b", array(pooling.attention.bias)),
                 )
-                query = g.constant("attention_q", _array(pooling.query.weight).T)
+                query = g.constant("attention_q", array(pooling.query.weight).T)
                 scores = g.op("MatMul", g.op("Tanh", hidden), query)  # (T, B, 1)
                 minus_inf = g.constant("minus_inf", np.array(-np.inf, np.float32))
                 weights = g.op("Softmax", g.op("Where", real, scores, minus_inf), axis=0)
@@ -270,8 +156,8 @@ def _member_logits(g: _Graph, model: SequenceClassifier, inputs: _Inputs) -> str
     classifier = model.classifier
     logits = g.op(
         "Add",
-        g.op("MatMul", feature, g.constant("classifier_w", _array(classifier.weight).T)),
-        g.constant("classifier_b", _array(classifier.bias)),
+        g.op("MatMul", feature, g.constant("classifier_w", array(classifier.weight).T)),
+        g.constant("classifier_b", array(classifier.bias)),
     )
     return str(logits)
 
@@ -286,7 +172,7 @@ def export_onnx(
     """Write ``model`` to ``path`` as ONNX, optionally with int8 weights (``quantize="int8"``);
     the file is written beside ``path`` and renamed into place (``OutputError`` when that
     fails, a full disk for one, with the previous file intact)."""
-    onnx = _require_onnx()
+    onnx = require_onnx()
     path = Path(path)
     if quantize not in (None, "int8"):
         raise ConfigError(
@@ -302,20 +188,6 @@ def export_onnx(
     write_file(path, write, what="the ONNX model")
     log.debug("wrote %s (%s)", path, "int8 weights" if quantize else "float32")
     return path
-
-
-def not_rnnkit_onnx(path: Path) -> list[str]:
-    """Why the existing file ``path`` is not an ONNX model that ``export_onnx`` wrote (and so
-    must not be replaced), or nothing when it is one."""
-    onnx = _require_onnx()
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception:  # onnx raises protobuf's own untyped errors for other files
-        return ["is not an ONNX model"]
-    keys = {p.key for p in proto.metadata_props}  # a classifier's labels, or a task
-    if "cell" not in keys or not keys & {"labels", "task"}:
-        return ["is an ONNX model that rnnkit did not write"]
-    return []
 
 
 def quantize_int8(source: Path, target: Path) -> None:
@@ -336,3 +208,22 @@ def quantize_int8(source: Path, target: Path) -> None:
         )
     finally:
         logging.disable(logging.NOTSET)
+
+
+def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Path]:
+    """``rnnkit export`` of a classifier's bundle: its graph, with int8 weights if
+    ``quantize``, to ``out`` (default: ``MODEL/model.onnx``, or ``MODEL/model.int8.onnx``);
+    an existing file is replaced only when it is an earlier export."""
+    from rnnkit.tasks.classification.estimator import TextClassifier
+
+    path = Path(out) if out else default_path(model, quantize)
+    check_target(path, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    clf = TextClassifier.load(model)
+    export_onnx(clf.model_, [str(c) for c in clf.classes_], path, quantize=quantize)
+    return [path]
+
+
+def default_path(model: str | Path, quantize: str | None) -> Path:
+    """Where ``rnnkit export`` writes a classifier's graph, and ``predict --backend onnx``
+    reads it, by default."""
+    return Path(model) / ONNX_FILES[1 if quantize else 0]
