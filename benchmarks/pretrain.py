@@ -166,7 +166,8 @@ def run_rnnkit(
     from rnnkit import TextClassifier
     from rnnkit.data.corpus import Corpus
     from rnnkit.options import option_name, read_config
-    from rnnkit.tasks.pretraining import Pretraining
+    from rnnkit.tasks.pretraining import Pretraining, encoders
+    from rnnkit.validation import natural_sorted
 
     data = load_texts(dataset, data_dir)
     (texts, labels), (test_texts, test_labels) = data["train"], data["test"]
@@ -205,7 +206,10 @@ def run_rnnkit(
         options = {**lm_options, "seed": seed}
         reusable = not changes and with_unlabelled  # the recipe's models, for the others
         pretraining = Pretraining(unlabelled, options, minutes, saved if reusable else None)
-    clf.fit_corpus(corpus, valid=dev, pretraining=pretraining)
+    classes = natural_sorted(set(corpus.labels))
+    train, valid_part = clf.split(corpus, dev)
+    pretrained = encoders(clf, train, pretraining)
+    clf.fit_corpus(train, valid_part, classes=classes, pretrained=pretrained)
     seconds = time.perf_counter() - start + reused
     predicted = clf.predict(test_texts)
     return {

@@ -83,7 +83,7 @@ def expected(model: Path, request: dict[str, Any]) -> tuple[str, int]:
     """The library's text for ``request`` (the server's defaults where it sends none), and
     the tokens it draws."""
     from rnnkit import LanguageModel
-    from rnnkit.tasks.language_model.estimator import Sampling
+    from rnnkit.tasks.language_model.generation import Sampling
 
     lm = LanguageModel.load(model)
     prompt = request.get("prompt", "")

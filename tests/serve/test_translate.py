@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed")
 
-from rnnkit.tasks.translation.estimator import Translated
+from rnnkit.tasks.translation.translating import Translated
 from tests.serve.server import Server
 
 KEY = "test-key-123"

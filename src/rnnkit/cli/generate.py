@@ -77,12 +77,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnkit.tasks.language_model.estimator import (
-        LanguageModel,
-        Sampling,
-        check_prompt,
-        check_request,
-    )
+    from rnnkit.tasks.language_model.estimator import LanguageModel
+    from rnnkit.tasks.language_model.generation import Sampling, check_prompt, check_request
 
     check_request(  # every option checked before the model is loaded
         max_tokens=args.max_tokens, seed=args.seed, samples=args.num_samples, stop=args.stop

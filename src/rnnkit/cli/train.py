@@ -240,7 +240,9 @@ def check_out(args: argparse.Namespace) -> None:
 def train_and_save(
     args: argparse.Namespace, world: World, start: float, *, quiet: bool, threads: int | None
 ) -> int:
+    from rnnkit.tasks.pretraining import encoders
     from rnnkit.train import distributed
+    from rnnkit.validation import natural_sorted
 
     clf = classifier_from(args, quiet=quiet, threads=threads)
     train, valid, test, classes = load_training_data(
@@ -248,12 +250,12 @@ def train_and_save(
     )
     if args.no_test:
         test = None
+    if classes is None:  # the training file's, before its validation texts are held out
+        classes = natural_sorted(set(train.labels))
+    train, valid = clf.split(train, valid)
+    pretrained = encoders(clf, train, pretraining_of(args, clf))
     clf.fit_corpus(
-        train,
-        valid,
-        classes=classes,
-        checkpoints=checkpoint_policy(args),
-        pretraining=pretraining_of(args, clf),
+        train, valid, classes=classes, checkpoints=checkpoint_policy(args), pretrained=pretrained
     )
     if world.distributed:  # every process leaves the group before any exits
         distributed.shutdown()

@@ -122,7 +122,7 @@ def run_text(args: argparse.Namespace) -> int:
         plot = image_path("--plot-attention", args.plot_attention)
         if args.input is not None or len(args.texts) != 1:
             raise ConfigError("--plot-attention draws one sentence's attention: give one TEXT")
-    from rnnkit.tasks.translation.estimator import Translated
+    from rnnkit.tasks.translation.translating import Translated
 
     lines = input_texts(args.texts, args.input, args.encoding)
     translator = load(args, "rnnkit translate")

@@ -19,12 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rnnkit.bundle import load_bundle
+from rnnkit.data.config import StreamConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.errors import ConfigError
-from rnnkit.models.transfer import Pretrained
+from rnnkit.models.config import LanguageModelConfig
+from rnnkit.models.transfer import Pretrained, check_pair, encoder_fields
 from rnnkit.models.vectors import vectors_dim
 from rnnkit.plural import counted
+from rnnkit.tasks.classification.options import OPTIONS as CLASSIFIER_OPTIONS
 from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.language_model.options import NAME as LANGUAGE_MODEL
 from rnnkit.tasks.language_model.options import OPTIONS as LM_OPTIONS
 from rnnkit.text.units import Units
 
@@ -167,3 +172,92 @@ def as_pretrained(lm: LanguageModel, source: str) -> Pretrained:
         units.tokens,
         {k: v.detach().cpu() for k, v in lm.model_.state_dict().items()},
     )
+
+
+def encoders(
+    classifier: Any, train: Corpus, pretraining: Pretraining | None = None
+) -> list[Pretrained] | None:
+    """What the classifier's encoder starts from: language models trained now on
+    ``pretraining``'s documents and the training texts ``train`` (the classifier's ``split``
+    keeps its validation texts out), fine-tuned from the ``encoder`` ones when it names some;
+    without ``pretraining``, the ``encoder`` language models as they are; None for neither."""
+    if pretraining is None:
+        return load_encoders(classifier) or None
+    start = [LanguageModel.load(p.source, command="--encoder") for p in load_encoders(classifier)]
+    with classifier.in_params():
+        return pretrain(
+            [*pretraining.documents, *documents_of(train, classifier.tokenizer)],
+            classifier.get_params(),
+            pretraining.options,
+            minutes=pretraining.minutes,
+            verbose=classifier.verbose,
+            saved=pretraining.saved,
+            start=start,
+        )
+
+
+def load_encoders(classifier: Any) -> list[Pretrained]:
+    """The language models the classifier's ``encoder`` names (none without it), checked
+    against its options: its tokenizer, and the sizes they decide."""
+    with classifier.in_params():
+        if not classifier.encoder:
+            return []
+        folders = [part.strip() for part in str(classifier.encoder).split(",") if part.strip()]
+        if not 1 <= len(folders) <= 2:
+            raise ConfigError(
+                f"encoder takes one language model, or a forward and a backward one "
+                f"(FWD,BWD), got {len(folders)}",
+                field="encoder",
+            )
+        if classifier.vectors:
+            raise ConfigError(
+                "encoder and vectors both give the embedding: choose one", field="encoder"
+            )
+        pretrained = []
+        for position, folder in enumerate(folders):
+            bundle = load_bundle(folder, task=LANGUAGE_MODEL, command="--encoder")
+            assert isinstance(bundle.data, StreamConfig)
+            assert isinstance(bundle.model, LanguageModelConfig)
+            units = bundle.vocab
+            assert isinstance(units, Units)
+            if units.tokenizer_name != classifier.tokenizer:
+                reads = (
+                    "reads text as written (trained without --tokenizer)"
+                    if units.tokenizer_name is None
+                    else f"has --tokenizer {units.tokenizer_name}"
+                )
+                raise ConfigError(
+                    f"{folder}: the language model {reads}, and this classifier's tokenizer "
+                    f"is {classifier.tokenizer}: train the language model with --unit "
+                    f"{classifier.tokenizer} --tokenizer {classifier.tokenizer}, or give this "
+                    "classifier its tokenizer",
+                    field="encoder",
+                )
+            if bundle.data.reverse != (position == 1):
+                which = "the second (backward)" if position == 1 else "the first (forward)"
+                raise ConfigError(
+                    f"{folder}: {which} language model of encoder must "
+                    f"{'' if position == 1 else 'not '}be trained with --reverse",
+                    field="encoder",
+                )
+            pretrained.append(Pretrained(folder, bundle.model, units.tokens, bundle.state))
+        try:
+            check_pair(pretrained)
+        except ValueError as error:
+            raise ConfigError(str(error), field="encoder") from None
+        fields = encoder_fields(pretrained)
+        # embed_dim as --pretrain reads it: each language model's (the classifier
+        # concatenates one per direction)
+        fields["embed_dim"] = pretrained[0].config.embed_dim
+        defaults = CLASSIFIER_OPTIONS.defaults
+        for param in ("cell", "layers", "hidden", "embed_dim", "bidirectional"):
+            name = CLASSIFIER_OPTIONS[param].name
+            value, implied = getattr(classifier, param), fields[name]
+            if value != defaults[param] and value != implied:
+                raise ConfigError(
+                    f"{param} {value} contradicts the encoder, whose language model gives "
+                    f"{name} {implied}: cell, layers, hidden, embed_dim and bidirectional come "
+                    "from the encoder; leave them out",
+                    field=param,
+                )
+        return pretrained

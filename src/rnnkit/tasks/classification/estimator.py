@@ -11,29 +11,25 @@ and the estimator works with ``sklearn.base.clone``, ``Pipeline`` and ``cross_va
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rnnkit.bundle import Bundle, load_bundle, save_bundle
+from rnnkit.bundle import Bundle
 from rnnkit.data.batching import Batches
-from rnnkit.data.config import DataConfig, StreamConfig
 from rnnkit.data.corpus import Corpus
 from rnnkit.data.splits import stratified_split
-from rnnkit.errors import ConfigError, NotFittedError, field_error
+from rnnkit.errors import ConfigError, field_error
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.models.config import LanguageModelConfig, ModelConfig
+from rnnkit.models.config import ModelConfig
 from rnnkit.models.ensemble import Ensemble, build_classifier, classifiers
 from rnnkit.models.size import check_training_memory
 from rnnkit.models.transfer import (
     Pretrained,
-    check_pair,
     encoder_fields,
     load_encoder,
     merged_vocabulary,
@@ -43,24 +39,14 @@ from rnnkit.plural import counted
 from rnnkit.tasks.classification.options import NAME as CLASSIFICATION
 from rnnkit.tasks.classification.options import OPTIONS, objective
 from rnnkit.tasks.classification.scoring import batches_of, evaluate_batches, logits_in_order
-from rnnkit.tasks.estimator import OptionsEstimator
-from rnnkit.tasks.language_model.estimator import LanguageModel
-from rnnkit.tasks.language_model.options import NAME as LANGUAGE_MODEL
-from rnnkit.tasks.pretraining import Pretraining, check_minutes, documents_of, pretrain
-from rnnkit.text.units import Units
+from rnnkit.tasks.estimator import TaskEstimator
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
-from rnnkit.train.config import TrainConfig
-from rnnkit.train.device import resolve_device
-from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.precision import check_precision
-from rnnkit.train.run import History
-from rnnkit.train.trainer import Trainer
+from rnnkit.train.lr_find import RangeTest
 from rnnkit.validation import (
     check_classes,
     check_labels,
     check_texts,
-    check_weights,
     finite_rows,
     natural_sorted,
 )
@@ -68,7 +54,7 @@ from rnnkit.validation import (
 log = logging.getLogger(__name__)
 
 
-class TextClassifier(OptionsEstimator):
+class TextClassifier(TaskEstimator):
     """Tokenizer and vocabulary, embedding, recurrent encoder, pooling and a linear layer,
     trained with AdamW, warm-up and decay, gradient clipping and early stopping.
 
@@ -78,10 +64,11 @@ class TextClassifier(OptionsEstimator):
     to choose the best epoch; 0 trains on everything for ``epochs`` epochs.
     """
 
+    task = CLASSIFICATION
     options = OPTIONS
-
-    def __init__(self, **params: Any) -> None:  # its own, for the signature set below
-        super().__init__(**params)
+    fit_call = "fit(texts, labels)"
+    model_: SequenceClassifier | Ensemble  # fitted: the network, its vocabulary and classes
+    vocab_: Vocabulary
 
     # -- scikit-learn protocol -------------------------------------------------------------
 
@@ -100,30 +87,16 @@ class TextClassifier(OptionsEstimator):
 
     # -- configuration ---------------------------------------------------------------------
 
-    def data_config(self) -> DataConfig:
-        return DataConfig(**OPTIONS.config_values(self.get_params(), "data"))
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(**OPTIONS.config_values(self.get_params(), "training"))
-
     def model_config(self, vocab_size: int, num_classes: int, embed_dim: int) -> ModelConfig:
         values = {**OPTIONS.config_values(self.get_params(), "model"), "embed_dim": embed_dim}
         return ModelConfig(vocab_size, num_classes, **values)
 
-    # -- fitting ---------------------------------------------------------------------------
+    def _check_model(self) -> None:
+        self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
+        if self.embed_dim is not None and self.embed_dim < 1:
+            raise field_error("embed_dim", "at least 1", self.embed_dim)
 
-    def check_params(self) -> None:
-        """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
-        range; ``fit`` and ``rnnkit train`` call this before reading any data."""
-        with self.in_params():
-            OPTIONS.check_types(self.get_params())
-            self.data_config(), self.train_config()
-            check_precision(self.precision, resolve_device(self.device))
-            self.model_config(3, 2, self.embed_dim if self.embed_dim is not None else 1)
-            for name in ("threads", "embed_dim"):
-                value = getattr(self, name)
-                if value is not None and value < 1:
-                    raise field_error(name, "at least 1", value)
+    # -- fitting ---------------------------------------------------------------------------
 
     def fit(
         self,
@@ -140,21 +113,35 @@ class TextClassifier(OptionsEstimator):
         ``pretrain_options``: ``LanguageModel`` parameters, ``pretrain_minutes``: their time
         budget)."""
         self.check_params()
-        check_minutes(pretrain_minutes)
+        pretraining = None
+        if (unlabelled, pretrain_options, pretrain_minutes) != (None, None, None):
+            from rnnkit.tasks import pretraining as stage  # the stage above the estimators
+
+            stage.check_minutes(pretrain_minutes)
+            if unlabelled is not None or pretrain_options is not None:
+                documents = check_texts(unlabelled or [], "unlabelled", allow_empty=True)
+                pretraining = stage.Pretraining(documents, pretrain_options, pretrain_minutes)
         texts, labels = check_texts(X, "X"), check_labels(y)
         if len(texts) != len(labels):
             raise ConfigError(f"X has {len(texts)} texts but y has {len(labels)} labels")
         values = np.asarray(labels)  # one type for all: 1 and 1.0 are one class, "1.0"
         classes = np.unique(values)
         corpus = Corpus.from_texts(texts, [str(v) for v in values], self.tokenizer, "X")
-        pretraining = None
-        if unlabelled is not None or pretrain_options is not None:
-            pretraining = Pretraining(
-                check_texts(unlabelled or [], "unlabelled", allow_empty=True),
-                pretrain_options,
-                pretrain_minutes,
-            )
-        return self.fit_corpus(corpus, classes=list(classes), pretraining=pretraining)
+        train, valid = self.split(corpus)
+        pretrained = stage.encoders(self, train, pretraining) if pretraining else None
+        return self.fit_corpus(train, valid, classes=list(classes), pretrained=pretrained)
+
+    def split(self, train: Corpus, valid: Corpus | None = None) -> tuple[Corpus, Corpus | None]:
+        """The training and validation data ``fit_corpus`` would use (parameters and classes
+        checked first): ``valid``, or without it, ``valid_split`` of ``train`` held out
+        (stratified, seeded; none when it is 0). Pretraining reads the training part only."""
+        self.check_params()
+        check_classes(train)
+        split, seed = self.data_config().valid_split, self.train_config().seed
+        if valid is None and split > 0:
+            kept, held = stratified_split(train.labels, split, seed)
+            train, valid = train.subset(kept), train.subset(held)
+        return train, valid
 
     def _prepare(
         self, train: Corpus, names: list[str], pretrained: Sequence[Pretrained] | None = None
@@ -162,8 +149,7 @@ class TextClassifier(OptionsEstimator):
         """The vocabulary of ``train``, a fresh seeded model (its encoder from ``pretrained``,
         or from the ``encoder`` bundles) and shuffled training batches."""
         data, train_config = self.data_config(), self.train_config()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
+        self._use_threads()
         counts = train.token_counts()
         vocab = Vocabulary.build(counts, min_freq=data.min_freq, max_size=data.max_vocab)
         if len(vocab) <= 2:
@@ -174,8 +160,10 @@ class TextClassifier(OptionsEstimator):
                 f"lower min_freq to {max(1, most)} or less",
                 field="min_freq",
             )
-        if pretrained is None:
-            pretrained = self._language_models()
+        if pretrained is None and self.encoder:
+            from rnnkit.tasks.pretraining import load_encoders  # the stage above
+
+            pretrained = load_encoders(self)
         if self.vectors and self.vectors_vocab and not pretrained:
             vocab = vector_words(self.vectors, vocab, self.vectors_vocab)
         if pretrained:
@@ -187,7 +175,7 @@ class TextClassifier(OptionsEstimator):
                 added,
             )
         torch.manual_seed(train_config.seed)
-        model = self.on_device(self._build_model(vocab, len(names), pretrained, counts))
+        model = self.on_device(self._build_model(vocab, len(names), pretrained or (), counts))
         batches = Batches(
             train.encode(vocab),
             train.offsets,
@@ -213,15 +201,9 @@ class TextClassifier(OptionsEstimator):
         names = natural_sorted(set(train.labels))
         with self.in_params():
             _, model, batches = self._prepare(train, names)
-        config = self.train_config()
-        return lr_range_test(
-            model,
-            batches,
-            config,
-            min_lr=min_lr,
-            max_lr=max_lr,
-            steps=steps,
-            loss=objective(config.label_smoothing, members=model.config.ensemble).loss,
+        target = objective(self.train_config().label_smoothing, members=model.config.ensemble)
+        return self._range_test(
+            model, batches, target.loss, min_lr=min_lr, max_lr=max_lr, steps=steps
         )
 
     def fit_corpus(
@@ -231,37 +213,18 @@ class TextClassifier(OptionsEstimator):
         *,
         classes: Sequence[Any] | None = None,
         checkpoints: CheckpointPolicy | None = None,
-        pretraining: Pretraining | None = None,
+        pretrained: Sequence[Pretrained] | None = None,
     ) -> TextClassifier:
         """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
-        ``valid``, ``valid_split`` of ``train`` is held out for validation (if above 0). With
+        ``valid``, ``valid_split`` of ``train`` is held out for validation (``split``). With
         ``checkpoints``, write training checkpoints (and resume from one if it says so). With
-        ``pretraining``, first train language models on its documents and the training texts
-        (after the split: never the validation texts) and start the encoder from them."""
-        self.check_params()
-        data, train_config = self.data_config(), self.train_config()
-        check_classes(train)
-        if classes is None:
+        ``pretrained`` encoders (:mod:`rnnkit.tasks.pretraining`, which trains them on the
+        training part of ``split``), the embedding and recurrent stack start from them."""
+        if classes is None:  # the classes of the training data as given, before any split
             classes = natural_sorted(set(train.labels))
+        train, valid = self.split(train, valid)
+        data, train_config = self.data_config(), self.train_config()
         names = [str(c) for c in classes]
-        if valid is None and data.valid_split > 0:
-            kept, held = stratified_split(train.labels, data.valid_split, train_config.seed)
-            train, valid = train.subset(kept), train.subset(held)
-        pretrained = None
-        if pretraining is not None:
-            with self.in_params():
-                pretrained = pretrain(
-                    [*pretraining.documents, *documents_of(train, self.tokenizer)],
-                    self.get_params(),
-                    pretraining.options,
-                    minutes=pretraining.minutes,
-                    verbose=self.verbose,
-                    saved=pretraining.saved,
-                    start=[
-                        LanguageModel.load(p.source, command="--encoder")
-                        for p in self._language_models()
-                    ],
-                )
         with self.in_params():
             vocab, model, batches = self._prepare(train, names, pretrained)
         evaluate = None
@@ -276,13 +239,11 @@ class TextClassifier(OptionsEstimator):
             f"{len(vocab):,}",
             counted(len(names), "class", "classes"),
         )
-        trainer = Trainer(train_config, progress=self.verbose, checkpoints=checkpoints)
         target = objective(train_config.label_smoothing, members=model.config.ensemble)
-        history = trainer.fit(model, batches, evaluate, target)
-        self.model_, self.vocab_, self.history_ = model, vocab, history
+        self._train(model, batches, evaluate, target, checkpoints)
+        self.model_, self.vocab_ = model, vocab
         self.classes_ = np.asarray(classes)
         self.embed_dim_ = model.config.embed_dim
-        self.metrics_: dict[str, Any] = history.summary()
         return self
 
     def _build_model(
@@ -323,78 +284,7 @@ class TextClassifier(OptionsEstimator):
                 copy_vectors(member.encoder.embedding.weight, vectors.rows)
         return model
 
-    def _language_models(self) -> list[Pretrained]:
-        """The language models ``encoder`` names (none without it), checked against this
-        classifier's options: its tokenizer, and the sizes they decide."""
-        if not self.encoder:
-            return []
-        folders = [part.strip() for part in str(self.encoder).split(",") if part.strip()]
-        if not 1 <= len(folders) <= 2:
-            raise ConfigError(
-                f"encoder takes one language model, or a forward and a backward one "
-                f"(FWD,BWD), got {len(folders)}",
-                field="encoder",
-            )
-        if self.vectors:
-            raise ConfigError(
-                "encoder and vectors both give the embedding: choose one", field="encoder"
-            )
-        pretrained = []
-        for position, folder in enumerate(folders):
-            bundle = load_bundle(folder, task=LANGUAGE_MODEL, command="--encoder")
-            assert isinstance(bundle.data, StreamConfig)
-            assert isinstance(bundle.model, LanguageModelConfig)
-            units = bundle.vocab
-            assert isinstance(units, Units)
-            if units.tokenizer_name != self.tokenizer:
-                reads = (
-                    "reads text as written (trained without --tokenizer)"
-                    if units.tokenizer_name is None
-                    else f"has --tokenizer {units.tokenizer_name}"
-                )
-                raise ConfigError(
-                    f"{folder}: the language model {reads}, and this classifier's tokenizer "
-                    f"is {self.tokenizer}: train the language model with --unit "
-                    f"{self.tokenizer} --tokenizer {self.tokenizer}, or give this classifier "
-                    "its tokenizer",
-                    field="encoder",
-                )
-            if bundle.data.reverse != (position == 1):
-                which = "the second (backward)" if position == 1 else "the first (forward)"
-                raise ConfigError(
-                    f"{folder}: {which} language model of encoder must "
-                    f"{'' if position == 1 else 'not '}be trained with --reverse",
-                    field="encoder",
-                )
-            pretrained.append(Pretrained(folder, bundle.model, units.tokens, bundle.state))
-        try:
-            check_pair(pretrained)
-        except ValueError as error:
-            raise ConfigError(str(error), field="encoder") from None
-        fields = encoder_fields(pretrained)
-        # embed_dim as --pretrain reads it: each language model's (the classifier
-        # concatenates one per direction)
-        fields["embed_dim"] = pretrained[0].config.embed_dim
-        defaults = OPTIONS.defaults
-        for param in ("cell", "layers", "hidden", "embed_dim", "bidirectional"):
-            value, implied = getattr(self, param), fields[OPTIONS[param].name]
-            if value != defaults[param] and value != implied:
-                raise ConfigError(
-                    f"{param} {value} contradicts the encoder, whose language model gives "
-                    f"{OPTIONS[param].name} {implied}: cell, layers, hidden, embed_dim and "
-                    "bidirectional come from the encoder; leave them out",
-                    field=param,
-                )
-        return pretrained
-
     # -- prediction ------------------------------------------------------------------------
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(
-                "this TextClassifier is not fitted yet: call fit(texts, labels) or "
-                "TextClassifier.load(path) first"
-            )
 
     def inference_batches(self, corpus: Corpus) -> Batches:
         """The batches ``predict_proba_corpus`` runs ``corpus`` in (ONNX Runtime too)."""
@@ -434,52 +324,17 @@ class TextClassifier(OptionsEstimator):
         batches = batches_of(corpus, self.model_, self.vocab_, names, self.max_len)
         return evaluate_batches(self.on_device(self.model_), batches, names, self.precision)[1]
 
-    # -- files -----------------------------------------------------------------------------
+    # -- what its bundle holds -------------------------------------------------------------
 
-    def save(
-        self,
-        path: str | Path,
-        metrics: dict[str, Any] | None = None,
-        *,
-        option: str = "",
-        keep_others: bool = False,
-    ) -> Path:
-        """Write a model bundle folder (see :mod:`rnnkit.bundle`). A new folder, an empty one
-        or an rnnkit model folder may be given; anything else (a file, a folder with other
-        files) is refused with ``OutputError``, and nothing there is changed."""
-        self._check_fitted()
-        bundle = Bundle(
-            self.data_config(),
-            self.model_.config,
-            self.train_config(),
-            self.vocab_,
-            self.classes_.tolist(),
-            self.model_.state_dict(),
-            metrics if metrics is not None else self.metrics_,
-        )
-        return save_bundle(path, bundle, option=option, keep_others=keep_others)
+    def _vocabulary(self) -> Vocabulary:
+        return self.vocab_
 
-    @classmethod
-    def load(cls, path: str | Path, *, command: str = "") -> TextClassifier:
-        """A fitted classifier from a bundle folder written by ``save`` or ``rnnkit train``."""
-        bundle = load_bundle(path, task=CLASSIFICATION, command=command)
-        model_config = bundle.model
-        assert isinstance(model_config, ModelConfig)
-        assert isinstance(bundle.vocab, Vocabulary)
-        clf = cls.from_bundle(bundle)
-        model = build_classifier(model_config)
-        check_weights(model, bundle.state, Path(path) / "model.safetensors")
-        model.load_state_dict(bundle.state)
-        model.eval()
-        clf.model_, clf.vocab_, clf.classes_ = model, bundle.vocab, np.asarray(bundle.classes)
-        clf.embed_dim_, clf.metrics_, clf.history_ = (
-            model_config.embed_dim,
-            bundle.metrics,
-            History(),
-        )
-        return clf
+    def _labels(self) -> list[Any]:
+        return self.classes_.tolist()  # type: ignore[no-any-return]
 
+    def _network(self, bundle: Bundle) -> SequenceClassifier | Ensemble:
+        return build_classifier(bundle.model)
 
-TextClassifier.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]
-    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
-)
+    def _restore(self, bundle: Bundle) -> None:
+        self.vocab_, self.classes_ = bundle.vocab, np.asarray(bundle.classes)
+        self.embed_dim_ = bundle.model.embed_dim

@@ -49,8 +49,8 @@ from rnnkit.serve.http import (
     send_json,
     unicode_text,
 )
-from rnnkit.tasks.language_model.estimator import LanguageModel, Sampling
-from rnnkit.tasks.language_model.generation import check_stop
+from rnnkit.tasks.language_model.estimator import LanguageModel
+from rnnkit.tasks.language_model.generation import Sampling, check_stop
 from rnnkit.tasks.language_model.options import NAME
 
 log = logging.getLogger(__name__)

@@ -13,35 +13,22 @@ document boundary (:mod:`rnnkit.data.stream`, :mod:`rnnkit.models.language_model
 
 from __future__ import annotations
 
-import inspect
 import logging
-import numbers
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from rnnkit.bundle import Bundle, load_bundle, save_bundle
-from rnnkit.data.config import StreamConfig
+from rnnkit.bundle import Bundle
 from rnnkit.data.documents import check_lengths, hold_out_tail
 from rnnkit.data.stream import StreamBatches, eval_windows, token_stream
-from rnnkit.errors import ConfigError, NotFittedError, field_error
+from rnnkit.errors import ConfigError
 from rnnkit.models.config import LanguageModelConfig
-from rnnkit.models.language_model import Carried, LanguageModelNet, State
+from rnnkit.models.language_model import Carried, LanguageModelNet
 from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
 from rnnkit.plural import counted
-from rnnkit.tasks.estimator import OptionsEstimator
-from rnnkit.tasks.language_model import ONNX_FILE
-from rnnkit.tasks.language_model.generation import (
-    Generation,
-    StepFn,
-    check_sampling,
-    check_seed,
-    check_stop,
-)
+from rnnkit.tasks.language_model.generating import Generating
 from rnnkit.tasks.language_model.options import (
     EMBED_DIM,
     EVAL_ROWS,
@@ -51,17 +38,13 @@ from rnnkit.tasks.language_model.options import (
     objective,
 )
 from rnnkit.text.kinds import build_units, units_from_json
-from rnnkit.text.unicode import check_unicode
 from rnnkit.text.units import EOD_ID, Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
-from rnnkit.train.config import TrainConfig
-from rnnkit.train.device import model_device, resolve_device
-from rnnkit.train.lr_find import RangeTest, lr_range_test
-from rnnkit.train.precision import autocast, check_precision
-from rnnkit.train.run import History
-from rnnkit.train.trainer import Trainer
-from rnnkit.validation import check_texts, check_weights
+from rnnkit.train.device import model_device
+from rnnkit.train.lr_find import RangeTest
+from rnnkit.train.precision import autocast
+from rnnkit.validation import check_texts
 
 log = logging.getLogger(__name__)
 
@@ -69,61 +52,20 @@ UNITS = "units"  # the key of a checkpoint's extra that keeps the run's units
 BACKENDS = ("torch", "onnx")  # onnx: the graph rnnkit export wrote into the model's folder
 
 
-@dataclass(frozen=True)
-class Sampling:
-    """How each next token is drawn (see :mod:`rnnkit.tasks.language_model.generation`)."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-
-    def __post_init__(self) -> None:
-        check_sampling(self.temperature, self.top_k, self.top_p)
-
-
-def check_request(*, max_tokens: object, seed: object, samples: object, stop: object) -> None:
-    """``ConfigError`` naming the first of a generation's arguments of the wrong type or out
-    of its range (``samples``: ``num_samples``, the streams side by side)."""
-    for name, value in (("max_tokens", max_tokens), ("num_samples", samples)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise field_error(name, "a whole number", repr(value))
-        if value < 1:
-            raise field_error(name, "at least 1", value)
-    check_seed(seed, int(samples))  # type: ignore[call-overload]
-    check_stop(stop)
-
-
-def check_prompt(prompt: object) -> None:
-    """``ConfigError`` unless ``prompt`` is a text of valid Unicode."""
-    if not isinstance(prompt, str):
-        raise ConfigError(
-            f"prompt must be a text (str), got {type(prompt).__name__} {prompt!r:.40}",
-            field="prompt",
-        )
-    check_unicode(prompt, "prompt", field="prompt")
-
-
-class LanguageModel(OptionsEstimator):
+class LanguageModel(Generating):
     """Units (characters, words or BPE pieces), embedding, a one-direction recurrent stack
     and an output layer tied to the embedding (or an adaptive softmax), trained on the next
     token with AdamW, warm-up and decay, gradient clipping and early stopping on the
     validation loss. Every parameter has the meaning of the ``rnnkit lm train`` option of the
     same name (``rnnkit lm train --help``)."""
 
+    task = NAME
     options = OPTIONS
+    fit_call = "fit(documents)"
     model_: LanguageModelNet  # fitted: the network and its units
     units_: Units
 
-    def __init__(self, **params: Any) -> None:  # its own, for the signature set below
-        super().__init__(**params)
-
     # -- configuration ---------------------------------------------------------------------
-
-    def data_config(self) -> StreamConfig:
-        return StreamConfig(**OPTIONS.config_values(self.get_params(), "data"))
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(**OPTIONS.config_values(self.get_params(), "training"))
 
     def model_config(self, vocab_size: int, embed_dim: int | None = None) -> LanguageModelConfig:
         """The network's configuration; the embedding size is ``embed_dim`` (the vectors')
@@ -133,15 +75,8 @@ class LanguageModel(OptionsEstimator):
             values["embed_dim"] = embed_dim or EMBED_DIM
         return LanguageModelConfig(vocab_size, **values)
 
-    def check_params(self) -> None:
-        """Raise ``ConfigError`` naming the first parameter of the wrong type or out of its
-        range; ``fit`` and ``rnnkit lm train`` call this before reading any data."""
-        with self.in_params():
-            OPTIONS.check_types(self.get_params())
-            self.data_config(), self.train_config(), self.model_config(60_000)
-            check_precision(self.precision, resolve_device(self.device))
-            if self.threads is not None and self.threads < 1:
-                raise field_error("threads", "at least 1", self.threads)
+    def _check_model(self) -> None:
+        self.model_config(60_000)
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -149,8 +84,7 @@ class LanguageModel(OptionsEstimator):
         self, train: Sequence[str], units: Units | None = None
     ) -> tuple[Units, LanguageModelNet, StreamBatches]:
         data, config = self.data_config(), self.train_config()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
+        self._use_threads()
         if units is None:
             with self.in_params():
                 units = build_units(
@@ -270,12 +204,8 @@ class LanguageModel(OptionsEstimator):
             f"{len(units):,}",
             units.name,
         )
-        trainer = Trainer(self.train_config(), progress=self.verbose, checkpoints=checkpoints)
-        carried = Carried(net)
-        history = trainer.fit(carried, batches, evaluate, objective(units.name))
-        net.eval()
-        self.model_, self.units_, self.history_ = net, units, history
-        self.metrics_: dict[str, Any] = history.summary()
+        self._train(Carried(net), batches, evaluate, objective(units.name), checkpoints)
+        self.model_, self.units_ = net.eval(), units
         return self
 
     def lr_find(
@@ -290,24 +220,11 @@ class LanguageModel(OptionsEstimator):
         these settings; leaves the model unfitted."""
         self.check_params()
         _, net, batches = self._prepare(check_texts(documents, "documents"))
-        return lr_range_test(
-            Carried(net),
-            batches,
-            self.train_config(),
-            min_lr=min_lr,
-            max_lr=max_lr,
-            steps=steps,
-            loss=objective().loss,
+        return self._range_test(
+            Carried(net), batches, objective().loss, min_lr=min_lr, max_lr=max_lr, steps=steps
         )
 
     # -- scoring ---------------------------------------------------------------------------
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError(
-                "this LanguageModel is not fitted yet: call fit(documents) or "
-                "LanguageModel.load(path) first"
-            )
 
     @torch.no_grad()
     def _score(self, net: LanguageModelNet, stream: np.ndarray, unit: str) -> dict[str, Any]:
@@ -344,220 +261,13 @@ class LanguageModel(OptionsEstimator):
             )
         return self._score(self.on_device(self.model_), stream, self.units_.name)
 
-    def _warn_unknown(self, what: str, texts: Sequence[str], then: str) -> list[str]:
-        """Warn that ``what`` (the prompt, the text) has tokens the vocabulary lacks, naming
-        the first ten, and ``then`` what became of them; the tokens found, none if none."""
-        unknown: dict[str, None] = {}
-        for text in texts:
-            unknown.update(dict.fromkeys(self.units_.unknown(text)))
-            if len(unknown) > 10:
-                break
-        if unknown:
-            shown = ", ".join(repr(t) for t in list(unknown)[:10])
-            more = ", ..." if len(unknown) > 10 else ""
-            unit = {"char": "character", "word": "word"}.get(self.units_.name, "token")
-            log.warning(
-                "%s has %s %s%s the model never saw (%s%s)%s",
-                what,
-                f"{len(unknown)}{'+' if len(unknown) > 10 else ''}",
-                unit,
-                "s" if len(unknown) > 1 else "",
-                shown,
-                more,
-                then,
-            )
-        return list(unknown)
+    # -- what its bundle holds -------------------------------------------------------------
 
-    # -- generation ------------------------------------------------------------------------
+    def _vocabulary(self) -> Units:
+        return self.units_
 
-    def prompt_ids(self, prompt: str) -> list[int]:
-        """``<eod>`` (a document starts) and the prompt's ids; tokens the vocabulary lacks
-        become ``<unk>``, with a warning that names them."""
-        self.check_generates()
-        check_prompt(prompt)
-        self._warn_unknown("the prompt", [prompt], "; each reads as <unk>")
-        return [EOD_ID, *self.units_.encode(prompt)]
+    def _network(self, bundle: Bundle) -> LanguageModelNet:
+        return LanguageModelNet(bundle.model)
 
-    def check_generates(self) -> None:
-        """``ConfigError`` unless this model can generate: it is fitted and reads text
-        forwards (a backward model only scores text)."""
-        self._check_fitted()
-        if self.reverse:
-            raise ConfigError(
-                "this language model reads text backwards (reverse): it starts the backward "
-                "direction of a classifier and scores text, and generates nothing; generate "
-                "with a model trained without --reverse",
-                field="reverse",
-            )
-
-    @torch.no_grad()
-    def start(self, prompt: str = "", *, streams: int = 1, backend: str = "torch") -> Generation:
-        """The model after reading ``prompt`` (from a document's start), ``streams`` copies
-        side by side: ``next_probs()``, ``feed(token)``, ``sample(...)``. ``backend="onnx"``
-        runs every step in ONNX Runtime, with the graph ``rnnkit export`` wrote into the
-        folder the model was loaded from or saved to."""
-        if backend not in BACKENDS:
-            raise field_error("backend", " or ".join(BACKENDS), repr(backend))
-        ids = torch.tensor(self.prompt_ids(prompt), dtype=torch.long)[:, None]
-        net = self.model_.eval()
-        if backend == "torch":
-            net = self.on_device(net)
-        if backend == "onnx":  # the prompt one step at a time, as the graph runs
-            step, state = self._onnx_step(), net.zero_state(streams)
-            for token in ids[:, 0]:
-                scores, state = step(token.expand(streams), state)
-            return Generation(step, state, scores)
-        device = model_device(net)
-        with autocast(self.precision, device):
-            scores, state = net(ids.to(device).expand(-1, streams))
-        return Generation(self._stepper(net), state, scores[-1].float().cpu())
-
-    def _stepper(self, net: LanguageModelNet) -> StepFn:
-        """The step ``Generation.feed`` calls (under no_grad) once per token: tokens in and
-        scores out on the CPU (where sampling draws, the same for a seed on any device), the
-        state on the model's device."""
-        step, device = net.stepper(), model_device(net)
-        if self.precision == "fp32" and device.type == "cpu":  # nothing to enter or move
-            return step
-
-        def at_precision(tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-            with autocast(self.precision, device):
-                scores, state = step(tokens.to(device), state)
-            return scores.float().cpu(), state
-
-        return at_precision
-
-    def _onnx_step(self) -> StepFn:
-        from rnnkit.tasks.language_model.runtime import (
-            OnnxStep,  # the onnx extra, imported when used
-        )
-
-        folder = getattr(self, "path_", None)
-        if folder is None:
-            raise ConfigError(
-                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
-                "then generate",
-                field="backend",
-            )
-        return OnnxStep(folder / ONNX_FILE, self.model_, threads=self.threads or 0)
-
-    def stream(
-        self,
-        prompt: str = "",
-        *,
-        max_tokens: int = 200,
-        sampling: Sampling | None = None,
-        seed: int | None = None,
-        streams: int = 1,
-        stop: str | None = None,
-        backend: str = "torch",
-    ) -> Iterator[list[str]]:
-        """The text each stream adds, token by token: one list (a piece per stream) per step.
-        A stream ends at ``<eod>`` or once its text contains ``stop``; the iterator ends when
-        all have, or after ``max_tokens``."""
-        check_request(max_tokens=max_tokens, seed=seed, samples=streams, stop=stop)
-        sampling = sampling or Sampling()
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        state = self.start(prompt, streams=streams, backend=backend)
-        decoders = [self.units_.stream_decoder(prompt) for _ in range(streams)]
-        texts = [""] * streams
-        done = [False] * streams
-        for _ in range(max_tokens):
-            tokens = state.sample(
-                sampling.temperature, sampling.top_k, sampling.top_p, generator
-            ).tolist()
-            pieces = []
-            for i, token in enumerate(tokens):
-                piece = ""
-                if not done[i]:
-                    if token == EOD_ID:
-                        done[i] = True
-                    else:
-                        piece = decoders[i].add(token)
-                        if stop and stop in texts[i] + piece:
-                            cut = (texts[i] + piece).index(stop) + len(stop)
-                            piece = (texts[i] + piece)[len(texts[i]) : cut]
-                            done[i] = True
-                        texts[i] += piece
-                pieces.append(piece)
-            yield pieces
-            if all(done):
-                return
-
-    def generate(
-        self,
-        prompt: str = "",
-        *,
-        max_tokens: int = 200,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        seed: int | None = None,
-        num_samples: int = 1,
-        stop: str | None = None,
-        backend: str = "torch",
-    ) -> list[str]:
-        """``num_samples`` continuations of ``prompt`` (without it); deterministic for a
-        ``seed``; ``temperature=0`` is greedy; ``backend`` as in ``start``."""
-        self.check_generates()
-        check_request(max_tokens=max_tokens, seed=seed, samples=num_samples, stop=stop)
-        check_prompt(prompt)
-        sampling = Sampling(temperature, top_k, top_p)
-        texts = [""] * num_samples
-        for pieces in self.stream(
-            prompt,
-            max_tokens=max_tokens,
-            sampling=sampling,
-            seed=seed,
-            streams=num_samples,
-            stop=stop,
-            backend=backend,
-        ):
-            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
-        return texts
-
-    # -- files -----------------------------------------------------------------------------
-
-    def save(
-        self,
-        path: str | Path,
-        metrics: dict[str, Any] | None = None,
-        *,
-        option: str = "",
-        keep_others: bool = False,
-    ) -> Path:
-        """Write a model bundle folder (see :mod:`rnnkit.bundle`), its units included."""
-        self._check_fitted()
-        bundle = Bundle(
-            self.data_config(),
-            self.model_.config,
-            self.train_config(),
-            self.units_,
-            [],
-            self.model_.state_dict(),
-            metrics if metrics is not None else self.metrics_,
-            task=NAME,
-        )
-        self.path_ = save_bundle(path, bundle, option=option, keep_others=keep_others)
-        return self.path_
-
-    @classmethod
-    def load(cls, path: str | Path, *, command: str = "") -> LanguageModel:
-        """A fitted language model from a bundle folder written by ``save`` or ``rnnkit lm
-        train``; a classifier's folder is refused, naming the commands that take it."""
-        bundle = load_bundle(path, task=NAME, command=command)
-        config = bundle.model
-        assert isinstance(config, LanguageModelConfig)
-        assert isinstance(bundle.vocab, Units)
-        lm = cls.from_bundle(bundle)
-        net = LanguageModelNet(config)
-        check_weights(net, bundle.state, Path(path) / "model.safetensors")
-        net.load_state_dict(bundle.state)
-        lm.model_, lm.units_ = net.eval(), bundle.vocab
-        lm.metrics_, lm.history_, lm.path_ = bundle.metrics, History(), Path(path)
-        return lm
-
-
-LanguageModel.__init__.__signature__ = OPTIONS.signature(  # type: ignore[attr-defined]
-    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
-)
+    def _restore(self, bundle: Bundle) -> None:
+        self.units_ = bundle.vocab

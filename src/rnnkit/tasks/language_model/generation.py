@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, field_error
 from rnnkit.text.unicode import check_unicode
 from rnnkit.text.units import EOD_ID
 
@@ -174,3 +175,37 @@ class Generation:
         tokens = sample(self.scores, temperature, top_k, top_p, generator)
         self.feed(tokens)
         return tokens
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How each next token is drawn (see :mod:`rnnkit.tasks.language_model.generation`)."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        check_sampling(self.temperature, self.top_k, self.top_p)
+
+
+def check_request(*, max_tokens: object, seed: object, samples: object, stop: object) -> None:
+    """``ConfigError`` naming the first of a generation's arguments of the wrong type or out
+    of its range (``samples``: ``num_samples``, the streams side by side)."""
+    for name, value in (("max_tokens", max_tokens), ("num_samples", samples)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise field_error(name, "a whole number", repr(value))
+        if value < 1:
+            raise field_error(name, "at least 1", value)
+    check_seed(seed, int(samples))  # type: ignore[call-overload]
+    check_stop(stop)
+
+
+def check_prompt(prompt: object) -> None:
+    """``ConfigError`` unless ``prompt`` is a text of valid Unicode."""
+    if not isinstance(prompt, str):
+        raise ConfigError(
+            f"prompt must be a text (str), got {type(prompt).__name__} {prompt!r:.40}",
+            field="prompt",
+        )
+    check_unicode(prompt, "prompt", field="prompt")

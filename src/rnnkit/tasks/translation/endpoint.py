@@ -50,8 +50,9 @@ from rnnkit.serve.http import (
     refuse_other_endpoints,
 )
 from rnnkit.tasks.translation.decoding import check_beam
-from rnnkit.tasks.translation.estimator import Translated, Translator
+from rnnkit.tasks.translation.estimator import Translator
 from rnnkit.tasks.translation.options import NAME
+from rnnkit.tasks.translation.translating import Translated
 
 log = logging.getLogger(__name__)
 
