@@ -209,7 +209,7 @@ def run_rnnkit(
     classes = natural_sorted(set(corpus.labels))
     train, valid_part = clf.split(corpus, dev)
     pretrained = encoders(clf, train, pretraining)
-    clf.fit_corpus(train, valid_part, classes=classes, pretrained=pretrained)
+    clf.fit_corpus(train, valid_part, classes=classes, pretrained=pretrained, split=False)
     seconds = time.perf_counter() - start + reused
     predicted = clf.predict(test_texts)
     return {

@@ -254,8 +254,9 @@ def train_and_save(
         classes = natural_sorted(set(train.labels))
     train, valid = clf.split(train, valid)
     pretrained = encoders(clf, train, pretraining_of(args, clf))
+    checkpoints = checkpoint_policy(args)
     clf.fit_corpus(
-        train, valid, classes=classes, checkpoints=checkpoint_policy(args), pretrained=pretrained
+        train, valid, classes=classes, checkpoints=checkpoints, pretrained=pretrained, split=False
     )
     if world.distributed:  # every process leaves the group before any exits
         distributed.shutdown()

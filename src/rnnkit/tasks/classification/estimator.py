@@ -129,7 +129,9 @@ class TextClassifier(TaskEstimator):
         corpus = Corpus.from_texts(texts, [str(v) for v in values], self.tokenizer, "X")
         train, valid = self.split(corpus)
         pretrained = stage.encoders(self, train, pretraining) if pretraining else None
-        return self.fit_corpus(train, valid, classes=list(classes), pretrained=pretrained)
+        return self.fit_corpus(
+            train, valid, classes=list(classes), pretrained=pretrained, split=False
+        )
 
     def split(self, train: Corpus, valid: Corpus | None = None) -> tuple[Corpus, Corpus | None]:
         """The training and validation data ``fit_corpus`` would use (parameters and classes
@@ -214,15 +216,20 @@ class TextClassifier(TaskEstimator):
         classes: Sequence[Any] | None = None,
         checkpoints: CheckpointPolicy | None = None,
         pretrained: Sequence[Pretrained] | None = None,
+        split: bool = True,
     ) -> TextClassifier:
         """Train on tokenized data: the path ``fit`` and ``rnnkit train`` share. Without
-        ``valid``, ``valid_split`` of ``train`` is held out for validation (``split``). With
-        ``checkpoints``, write training checkpoints (and resume from one if it says so). With
-        ``pretrained`` encoders (:mod:`rnnkit.tasks.pretraining`, which trains them on the
-        training part of ``split``), the embedding and recurrent stack start from them."""
+        ``valid``, ``valid_split`` of ``train`` is held out for validation (``split``; False
+        when the caller split the data already). With ``checkpoints``, write training
+        checkpoints (and resume from one if it says so). With ``pretrained`` encoders
+        (:mod:`rnnkit.tasks.pretraining`, which trains them on the training part of ``split``),
+        the embedding and recurrent stack start from them."""
         if classes is None:  # the classes of the training data as given, before any split
             classes = natural_sorted(set(train.labels))
-        train, valid = self.split(train, valid)
+        if split:
+            train, valid = self.split(train, valid)
+        else:
+            self.check_params()
         data, train_config = self.data_config(), self.train_config()
         names = [str(c) for c in classes]
         with self.in_params():
