@@ -15,9 +15,8 @@ from tests.conftest import TINY, make_texts
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
 from rnnkit import TextClassifier
-from rnnkit.serve.app import create_app
+from rnnkit.serve.app import RouteFirst, create_app
 from rnnkit.serve.config import ServeConfig
-from rnnkit.tasks.classification.endpoint import PredictFirst
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +29,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(model: Path) -> PredictFirst:
+def app(model: Path) -> RouteFirst:
     created = create_app(ServeConfig(model=str(model), max_batch=4, max_chars=50))
-    assert isinstance(created, PredictFirst)
+    assert isinstance(created, RouteFirst)
     return created
 
 
@@ -79,7 +78,7 @@ def call(asgi: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]
     ],
 )
 def test_the_fast_path_and_fastapis_route_answer_alike(
-    app: PredictFirst, body: Any, status: int
+    app: RouteFirst, body: Any, status: int
 ) -> None:
     fast = call(app, "POST", "/predict", body)
     routed = call(app.api, "POST", "/predict", body)
@@ -92,7 +91,7 @@ def test_the_fast_path_and_fastapis_route_answer_alike(
         assert fast[1]["detail"]
 
 
-def test_other_paths_go_to_fastapi(app: PredictFirst) -> None:
+def test_other_paths_go_to_fastapi(app: RouteFirst) -> None:
     assert call(app, "GET", "/health", b"")[1]["status"] == "ok"
     assert call(app, "GET", "/predict", b"")[0] == 405
     assert call(app, "POST", "/nowhere", {})[0] == 404
@@ -106,7 +105,7 @@ def test_other_paths_go_to_fastapi(app: PredictFirst) -> None:
     ],
 )
 def test_other_tasks_endpoints_on_a_classifier_say_to_use_predict(
-    app: PredictFirst, path: str, served: str
+    app: RouteFirst, path: str, served: str
 ) -> None:
     status, body = call(app, "POST", path, {"texts": ["a"]})
     assert status == 404

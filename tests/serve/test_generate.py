@@ -316,8 +316,8 @@ def test_a_failing_model_is_a_500_or_an_error_event_and_the_next_request_is_answ
     model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rnnkit import LanguageModel
+    from rnnkit.serve.app import create_app
     from rnnkit.serve.config import ServeConfig
-    from rnnkit.tasks.language_model.endpoint import create_generate_app
 
     stream = LanguageModel.stream
 
@@ -328,7 +328,7 @@ def test_a_failing_model_is_a_500_or_an_error_event_and_the_next_request_is_answ
             yield pieces
 
     monkeypatch.setattr(LanguageModel, "stream", failing)
-    app = create_generate_app(ServeConfig(model=str(model)))
+    app = create_app(ServeConfig(model=str(model)))
     status, body = call_app(app, {"prompt": "boom", "temperature": 0})
     assert (status, json.loads(body)) == (500, {"detail": "internal error: see the server's log"})
     status, body = call_app(app, {"prompt": "boom", "temperature": 0, "stream": True})

@@ -399,8 +399,8 @@ def test_a_failing_model_is_a_500_and_the_next_request_is_answered(
     model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rnnkit import Translator
+    from rnnkit.serve.app import create_app
     from rnnkit.serve.config import ServeConfig
-    from rnnkit.tasks.translation.endpoint import create_translate_app
 
     translations = Translator.translations
 
@@ -413,7 +413,7 @@ def test_a_failing_model_is_a_500_and_the_next_request_is_answered(
         return found
 
     monkeypatch.setattr(Translator, "translations", failing)
-    app = create_translate_app(ServeConfig(model=str(model)))
+    app = create_app(ServeConfig(model=str(model)))
     status, body = call(app, "POST", "/translate", {"texts": ["ein", "boom"]})
     assert (status, body) == (500, {"detail": "internal error: see the server's log"})
     status, body = call(app, "POST", "/translate", {"texts": ["ein", "nan"]})

@@ -19,7 +19,6 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Send
 
-from rnnkit.serve.config import ServeConfig
 from rnnkit.text.unicode import check_unicode
 
 JSON = "application/json"
@@ -141,15 +140,6 @@ async def read_body(
         if size > limit:
             raise HttpError(413, f"request body {too_large}")
         parts.append(chunk)
-
-
-async def read_texts_body(
-    headers: Headers, body: AsyncIterator[bytes], config: ServeConfig
-) -> bytes:
-    """The body of a request of texts (/predict, /translate), within the limits of
-    ``config``."""
-    flags = "--max-batch x --max-chars"
-    return await read_body(headers, body, config.max_body_bytes, flags, config.body_timeout)
 
 
 def parse(raw: bytes, model: type[Request], example: str) -> Request:

@@ -1,54 +1,39 @@
-"""The language-model server: POST /generate around one language-model bundle.
+"""A language model's endpoint on the server (:mod:`rnnkit.serve.app`):
 
     POST /generate  {"prompt", "max_tokens", "temperature", "top_k", "top_p", "seed",
                      "stop", "stream"}  ->  {"text": ..., "tokens": n, "model": ...}
                     or, with "stream": true, server-sent events: one ``data: {"text": piece}``
                     per generated token, then ``event: done`` / ``data: {"done": true,
                     "tokens": n}`` (``event: error`` if the model fails midway)
-    GET  /health    liveness, generations answered and running, tokens generated
-    GET  /info      task, unit, vocabulary size, configuration, metrics, server limits
+    GET  /health    with the generations answered and running, and the tokens generated
 
 The model runs in one worker thread, a token at a time (``Generations``): the event loop keeps
 answering (/health, other requests) during a long generation, concurrent generations take
-turns token by token, and one whose client disconnects stops at its next token. Bad requests
-get the classifier server's 4xx and ``detail`` messages (:mod:`rnnkit.serve.http`); a prompt,
-a stop string or ``max_tokens`` over the server's limits is a 413 naming the flag.
+turns token by token, and one whose client disconnects stops at its next token. A prompt, a
+stop string or ``max_tokens`` over the server's limits is a 413 naming the flag.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
 
 from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.errors import ConfigError
+from rnnkit.serve.app import INTERNAL, Endpoint
 from rnnkit.serve.config import ServeConfig
-from rnnkit.serve.http import (
-    HttpError,
-    check_key,
-    chunks,
-    error_body,
-    error_response,
-    parse,
-    read_body,
-    refuse_other_endpoints,
-    send_json,
-    unicode_text,
-)
+from rnnkit.serve.http import HttpError, error_body, send_json, unicode_text
 from rnnkit.tasks.language_model.estimator import LanguageModel
 from rnnkit.tasks.language_model.generation import Sampling, check_stop
 from rnnkit.tasks.language_model.options import NAME
@@ -56,7 +41,6 @@ from rnnkit.tasks.language_model.options import NAME
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 200  # a request's max_tokens when it sends none (or --max-tokens if lower)
-INTERNAL = "internal error: see the server's log"
 
 
 class GenerateRequest(BaseModel):
@@ -212,9 +196,9 @@ async def _watch(receive: Receive, stopped: asyncio.Event) -> None:
     stopped.set()
 
 
-def create_generate_app(config: ServeConfig) -> FastAPI:
-    """A language model's ASGI application: FastAPI, POST /generate answered from the ASGI
-    messages (its answer may be a stream)."""
+def create_endpoint(config: ServeConfig) -> Endpoint:
+    """A language model's endpoint: POST /generate, answered whole or as a stream of
+    server-sent events, the model in one worker thread."""
     lm = LanguageModel.load(config.model, command="rnnkit serve")
     lm.check_generates()  # a backward model: refused before the server starts
     lm.device = config.device
@@ -222,40 +206,8 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
     torch.set_num_threads(config.threads or 1)  # one token at a time: see --threads
     generations = Generations(lm)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        generations.executor.shutdown(wait=False, cancel_futures=True)
-
-    app = FastAPI(
-        title="rnnkit",
-        summary=f"Text generation with the rnnkit language model {info['model']}",
-        lifespan=lifespan,
-    )
-
-    app.add_exception_handler(HttpError, error_response)
-
-    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-        """POST /generate: a JSON answer, or server-sent events, or a JSON 4xx/500."""
-        headers = Headers(scope=scope)
-        try:
-            check_key(config.api_key, headers)
-            raw = await read_body(
-                headers,
-                chunks(receive),
-                config.max_generate_bytes,
-                "--max-prompt-chars",
-                config.body_timeout,
-            )
-            request = parse(raw, GenerateRequest, '{"prompt": "..."}')
-            max_tokens, sampling = checked(request, config)
-        except HttpError as error:
-            await send_json(send, error.status, error_body(error.detail))
-            return
-        except Exception:  # the client gets a 500, the server stays up
-            log.exception("POST /generate failed")
-            await send_json(send, 500, error_body(INTERNAL))
-            return
+    async def answer(request: GenerateRequest, receive: Receive, send: Send) -> None:
+        max_tokens, sampling = checked(request, config)  # HttpError: answered by the server
         stopped = asyncio.Event()
         watcher = asyncio.create_task(_watch(receive, stopped))
         try:
@@ -266,47 +218,25 @@ def create_generate_app(config: ServeConfig) -> FastAPI:
         finally:
             watcher.cancel()
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
+    async def stop() -> None:
+        generations.executor.shutdown(wait=False, cancel_futures=True)
+
+    return Endpoint(
+        summary=f"Text generation with the rnnkit language model {info['model']}",
+        info=info,
+        request=GenerateRequest,
+        response=GenerateResponse,
+        example='{"prompt": "..."}',
+        body_limit=config.max_generate_bytes,
+        body_flags="--max-prompt-chars",
+        counters=lambda: {
             "generations": generations.answered,
             "running": generations.running,
             "tokens": generations.tokens,
-        }
-
-    @app.get("/info")
-    async def get_info(request: Request) -> dict[str, Any]:
-        check_key(config.api_key, request.headers)
-        return info
-
-    @app.post(
-        "/generate",
-        response_model=GenerateResponse,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": GenerateRequest.model_json_schema()}},
-            }
         },
+        answer=answer,
+        stop=stop,
     )
-    async def generate() -> Response:
-        return Answered(answer)
-
-    refuse_other_endpoints(app, info["model"], NAME)
-    return app
-
-
-class Answered(Response):
-    """A response that ``answer`` writes from the ASGI messages itself, reading the body too
-    (FastAPI has not read it: the route declares no body parameter)."""
-
-    def __init__(self, answer: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
-        super().__init__()
-        self.answer = answer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.answer(scope, receive, send)
 
 
 async def _whole(

@@ -1,20 +1,17 @@
-"""The translation server: POST /translate around one translator bundle.
+"""A translator's endpoint on the server (:mod:`rnnkit.serve.app`):
 
     POST /translate  {"texts": [...], "beam": k, "length_penalty": a}
                      ->  {"translations": [{"translation", "tokens", "log_prob"}, ...],
                           "model": ...}, in the order of the texts
-    GET  /health     liveness, requests and sentences answered, model calls
-    GET  /info       task, source and target units, configuration, metrics, server limits
-    GET  /docs, /openapi.json
+    GET  /health     with the requests and sentences answered, and the model calls
 
 The model runs in one worker thread, one call at a time (``Translations``): a beam search over
 a batch takes tens to hundreds of milliseconds, and the event loop keeps answering meanwhile
 (/health, reading other requests). Requests that arrive while the model is busy are decoded
 in its next call, all those asking for the same beam and length penalty in one
 ``Translator.translations`` call (dynamic batching; --no-batching decodes each on its own).
-Bad requests get the classifier server's 4xx and ``detail`` messages (:mod:`rnnkit.serve.http`);
-a beam below 1 or a negative length penalty is a 422 naming the field, a beam over --max-beam a
-413 naming the flag, as a text count or a text over its limit is.
+A beam below 1 or a negative length penalty is a 422 naming the field, a beam over --max-beam
+a 413 naming the flag, as a text count or a text over its limit is.
 """
 
 from __future__ import annotations
@@ -24,31 +21,20 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from starlette.datastructures import Headers
 
 from rnnkit.bundle import FORMAT_VERSION
 from rnnkit.errors import ConfigError
+from rnnkit.serve.app import Endpoint
 from rnnkit.serve.config import ServeConfig
-from rnnkit.serve.http import (
-    JSON,
-    HttpError,
-    check_key,
-    check_text_list,
-    chunks,
-    error_response,
-    parse,
-    read_texts_body,
-    refuse_other_endpoints,
-)
+from rnnkit.serve.http import HttpError, check_text_list
 from rnnkit.tasks.translation.decoding import check_beam
 from rnnkit.tasks.translation.estimator import Translator
 from rnnkit.tasks.translation.options import NAME
@@ -56,7 +42,6 @@ from rnnkit.tasks.translation.translating import Translated
 
 log = logging.getLogger(__name__)
 
-INTERNAL = "internal error: see the server's log"
 SHUTTING_DOWN = "the server is shutting down; send the request again"
 
 Decoding = tuple[int, float]  # beam, length penalty
@@ -257,8 +242,9 @@ def _info(translator: Translator, model: Path, config: ServeConfig) -> dict[str,
     }
 
 
-def create_translate_app(config: ServeConfig) -> FastAPI:
-    """A translator's ASGI application: FastAPI, the model in a worker thread."""
+def create_endpoint(config: ServeConfig) -> Endpoint:
+    """A translator's endpoint: POST /translate, the model in a worker thread, waiting
+    requests decoded together."""
     translator = Translator.load(config.model, command="rnnkit serve")
     translator.device = config.device
     info = _info(translator, Path(config.model), config)
@@ -275,23 +261,7 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
         enabled=config.batching,
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await translations.stop()
-
-    app = FastAPI(
-        title="rnnkit",
-        summary=f"Translation with the rnnkit translator {info['model']}",
-        lifespan=lifespan,
-    )
-    app.add_exception_handler(HttpError, error_response)
-
-    async def answer(headers: Headers, body: AsyncIterator[bytes]) -> bytes:
-        """The JSON answer to POST /translate; HttpError for a bad request."""
-        check_key(config.api_key, headers)
-        raw = await read_texts_body(headers, body, config)
-        request = parse(raw, TranslateRequest, '{"texts": ["..."]}')
+    async def respond(request: TranslateRequest) -> bytes:
         check_text_list(request.texts, config.max_batch, config.max_chars)
         lengths = translator.units_.source.encode_batch(request.texts)
         long = next(
@@ -324,40 +294,19 @@ def create_translate_app(config: ServeConfig) -> FastAPI:
         }
         return json.dumps(payload, ensure_ascii=False).encode()
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
+    return Endpoint(
+        summary=f"Translation with the rnnkit translator {info['model']}",
+        info=info,
+        request=TranslateRequest,
+        response=TranslateResponse,
+        example='{"texts": ["..."]}',
+        body_limit=config.max_body_bytes,
+        body_flags="--max-batch x --max-chars",
+        counters=lambda: {
             "requests": translations.requests,
             "sentences": translations.sentences,
             "batches": translations.batches,
-        }
-
-    @app.get("/info")
-    async def get_info(request: Request) -> dict[str, Any]:
-        check_key(config.api_key, request.headers)
-        return info
-
-    @app.post(
-        "/translate",
-        response_model=TranslateResponse,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": TranslateRequest.model_json_schema()}},
-            }
         },
+        respond=respond,
+        stop=translations.stop,
     )
-    async def translate_route(request: Request) -> Response:
-        # The body is read from the ASGI messages, with its limit: the route declares none.
-        try:
-            body = await answer(request.headers, chunks(request.receive))
-        except HttpError:
-            raise
-        except Exception:  # the client gets a 500, the server stays up
-            log.exception("POST /translate failed")
-            raise HttpError(500, INTERNAL) from None
-        return Response(body, media_type=JSON)
-
-    refuse_other_endpoints(app, info["model"], NAME)
-    return app
