@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import json
 import numbers
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class Option:
     type: type = str  # int, float, bool or str
     default: Any = UNSET  # default: the configuration field's
     optional: bool = False  # None is allowed
-    choices: tuple[str, ...] | None = None
+    choices: Collection[str] | None = None  # a live collection: rnnkit.nn.registry.CellNames
     metavar: str | None = None
     shown: str | None = None  # what --help says the default is
     group: str = ""  # the --help section

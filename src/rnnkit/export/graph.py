@@ -24,9 +24,17 @@ import numpy as np
 from torch import nn
 
 from rnnkit.errors import BundleError, ConfigError
+from rnnkit.nn import registry
 from rnnkit.nn.base import RecurrentBase
 
 OPSET = 18
+
+
+def state_names(cell: str) -> tuple[str, ...]:
+    """A graph's inputs and outputs for the states of the cell ``cell`` (its spec's
+    ``num_states``): ``h``, then ``c`` (an LSTM), then ``s2``, ``s3``, ..."""
+    count = registry.named(cell).num_states
+    return ("h", "c", *(f"s{i}" for i in range(2, count)))[:count]
 
 
 def require_onnx() -> Any:

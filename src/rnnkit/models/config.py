@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from rnnkit.errors import ConfigError, field_error
+from rnnkit.nn import registry
 
-CELLS = ("lstm", "gru", "rnn", "bag")
+BAG = "bag"  # no recurrence: the mean of the embeddings, an order-blind baseline
+CELLS = registry.CellNames(BAG)  # the registered cells (rnnkit.nn.registry), and bag
 POOLINGS = ("last", "mean", "max", "attention")
 
 
@@ -20,7 +22,7 @@ class EncoderConfig:
     """Embedding (with word, embedding and locked dropout) -> recurrent stack."""
 
     vocab_size: int
-    cell: str = field(default="lstm", kw_only=True)  # lstm, gru, rnn (tanh), or bag: no order
+    cell: str = field(default="lstm", kw_only=True)  # a registered cell's name, or bag: no order
     embed_dim: int = field(default=128, kw_only=True)
     hidden_size: int = field(default=128, kw_only=True)
     num_layers: int = field(default=1, kw_only=True)
@@ -118,7 +120,7 @@ class LanguageModelConfig(EncoderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cell == "bag":
+        if self.cell == BAG:
             raise ConfigError("a language model needs a recurrent cell, not bag", field="cell")
         if self.bidirectional:
             raise ConfigError(
@@ -188,7 +190,7 @@ class TranslatorConfig(EncoderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cell == "bag":
+        if self.cell == BAG:
             raise ConfigError("a translator needs a recurrent cell, not bag", field="cell")
         if self.attention not in ATTENTIONS:
             raise ConfigError(
@@ -205,7 +207,7 @@ class TranslatorConfig(EncoderConfig):
 
     @property
     def num_states(self) -> int:
-        return 2 if self.cell == "lstm" else 1
+        return registry.named(self.cell).num_states
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TranslatorConfig:

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 import rnnkit.nn
-from rnnkit.models.config import EncoderConfig
+from rnnkit.models.config import BAG, EncoderConfig
+from rnnkit.nn import registry
 from rnnkit.nn.dropout import dropout, dropout_mask, locked_dropout
-from rnnkit.nn.layers import LAYERS
 from rnnkit.text.vocab import Vocabulary
 
 
@@ -56,7 +56,7 @@ class Encoder(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.rnn: rnnkit.nn.RecurrentBase | None = None
-        if config.cell != "bag":
+        if config.cell != BAG:
             options: dict[str, Any] = {
                 "num_layers": config.num_layers,
                 "bidirectional": config.bidirectional,
@@ -66,7 +66,7 @@ class Encoder(nn.Module):
                 options["variational"] = config.locked_dropout
             if config.weight_dropout > 0:
                 options["weight_dropout"] = config.weight_dropout
-            layer = LAYERS[config.cell]
+            layer = registry.layer(config.cell)
             self.rnn = layer(config.embed_dim, config.hidden_size, **options)
 
     @property

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.encoder import Encoder
+from rnnkit.nn import registry
 from rnnkit.nn.base import RecurrentBase
 from rnnkit.nn.dropout import dropout, locked_dropout
 from rnnkit.text.units import EOD_ID
@@ -44,7 +45,7 @@ class Scored:
 
 
 def zero_state(config: LanguageModelConfig, batch: int, like: Tensor) -> State:
-    num_states = 2 if config.cell == "lstm" else 1
+    num_states = registry.named(config.cell).num_states
     shape = (config.num_layers, batch, config.hidden_size)
     return tuple(like.new_zeros(shape) for _ in range(num_states))
 

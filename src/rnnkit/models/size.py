@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from rnnkit.errors import ConfigError
-from rnnkit.models.config import ModelConfig
+from rnnkit.models.config import BAG, ModelConfig
 from rnnkit.nn import registry
-from rnnkit.nn.layers import LAYERS
 
 # Bytes per parameter in training: fp32 weights, their gradients and AdamW's two moments.
 TRAINING_BYTES_PER_PARAMETER = 16
@@ -23,13 +23,14 @@ def parameter_count(config: ModelConfig) -> int:
 
 def _classifier_parameters(config: ModelConfig) -> int:
     count = config.vocab_size * config.embed_dim
-    if config.cell == "bag":
+    if config.cell == BAG:
         return count + (config.embed_dim + 1) * config.num_classes
     directions = 2 if config.bidirectional else 1
-    gates = registry.get(LAYERS[config.cell].mode).num_gates
-    hidden, size = config.hidden_size, config.embed_dim
+    cell = registry.named(config.cell)
+    gates, hidden, size = cell.num_gates, config.hidden_size, config.embed_dim
+    recurrent = math.prod(cell.weight_hh_shape(hidden)) if cell.has_weight_hh else 0
     for _ in range(config.num_layers):  # weight_ih, weight_hh, bias_ih, bias_hh
-        count += directions * gates * hidden * (size + hidden + 2)
+        count += directions * (gates * hidden * (size + 2) + recurrent)
         size = directions * hidden
     if "attention" in config.pooling:
         count += size * size + size + size

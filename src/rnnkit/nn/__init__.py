@@ -4,12 +4,21 @@
 - :mod:`rnnkit.nn.layers`: ``RNN``, ``LSTM``, ``GRU`` (stacked, bidirectional, exact on
   padded batches given ``lengths``), with a readable and a fused implementation.
 - :mod:`rnnkit.nn.registry`: ``CellSpec``, what each cell is (gates, step, fused kernel, ONNX
-  operator); ``register`` a new one and subclass ``RecurrentBase`` with its ``mode``.
+  operator, the name configurations give it); ``register`` a new one.
 - :mod:`rnnkit.nn.masking`: helpers for padded batches of variable-length sequences.
+
+The cells and layers are imported when first used, so that :mod:`rnnkit.nn.registry` (the
+names of the cells) loads without torch.
 """
 
-from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
-from rnnkit.nn.layers import GRU, LSTM, RNN, RecurrentBase
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
+    from rnnkit.nn.layers import GRU, LSTM, RNN, RecurrentBase
 
 __all__ = [
     "GRU",
@@ -23,3 +32,18 @@ __all__ = [
     "lstm_step",
     "rnn_step",
 ]
+
+_LAZY = {
+    **dict.fromkeys(
+        ("GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"), "cells"
+    ),
+    **dict.fromkeys(("GRU", "LSTM", "RNN", "RecurrentBase"), "layers"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rnnkit.nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"rnnkit.nn.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -26,13 +26,13 @@ variable-length semantics around it:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from rnnkit.nn.masking import Padding, last_step, reverse_padded
-from rnnkit.nn.registry import CellSpec
+from rnnkit.nn.registry import CellSpec, Kernel
 
 State = tuple[Tensor, ...]
 
@@ -118,3 +118,35 @@ def layer(
         outputs.append(reverse_padded(out, padding.reverse) if reverse else out)
         finals.append((h_n, *(s.squeeze(0) for s in final[1:])))
     return torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0], finals
+
+
+# -- torch's fused kernels in the calling convention of ``CellSpec.kernel`` (the registry names
+# them)
+
+
+def torch_kernel(function: Callable[..., tuple[Tensor, ...]], *, num_states: int = 1) -> Kernel:
+    """Wrap ``torch.lstm`` (state (h, c), passed as a list) or ``torch.gru``, ``torch.rnn_tanh``,
+    ``torch.rnn_relu`` (state (h,)): they return the outputs, then the final states."""
+
+    def kernel(
+        x: Tensor,
+        state: State,
+        weights: list[Tensor],
+        *,
+        has_biases: bool,
+        num_layers: int,
+        dropout: float,
+        training: bool,
+        bidirectional: bool,
+    ) -> tuple[Tensor, State]:
+        args = (weights, has_biases, num_layers, dropout, training, bidirectional, False)
+        out, *final = function(x, list(state) if num_states > 1 else state[0], *args)
+        return out, tuple(final)
+
+    return kernel
+
+
+torch_lstm = torch_kernel(torch.lstm, num_states=2)
+torch_gru = torch_kernel(torch.gru)
+torch_rnn_tanh = torch_kernel(torch.rnn_tanh)
+torch_rnn_relu = torch_kernel(torch.rnn_relu)

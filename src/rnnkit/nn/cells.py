@@ -14,7 +14,7 @@ Shapes: ``B`` batch, ``I`` input size, ``H`` hidden size.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -271,3 +271,24 @@ class GRUCell(_CellBase):
         h = self._check_state(h, x, unbatched, "h")
         h = gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return h.squeeze(0) if unbatched else h
+
+
+# -- the steps as the layers call them (rnnkit.nn.registry names them): (x, state, weights)
+# -> the next state, a tuple of one tensor (h) or two (h, c)
+
+
+def rnn_tanh_state_step(x: Tensor, state: tuple[Tensor, ...], weights: Any) -> tuple[Tensor]:
+    return (rnn_step(x, state[0], *weights, nonlinearity="tanh"),)
+
+
+def rnn_relu_state_step(x: Tensor, state: tuple[Tensor, ...], weights: Any) -> tuple[Tensor]:
+    return (rnn_step(x, state[0], *weights, nonlinearity="relu"),)
+
+
+def lstm_state_step(x: Tensor, state: tuple[Tensor, ...], weights: Any) -> LSTMState:
+    h, c = state
+    return lstm_step(x, (h, c), *weights)
+
+
+def gru_state_step(x: Tensor, state: tuple[Tensor, ...], weights: Any) -> tuple[Tensor]:
+    return (gru_step(x, state[0], *weights),)

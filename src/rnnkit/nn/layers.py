@@ -40,7 +40,7 @@ from torch import Tensor
 from rnnkit.nn.base import Impl, RecurrentBase
 from rnnkit.nn.checks import Lengths
 
-__all__ = ["GRU", "LAYERS", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase"]
+__all__ = ["GRU", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase"]
 
 
 class RNN(RecurrentBase):
@@ -157,7 +157,3 @@ class GRU(RecurrentBase):
     ) -> tuple[Tensor, Tensor]:
         output, state = self._run(input, None if hx is None else (hx,), lengths)
         return output, state[0]
-
-
-# The built-in layers by the names configurations and commands give them (``--cell``).
-LAYERS: dict[str, type[RecurrentBase]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

@@ -4,30 +4,37 @@ A layer (:class:`rnnkit.nn.RecurrentBase`) names its cell by ``mode`` and finds 
 everything it needs about it: how many gate blocks its matrices stack, how many state
 tensors it carries, its readable step (the reference path), torch's fused kernel for it
 (the fast path), how that kernel is kept exact in padding, and the ONNX operator that
-computes it. The entries of ``LSTM``, ``GRU``, ``RNN_TANH`` and ``RNN_RELU`` are below; a
-new cell is one more :func:`register` call and a layer class that names its ``mode``::
+computes it; and for the models and the command line, the ``name`` configurations give it
+(``--cell lstm``), with the layer class that runs it. The entries of ``LSTM``, ``GRU``,
+``RNN_TANH`` and ``RNN_RELU`` are below; a new cell is one step function and one
+:func:`register` call::
 
-    register(CellSpec("INDRNN", num_gates=1, step=indrnn_step, hh_shape=lambda h: (h,)))
+    register(CellSpec("INDRNN", name="indrnn", num_gates=1, step=indrnn_step,
+                      hh_shape=lambda h: (h,)))
 
-    class IndRNN(RecurrentBase):
-        mode = "INDRNN"
+after which every task takes ``cell="indrnn"`` (a layer class is made for it from
+``RecurrentBase``; ``layer(name)`` gives it). A cell with no fused kernel runs the reference
+path under ``impl="auto"``.
 
-A cell with no fused kernel runs the reference path under ``impl="auto"``.
+Nothing here imports torch: the built-in steps and kernels are named as ``"module:attr"``
+(:class:`lazy`) and imported at their first call, so that the names of the cells are known
+to configurations and to ``rnnkit --help`` without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
-from rnnkit.nn.cells import gru_step, lstm_step, rnn_step
+    from rnnkit.nn.base import RecurrentBase
 
-State = tuple[Tensor, ...]
-StepFn = Callable[[Tensor, State, Sequence[Tensor]], State]
+State = tuple["Tensor", ...]
+StepFn = Callable[["Tensor", State, Sequence["Tensor"]], State]
 """``(x (B, I), state (each (B, H)), weights of one layer and direction) -> next state``."""
 
 
@@ -71,6 +78,10 @@ class CellSpec:
       operator's default; ``onnx_attributes``: its other attributes, as (name, value) pairs.
     - ``has_weight_hh``: whether the cell has a hidden-to-hidden weight.
     - ``hh_shape``: ``hidden_size -> shape`` of ``weight_hh``; None for (G * H, H).
+    - ``name``: what configurations and ``--cell`` call it (``"lstm"``), or None for a mode
+      only its layer class uses (a relu RNN is ``RNN(nonlinearity="relu")``).
+    - ``layer``: ``"module:attr"`` of its layer class, or None for one made from
+      ``RecurrentBase`` (:func:`layer`).
     """
 
     mode: str
@@ -85,6 +96,8 @@ class CellSpec:
     onnx_attributes: tuple[tuple[str, int | str], ...] = ()
     has_weight_hh: bool = True
     hh_shape: Callable[[int], tuple[int, ...]] | None = None
+    name: str | None = None
+    layer: str | None = None
 
     def __post_init__(self) -> None:
         where = f"CellSpec {self.mode!r}"
@@ -112,6 +125,8 @@ class CellSpec:
             )
         if self.hh_shape is not None and not self.has_weight_hh:
             raise ValueError(f"{where}: hh_shape given for a cell without weight_hh")
+        if self.name is not None and (not self.name.isidentifier() or self.name == "bag"):
+            raise ValueError(f"{where}: name must be a word other than 'bag', got {self.name!r}")
 
     def weight_hh_shape(self, hidden_size: int) -> tuple[int, ...]:
         """The shape of ``weight_hh`` for ``hidden_size``: (G * H, H) unless ``hh_shape``."""
@@ -131,6 +146,8 @@ def register(spec: CellSpec) -> CellSpec:
         raise ValueError(
             f"register: a cell {spec.mode!r} is already registered; unregister it first"
         )
+    if spec.name is not None and spec.name in cell_names():
+        raise ValueError(f"register: a cell is already named {spec.name!r}")
     _CELLS[spec.mode] = spec
     return spec
 
@@ -139,6 +156,7 @@ def unregister(mode: str) -> CellSpec:
     """Forget the cell ``mode`` and return its spec (tests restore the registry with this)."""
     spec = get(mode)
     del _CELLS[mode]
+    _LAYERS.pop(mode, None)
     return spec
 
 
@@ -157,88 +175,121 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(_CELLS))
 
 
-# -- the built-in cells: steps from rnnkit.nn.cells, kernels from torch -------------------------
+def cell_names() -> tuple[str, ...]:
+    """The names configurations give the registered cells, in the order of registration."""
+    return tuple(spec.name for spec in _CELLS.values() if spec.name is not None)
 
 
-def _rnn_tanh(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    return (rnn_step(x, state[0], *weights, nonlinearity="tanh"),)
+def named(name: str) -> CellSpec:
+    """The spec of the cell configurations call ``name`` (``"lstm"``)."""
+    for spec in _CELLS.values():
+        if spec.name == name:
+            return spec
+    raise ValueError(f"unknown cell {name!r}: the registered cells are {', '.join(cell_names())}")
 
 
-def _rnn_relu(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    return (rnn_step(x, state[0], *weights, nonlinearity="relu"),)
+_LAYERS: dict[str, type[RecurrentBase]] = {}  # the layer classes made for cells without one
 
 
-def _lstm(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    h, c = state
-    return lstm_step(x, (h, c), *weights)
+def layer(name: str) -> type[RecurrentBase]:
+    """The layer class of the cell ``name``: its own (``rnnkit.nn.LSTM``), or a
+    ``RecurrentBase`` with its ``mode``, made once."""
+    spec = named(name)
+    if spec.layer is not None:
+        module, _, attribute = spec.layer.partition(":")
+        found: type[RecurrentBase] = getattr(importlib.import_module(module), attribute)
+        return found
+    if spec.mode not in _LAYERS:
+        from rnnkit.nn.base import RecurrentBase
+
+        doc = f"A layer of the {spec.mode} cell, stacked and optionally bidirectional."
+        _LAYERS[spec.mode] = type(spec.mode, (RecurrentBase,), {"mode": spec.mode, "__doc__": doc})
+    return _LAYERS[spec.mode]
 
 
-def _gru(x: Tensor, state: State, weights: Sequence[Tensor]) -> State:
-    return (gru_step(x, state[0], *weights),)
+class CellNames:
+    """The registered cells' names, read when asked (``in``, iteration), so that a cell
+    registered after an option table was built is among its choices; with ``extra``, more
+    (a classifier's ``bag``)."""
+
+    def __init__(self, *extra: str) -> None:
+        self.extra = extra
+
+    def __contains__(self, name: object) -> bool:
+        return name in (*cell_names(), *self.extra)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((*cell_names(), *self.extra))
+
+    def __len__(self) -> int:
+        return len(cell_names()) + len(self.extra)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
 
-def _torch_kernel(function: Callable[..., tuple[Tensor, ...]], *, num_states: int = 1) -> Kernel:
-    """Wrap ``torch.lstm`` (state (h, c), passed as a list) or ``torch.gru``, ``torch.rnn_tanh``,
-    ``torch.rnn_relu`` (state (h,)): they return the outputs, then the final states."""
+class lazy:
+    """A callable named ``"module:attr"``, imported at its first call."""
 
-    def kernel(
-        x: Tensor,
-        state: State,
-        weights: list[Tensor],
-        *,
-        has_biases: bool,
-        num_layers: int,
-        dropout: float,
-        training: bool,
-        bidirectional: bool,
-    ) -> tuple[Tensor, State]:
-        args = (weights, has_biases, num_layers, dropout, training, bidirectional, False)
-        out, *final = function(x, list(state) if num_states > 1 else state[0], *args)
-        return out, tuple(final)
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._target: Callable[..., Any] | None = None
 
-    return kernel
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._target is None:
+            module, _, attribute = self.where.partition(":")
+            self._target = getattr(importlib.import_module(module), attribute)
+        return self._target(*args, **kwargs)
 
+
+# -- the built-in cells: steps from rnnkit.nn.cells, kernels from torch (nn._fused) ----------
 
 register(
     CellSpec(
         "LSTM",
         num_gates=4,
         num_states=2,
-        step=_lstm,
-        kernel=_torch_kernel(torch.lstm, num_states=2),
+        step=lazy("rnnkit.nn.cells:lstm_state_step"),
+        kernel=lazy("rnnkit.nn._fused:torch_lstm"),
         padding_feature=(-1, 1, 0, 0),  # input gate i -> 0, forget gate f -> 1: c passes through
         onnx_operator="LSTM",
         onnx_gate_order=(0, 3, 1, 2),  # i, f, g, o -> i, o, f, c
+        name="lstm",
+        layer="rnnkit.nn.layers:LSTM",
     )
 )
 register(
     CellSpec(
         "GRU",
         num_gates=3,
-        step=_gru,
-        kernel=_torch_kernel(torch.gru),
+        step=lazy("rnnkit.nn.cells:gru_state_step"),
+        kernel=lazy("rnnkit.nn._fused:torch_gru"),
         onnx_operator="GRU",
         onnx_gate_order=(1, 0, 2),  # r, z, n -> z, r, h
         onnx_attributes=(("linear_before_reset", 1),),  # as torch computes n
+        name="gru",
+        layer="rnnkit.nn.layers:GRU",
     )
 )
 register(
     CellSpec(
         "RNN_TANH",
         num_gates=1,
-        step=_rnn_tanh,
-        kernel=_torch_kernel(torch.rnn_tanh),
+        step=lazy("rnnkit.nn.cells:rnn_tanh_state_step"),
+        kernel=lazy("rnnkit.nn._fused:torch_rnn_tanh"),
         onnx_operator="RNN",
         onnx_gate_order=(0,),
         onnx_activations=("Tanh",),
+        name="rnn",
+        layer="rnnkit.nn.layers:RNN",
     )
 )
 register(
     CellSpec(
         "RNN_RELU",
         num_gates=1,
-        step=_rnn_relu,
-        kernel=_torch_kernel(torch.rnn_relu),
+        step=lazy("rnnkit.nn.cells:rnn_relu_state_step"),
+        kernel=lazy("rnnkit.nn._fused:torch_rnn_relu"),
         padding_feature=(-1,),  # state -> 0 in padding, where it could overflow
         onnx_operator="RNN",
         onnx_gate_order=(0,),

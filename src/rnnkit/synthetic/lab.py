@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.nn.layers import LAYERS
+from rnnkit.nn import registry
 from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
 from rnnkit.train.device import model_device, resolve_device
 from rnnkit.train.step import BatchLike, Step
@@ -40,7 +40,7 @@ class TensorBatch:
         return int(self.inputs[0].shape[0] * self.inputs[0].shape[1])
 
 
-CELLS = tuple(LAYERS)  # rnn, lstm, gru
+CELLS = registry.CellNames()  # the registered cells: lstm, gru, rnn, ...
 SOLVED_ACCURACY = 0.99  # parity and copy memory (recall steps)
 COPY_RECALL = 10
 
@@ -58,7 +58,7 @@ class SequenceModel(nn.Module):
             )
         self.cell = cell
         self.per_step = per_step
-        self.recurrent = LAYERS[cell](input_size, hidden_size)
+        self.recurrent = registry.layer(cell)(input_size, hidden_size)
         self.readout = nn.Linear(hidden_size, outputs)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -2,24 +2,30 @@
 export and the command line look a task up, instead of branching on its name.
 
 A task is one :class:`TaskSpec`, registered with :func:`register`. The built-in ones live in
-``rnnkit/tasks/<name>/__init__.py`` and are registered when first asked for; a task defined
-outside rnnkit registers its own spec (``tests/test_task_layer.py`` registers a toy one). A
-spec names its heavy parts (estimator, endpoint, exporter, command line) as ``"module:attr"``
-strings, imported when used, so that looking a task up (``rnnkit --help``, reading a bundle's
-header) imports no torch.
+``rnnkit/tasks/<name>/__init__.py`` and are registered when first asked for. A task defined
+outside rnnkit registers its own spec when its module is imported: by the program that uses
+it, or, so that the command line and the server know it too, named in the ``rnnkit.tasks``
+entry points of an installed package or in ``$RNNKIT_TASKS`` (modules, separated by commas),
+which are imported at the first lookup (``tests/toy_task.py`` is one). A spec names its heavy
+parts (estimator, endpoint, exporter) as ``"module:attr"`` strings, imported when used, so
+that looking a task up (``rnnkit --help``, reading a bundle's header) imports no torch.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnkit.errors import ConfigError
 from rnnkit.options import OptionTable
 
 BUILTIN = ("classification", "language_model", "translation")
+PLUGINS_ENV = "RNNKIT_TASKS"  # modules that register tasks, separated by commas
+ENTRY_POINTS = "rnnkit.tasks"  # the entry-point group of installed packages' tasks
 
 
 @dataclass(frozen=True)
@@ -102,10 +108,13 @@ def unregister(name: str) -> TaskSpec:
 
 
 def get(name: str) -> TaskSpec:
-    """The spec of the task ``name`` (a built-in one is registered on first use); LookupError
-    naming the known tasks for another name."""
+    """The spec of the task ``name`` (a built-in one is registered on first use, the others'
+    modules imported at the first lookup of an unknown name); LookupError naming the known
+    tasks for another name."""
     if name not in _TASKS and name in BUILTIN:
         importlib.import_module(f"rnnkit.tasks.{name}")  # registers its spec
+    if name not in _TASKS:
+        _discover()
     if name not in _TASKS:
         raise LookupError(f"unknown task {name!r}: rnnkit knows {', '.join(map(repr, names()))}")
     return _TASKS[name]
@@ -115,7 +124,32 @@ def names() -> tuple[str, ...]:
     """The registered tasks, the built-in ones first."""
     for name in BUILTIN:
         get(name)
+    _discover()
     return tuple(_TASKS)
+
+
+_discovered = False
+
+
+def _discover() -> None:
+    """Import, once, the modules of the tasks defined outside rnnkit: ``$RNNKIT_TASKS`` and
+    the ``rnnkit.tasks`` entry points."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    from importlib.metadata import entry_points
+
+    modules = [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
+    modules += [point.value.partition(":")[0] for point in entry_points(group=ENTRY_POINTS)]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(
+                f"${PLUGINS_ENV} or an rnnkit.tasks entry point names {module}, which cannot "
+                f"be imported ({error})"
+            ) from None
 
 
 def specs() -> tuple[TaskSpec, ...]:

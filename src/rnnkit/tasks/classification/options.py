@@ -63,7 +63,8 @@ OPTIONS = OptionTable(
     [
         model_option(
             "cell",
-            "recurrent cell, or bag: the mean of the embeddings, an order-blind baseline",
+            "recurrent cell (those rnnkit.nn.registry holds), or bag: the mean of the "
+            "embeddings, an order-blind baseline",
             choices=CELLS,
         ),
         model_option(

@@ -41,6 +41,7 @@ from rnnkit.export.graph import (
     require_onnx,
     weights_digest,
 )
+from rnnkit.export.graph import state_names as cell_states
 from rnnkit.files import check_target, write_file
 from rnnkit.models.language_model import LanguageModelNet
 from rnnkit.tasks.language_model import ONNX_FILE
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 
 def state_names(net: LanguageModelNet) -> tuple[str, ...]:
     """The graph's state inputs, in the order of the model's state: ``h`` (and ``c``)."""
-    return ("h", "c") if net.config.cell == "lstm" else ("h",)
+    return cell_states(net.config.cell)
 
 
 def _columns(g: Graph, x: str, start: int, stop: int) -> str:

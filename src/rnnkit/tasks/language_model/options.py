@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnkit.data.config import DOCUMENTS, UNIT_NAMES, StreamConfig
 from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
+from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
     DETERMINISTIC,
@@ -81,7 +82,11 @@ def _cutoffs_from_config(value: Any) -> str:
 
 OPTIONS = OptionTable(
     [
-        model_option("cell", "recurrent cell", choices=("lstm", "gru", "rnn")),
+        model_option(
+            "cell",
+            "recurrent cell (those rnnkit.nn.registry holds)",
+            choices=CellNames(),
+        ),
         model_option(
             "layers",
             "stacked recurrent layers",

@@ -52,6 +52,7 @@ from rnnkit.export.graph import (
     require_onnx,
     weights_digest,
 )
+from rnnkit.export.graph import state_names as cell_states
 from rnnkit.files import check_target, write_file
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.translation import ONNX_FILES
@@ -65,7 +66,7 @@ TOLERANCE = 1e-4  # the largest difference from PyTorch an export may show befor
 
 def state_names(net: TranslatorNet) -> tuple[str, ...]:
     """The decoder's recurrent states, in the order of ``DecoderState.hidden``."""
-    return ("h", "c") if net.config.cell == "lstm" else ("h",)
+    return cell_states(net.config.cell)
 
 
 def _axes(g: Graph, *axes: int) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rnnkit.data.config import UNIT_NAMES, PairConfig
 from rnnkit.errors import ConfigError
 from rnnkit.models.config import ATTENTIONS, EXTRA_TOKENS, SearchConfig, TranslatorConfig
+from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
     DETERMINISTIC,
@@ -114,7 +115,9 @@ _DECODING = (
 OPTIONS = OptionTable(
     [
         model_option(
-            "cell", "recurrent cell of the encoder and the decoder", choices=("lstm", "gru")
+            "cell",
+            "recurrent cell of the encoder and the decoder (those rnnkit.nn.registry holds)",
+            choices=CellNames(),
         ),
         model_option(
             "layers",
