@@ -137,3 +137,20 @@ def test_a_task_registered_outside_rnnkit_is_served_over_http(
         assert server.request("GET", "/info")[1]["task"] == NAME
     finally:
         server.stop()
+
+
+def test_every_task_s_commands_have_one_shape() -> None:
+    """``rnnkit GROUP train | evaluate | lr-find | VERB`` for each task, built by one factory;
+    the top-level words (``rnnkit train``, ``rnnkit generate``) are the same commands."""
+    from tests.robust.cli_batch import run_many
+
+    groups = {"classify": "predict", "lm": "generate", "translate": "text"}
+    helps = run_many(*([group, "--help"] for group in groups))
+    for (group, verb), result in zip(groups.items(), helps, strict=True):
+        assert result.returncode == 0, result.stderr
+        listed = result.stdout.split("positional arguments:")[1]
+        for word in ("train", "evaluate", "lr-find", verb):
+            assert f"\n    {word} " in listed, (group, word)
+    nested, top = run_many(["classify", "train", "--help"], ["train", "--help"])
+    description = "Train a recurrent text classifier"  # from here on: not the usage's width
+    assert nested.stdout.split(description)[1] == top.stdout.split(description)[1]

@@ -114,8 +114,8 @@ def test_confusion_png_writes_the_name_it_prints(data: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize("classes", [2, 6])
 def test_the_confusion_plot_title_fits_in_the_figure(classes: int) -> None:
     pytest.importorskip("matplotlib")
-    from rnnkit.cli.evaluate import confusion_figure
     from rnnkit.plotting import pyplot
+    from rnnkit.tasks.classification.cli_model import confusion_figure
 
     labels = [f"class-{i}" for i in range(classes)]
     matrix = [[i * classes + j for j in range(classes)] for i in range(classes)]

@@ -13,22 +13,10 @@ import sys
 from pathlib import Path
 
 from rnnkit import __version__
-from rnnkit.cli import (
-    datasets,
-    demo,
-    evaluate,
-    export,
-    generate,
-    lab,
-    lm,
-    lr_find,
-    predict,
-    serve,
-    train,
-    translate,
-)
+from rnnkit.cli import datasets, demo, export, lab, serve
 from rnnkit.cli.common import flag_names, flagged
 from rnnkit.cli.parser import Parser
+from rnnkit.cli.tasks import TaskCommands, add_task_commands, shorthand
 from rnnkit.errors import ConfigError, RnnkitError, TrainingInterrupted
 from rnnkit.files import USER_ERRNOS, cause
 
@@ -42,23 +30,18 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = (
-        train,
-        lr_find,
-        evaluate,
-        predict,
-        lm,
-        generate,
-        translate,
-        serve,
-        export,
-        datasets,
-        demo,
-        lab,
-    )
-    for module in modules:
+    for task in task_commands():  # every task's, the same shape for each
+        add_task_commands(commands, task)
+    for module in (serve, export, datasets, demo, lab):
         module.add_parser(commands)
     return parser
+
+
+def task_commands() -> list[TaskCommands]:
+    """The command lines of the registered tasks that have one (their specs name them)."""
+    from rnnkit.tasks import registry
+
+    return [spec.load("command_line") for spec in registry.specs() if spec.command_line]
 
 
 class _Lines(logging.Formatter):
@@ -88,7 +71,7 @@ def _configure_logging(quiet: bool, command: str | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = translate.shorthand(list(sys.argv[1:] if argv is None else argv))
+    argv = shorthand(task_commands(), list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "config", None):  # its options become defaults; parse the line again
@@ -99,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rnnkit: error: {shown}", file=sys.stderr)
             return 2
         args, extra = parser.parse_known_args(argv)
-    takes_texts = args.command == "predict" or getattr(args, "translate_command", "") == "text"
+    takes_texts = getattr(args, "takes_texts", False)  # rnnkit predict M --top-k 1 "text"
     if extra and takes_texts and not any(e.startswith("-") for e in extra):
         args.texts += extra  # texts given after options: rnnkit predict M --top-k 1 "text"
     elif extra:  # the command's own usage, as argparse shows for its other errors

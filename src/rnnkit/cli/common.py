@@ -1,4 +1,5 @@
-"""Pieces the commands share: data options, resolving DATA, and output helpers."""
+"""Pieces every command shares: the flags of library errors and log lines, the device options,
+texts from arguments or --input read as they come, and JSON output."""
 
 from __future__ import annotations
 
@@ -11,17 +12,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.shared import DEVICE_HELP
 from rnnkit.text.unicode import check_unicode
 from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
 if TYPE_CHECKING:  # imported where used: --help must not import torch
-    from rnnkit.data.corpus import Corpus
-    from rnnkit.data.datasets import Splits
     from rnnkit.options import OptionTable
-    from rnnkit.tasks.classification.estimator import TextClassifier
     from rnnkit.tasks.estimator import OptionsEstimator
 
 
@@ -62,113 +59,9 @@ def flag_names(command: str | None) -> dict[str, str]:
     return names
 
 
-def add_data_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("reading data files")
-    group.add_argument(
-        "--format",
-        choices=LABELLED_FORMATS,
-        default="auto",
-        help="file format; auto guesses from the name and first line and says "
-        "what it chose (default: auto)",
-    )
-    group.add_argument(
-        "--text-col",
-        default="text",
-        metavar="NAMES",
-        help="CSV/TSV/JSONL column(s) holding the text; several, separated by "
-        "commas, are joined with a space, e.g. title,description "
-        "(default: text)",
-    )
-    group.add_argument(
-        "--label-col",
-        default="label",
-        metavar="NAME",
-        help="CSV/TSV/JSONL column holding the label (default: label)",
-    )
-    group.add_argument(
-        "--encoding",
-        default="utf-8",
-        help="text encoding of the files, e.g. latin-1 (default: utf-8)",
-    )
-    group.add_argument(
-        "--skip-bad-rows",
-        action="store_true",
-        help="leave out malformed rows (wrong column count, missing label, "
-        "empty text) and report how many, instead of stopping at the first",
-    )
-    group.add_argument(
-        "--fine-labels",
-        action="store_true",
-        help="TREC files: use fine labels such as NUM:date instead of NUM",
-    )
-    group.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with one subfolder per named dataset (default: "
-        "$RNNKIT_DATA_DIR, then the cache, then a download)",
-    )
-    group.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="read and tokenize the data again instead of using the cache",
-    )
-
-
-def read_options(args: argparse.Namespace) -> ReadOptions:
-    return ReadOptions(
-        format=args.format,
-        text_cols=tuple(c.strip() for c in args.text_col.split(",") if c.strip()),
-        label_col=args.label_col,
-        encoding=args.encoding,
-        skip_bad_rows=args.skip_bad_rows,
-        fine_labels=args.fine_labels,
-    )
-
-
-def is_dataset(data: str) -> bool:
-    from rnnkit.data.registry import DATASETS
-
-    return data in DATASETS and not Path(data.split("#", 1)[0]).exists()
-
-
-def check_data(data: str) -> None:
-    from rnnkit.data.registry import DATASETS
-
-    if not is_dataset(data) and not Path(data.split("#", 1)[0]).exists():
-        raise ConfigError(
-            f"{data}: no such file or folder, and not a dataset name "
-            f"(datasets: {', '.join(DATASETS)}; see rnnkit datasets)"
-        )
-
-
-def load_named(args: argparse.Namespace, name: str, tokenizer: str) -> Splits:
-    from rnnkit.data.datasets import load_dataset
-
-    return load_dataset(name, args.data_dir, tokenizer, cache=not args.no_cache)
-
-
-def load_file(args: argparse.Namespace, path: str, tokenizer: str, *, quiet: bool) -> Corpus:
-    """The file ``path`` read with the data options of ``args``; its notes (the format
-    guessed, rows skipped) printed unless ``quiet``."""
-    from rnnkit.data.cache import load_corpus
-
-    check_data(path)
-    corpus = load_corpus(path, read_options(args), tokenizer, cache=not args.no_cache)
-    if not quiet:
-        for note in corpus.notes:
-            print(f"rnnkit: {note}", file=sys.stderr)
-    return corpus
-
-
 def print_json(value: Any) -> None:
     """One line of strict JSON (NaN and infinity are not JSON, so they raise here)."""
     print(json.dumps(value, ensure_ascii=False, allow_nan=False))
-
-
-def rounded(metrics: dict[str, Any] | None) -> dict[str, float] | None:
-    if metrics is None:
-        return None
-    return {key: round(float(metrics[key]), 6) for key in ("accuracy", "macro_f1")}
 
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -224,16 +117,6 @@ def set_threads(threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(threads)
-
-
-def load_model(args: argparse.Namespace) -> TextClassifier:
-    """The bundle at ``args.model``, with ``--device``, ``--precision`` and ``--threads``
-    applied."""
-    from rnnkit.tasks.classification.estimator import TextClassifier
-
-    set_threads(args.threads)
-    clf = TextClassifier.load(args.model, command=f"rnnkit {args.command}")
-    return apply_run_options(clf, args)
 
 
 MAX_LINE_CHARS = 1_000_000  # the longest line of --input: one text, which no model reads whole

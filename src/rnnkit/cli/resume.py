@@ -97,10 +97,10 @@ def resumed(args: argparse.Namespace) -> argparse.Namespace:
     options = read_meta(source).get("extra", {}).get("args")
     if not isinstance(options, dict):
         raise ConfigError(f"{source}: not written by rnnkit train")
-    if options.get("command") != args.command:
-        ran, ours = registry.of_command(options.get("command")), registry.of_command(args.command)
-        if options.get("command") not in ran.cli:
-            raise ConfigError(f"{source}: not written by an rnnkit training command")
+    ran, ours = registry.of_command(options.get("command")), registry.of_command(args.command)
+    if options.get("command") not in ran.cli:
+        raise ConfigError(f"{source}: not written by an rnnkit training command")
+    if ran is not ours:  # rnnkit train and rnnkit classify train are one command
         raise ConfigError(
             f"--resume {args.resume}: that run trains {ran.title}, and {ours.train_command} "
             f"trains {ours.title}; resume it with: {ran.train_command} --resume {folder}"

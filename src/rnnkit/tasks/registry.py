@@ -48,7 +48,8 @@ class TaskSpec:
     - ``route``: the endpoint's path (``/predict``) and ``example``: a request's body.
     - ``commands``: the commands that take its bundles, for messages; ``train_command``: the
       one that trains it (what ``--resume`` names); ``cli``: the command-line words that are
-      its (``lm`` and ``generate``), which decide how an option is shown.
+      its (``lm`` and ``generate``), which decide how an option is shown; ``command_line``:
+      ``"module:attr"`` of its :class:`rnnkit.cli.tasks.TaskCommands`, or None.
     - ``files``: the files besides the bundle's own that rnnkit writes into its folder (its
       ONNX exports).
     """
@@ -68,6 +69,7 @@ class TaskSpec:
     commands: str = ""
     train_command: str = ""
     cli: tuple[str, ...] = ()
+    command_line: str | None = None
     files: tuple[str, ...] = field(default=())
 
     def load(self, part: str) -> Any:
@@ -125,7 +127,7 @@ def names() -> tuple[str, ...]:
     for name in BUILTIN:
         get(name)
     _discover()
-    return tuple(_TASKS)
+    return (*BUILTIN, *(name for name in _TASKS if name not in BUILTIN))
 
 
 _discovered = False

@@ -54,7 +54,8 @@ SPEC = register(
         exporter="rnnkit.tasks.classification.export:export_bundle",
         commands="rnnkit predict, evaluate, serve",
         train_command="rnnkit train",
-        cli=("train", "lr-find", "evaluate", "predict"),
+        cli=("classify", "train", "lr-find", "evaluate", "predict"),
+        command_line="rnnkit.tasks.classification.cli:COMMANDS",
         files=ONNX_FILES,
     )
 )

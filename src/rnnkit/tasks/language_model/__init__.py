@@ -45,6 +45,7 @@ SPEC = register(
         commands="rnnkit generate, lm evaluate, serve",
         train_command="rnnkit lm train",
         cli=("lm", "generate"),
+        command_line="rnnkit.tasks.language_model.cli:COMMANDS",
         files=(ONNX_FILE,),
     )
 )

@@ -52,6 +52,7 @@ SPEC = register(
         commands="rnnkit translate, translate evaluate, serve",
         train_command="rnnkit translate train",
         cli=("translate",),
+        command_line="rnnkit.tasks.translation.cli:COMMANDS",
         files=ONNX_FILES,
     )
 )

@@ -1,14 +1,16 @@
-"""``rnnkit translate MODEL [TEXT ...]`` and ``rnnkit translate evaluate``: using a translator
-bundle (the parsers are in :mod:`rnnkit.cli.translate`), and reading sentence pairs."""
+"""The translator's commands that use a model (``evaluate``, ``text``), and how its commands
+read sentence pairs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import (
+    add_device_options,
     apply_run_options,
     chunks,
     input_texts,
@@ -16,18 +18,116 @@ from rnnkit.cli.common import (
     set_threads,
     warn_not_applied,
 )
+from rnnkit.cli.tasks import Command
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.translation.options import DECODING
+from rnnkit.tasks.translation.options import BACKENDS, DECODING, OPTIONS
 
 if TYPE_CHECKING:
     from rnnkit.data.pairs import Pairs, PairSplits
     from rnnkit.tasks.translation.estimator import Translator
 
-
 log = logging.getLogger("rnnkit")
 
 SIDES = ("source", "target")
 CHUNK = 1024  # sentences translated together, so a long input streams in bounded memory
+
+DATA_HELP = """\
+DATA is two line-aligned files, SRC_FILE TGT_FILE (line N of one translates line N of the
+other; .gz files are read as well), one .csv/.tsv file with a source and a target column (a
+first row naming the --source and --target columns is a header), one .jsonl file with the
+fields --source and --target (default: source, target), or the named dataset multi30k
+(--source de --target en, or the reverse; its val and test_2016_flickr splits come with it)."""
+
+
+def wrapped(text: str) -> str:
+    """A paragraph of a description that argparse shows as written (RawDescriptionHelpFormatter,
+    for the examples), wrapped as DATA_HELP is."""
+    return textwrap.fill(text, 92)
+
+
+def add_pair_options(parser: argparse.ArgumentParser, *, model: bool = False) -> None:
+    """How sentence pairs are read; on a command that uses a model (``model``), --source and
+    --target default to the languages it was trained on."""
+    group = parser.add_argument_group("reading sentence pairs")
+    for name in ("source", "target"):
+        action = OPTIONS.add_argument(group, name)
+        if model:
+            action.help = (
+                f"{OPTIONS[name].help.split(';')[0]} (default: as the model was trained; the "
+                "other direction is refused)"
+            )
+    group.add_argument(
+        "--encoding", default="utf-8", help="text encoding of the files (default: utf-8)"
+    )
+    group.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="leave out pairs with an empty side (and report how many) instead of stopping",
+    )
+    group.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with one subfolder per named dataset (default: $RNNKIT_DATA_DIR, then "
+        "the cache, then a download)",
+    )
+
+
+def add_decoding(parser: argparse.ArgumentParser, *, backend: bool = False) -> None:
+    """The search's options: on training, the values saved with the model; on the commands
+    that use a model (``backend``), changes to what it was saved with."""
+    group = parser.add_argument_group("decoding")
+    for name in DECODING:
+        action = OPTIONS.add_argument(group, name)
+        if backend:
+            action.default = None
+            action.help = f"{OPTIONS[name].help} (default: as the model was saved)"
+    if backend:
+        group.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default="torch",
+            help="torch, or onnx: ONNX Runtime on MODEL/encoder.onnx and MODEL/decoder.onnx "
+            "(rnnkit export MODEL first)",
+        )
+
+
+def add_text(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="translator bundle folder")
+    parser.add_argument("texts", metavar="TEXT", nargs="*", help="sentences to translate")
+    parser.add_argument(
+        "--input",
+        metavar="FILE",
+        help="translate each line of FILE (- for standard input), read as it comes; a line "
+        "holds at most 1,000,000 characters",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="text encoding of --input (default: utf-8)"
+    )
+    add_decoding(parser, backend=True)
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per sentence: source, translation, tokens (how many), log_prob",
+    )
+    parser.add_argument(
+        "--plot-attention",
+        metavar="FILE",
+        help="draw the attention of one sentence's translation (source against output "
+        "tokens) to FILE (.png, .svg or .pdf)",
+    )
+    add_device_options(parser)
+
+
+def add_evaluate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="translator bundle folder")
+    parser.add_argument("data", metavar="DATA", nargs="+", help="pairs, or a dataset name")
+    parser.add_argument(
+        "--split", choices=("train", "valid", "test"), help="the split of a named dataset"
+    )
+    add_pair_options(parser, model=True)
+    add_decoding(parser, backend=True)
+    parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    add_device_options(parser)
 
 
 def read_pairs(
@@ -174,3 +274,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for name in ("bleu", "bleu_lc", "chrf"):
             print(f"  {name}: {found[f'{name}_signature']}")
     return 0
+
+
+TEXT = Command(
+    "translate sentences (rnnkit translate MODEL [TEXT ...])",
+    wrapped(
+        "Translate sentences with a translator bundle (rnnkit translate train --out): the TEXT "
+        "arguments, or each line of --input (order kept; an empty line gives an empty "
+        "translation). One translation per line on standard output, or with --json one JSON "
+        "object per line."
+    ),
+    add_text,
+    run_text,
+    epilog='examples:\n  rnnkit translate models/de-en "Ein Hund rennt über die Wiese."\n'
+    "  rnnkit translate models/de-en --input test.de --beam 5 > test.en\n"
+    '  rnnkit translate models/de-en "Zwei Männer." --plot-attention attention.png',
+    takes_texts=True,
+)
+EVALUATE = Command(
+    "score a translator: BLEU, lower-cased BLEU, chrF",
+    wrapped(
+        "Translate the source side of DATA and score the translations against the target side "
+        "with sacreBLEU: BLEU (cased, detokenized), BLEU of lower-cased text (what published "
+        "Multi30k figures report) and chrF, each with its signature."
+    )
+    + "\n\n"
+    + DATA_HELP
+    + "\n\nA named dataset is scored on its test split unless --split says otherwise.",
+    add_evaluate,
+    run_evaluate,
+)
