@@ -38,9 +38,10 @@ def test_a_model_larger_than_memory_is_refused_with_the_sizes() -> None:
 def test_the_configuration_names_every_registered_cell() -> None:
     from rnnkit.models.config import CELLS
     from rnnkit.nn import registry
+    from rnnkit.nn.layers import layer
 
     assert set(CELLS) == {*registry.cell_names(), "bag"}  # from the registry, torch-free
-    assert {registry.layer(name).mode for name in registry.cell_names()} == {
+    assert {layer(name).mode for name in registry.cell_names()} == {
         "LSTM",
         "GRU",
         "RNN_TANH",

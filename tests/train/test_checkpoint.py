@@ -97,14 +97,14 @@ def test_a_run_killed_while_copying_its_best_checkpoint_resumes_with_the_best_we
     leaving a staging file there, or a later one, leaving the previous best): ``best/`` does
     not count as someone else's files, and the resumed run ends with the best epoch's weights
     as the uninterrupted run does, not with the last or the previous best ones."""
-    import rnnkit.train.trainer
+    import rnnkit.train.resuming
     from rnnkit.bundle import foreign_entries
 
     data = Blobs()
     full = noisy_model()
     Trainer(CONFIG).fit(full, data, Scripted(*scores))  # type: ignore[arg-type]
 
-    copy, copies = rnnkit.train.trainer.copy_checkpoint, []
+    copy, copies = rnnkit.train.resuming.copy_checkpoint, []
 
     def dies_copying(source: Path, target: Path) -> Path:
         copies.append(target)
@@ -115,10 +115,10 @@ def test_a_run_killed_while_copying_its_best_checkpoint_resumes_with_the_best_we
         return copy(source, target)
 
     policy = CheckpointPolicy(tmp_path / "out" / "checkpoints")
-    monkeypatch.setattr(rnnkit.train.trainer, "copy_checkpoint", dies_copying)
+    monkeypatch.setattr(rnnkit.train.resuming, "copy_checkpoint", dies_copying)
     with pytest.raises(SystemExit):
         Trainer(CONFIG, checkpoints=policy).fit(noisy_model(), data, Scripted(*scores))  # type: ignore[arg-type]
-    monkeypatch.setattr(rnnkit.train.trainer, "copy_checkpoint", copy)
+    monkeypatch.setattr(rnnkit.train.resuming, "copy_checkpoint", copy)
     assert foreign_entries(tmp_path / "out") == []
 
     resumed = noisy_model()

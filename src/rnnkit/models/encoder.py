@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 import rnnkit.nn
 from rnnkit.models.config import BAG, EncoderConfig
-from rnnkit.nn import registry
 from rnnkit.nn.dropout import dropout, dropout_mask, locked_dropout
+from rnnkit.nn.layers import layer
 from rnnkit.text.vocab import Vocabulary
 
 
@@ -66,8 +66,7 @@ class Encoder(nn.Module):
                 options["variational"] = config.locked_dropout
             if config.weight_dropout > 0:
                 options["weight_dropout"] = config.weight_dropout
-            layer = registry.layer(config.cell)
-            self.rnn = layer(config.embed_dim, config.hidden_size, **options)
+            self.rnn = layer(config.cell)(config.embed_dim, config.hidden_size, **options)
 
     @property
     def output_size(self) -> int:

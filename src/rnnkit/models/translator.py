@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from rnnkit.models.attention import Attention, Memory
 from rnnkit.models.config import TranslatorConfig
 from rnnkit.models.encoder import Encoder
-from rnnkit.nn import registry
 from rnnkit.nn.base import RecurrentBase
 from rnnkit.nn.dropout import dropout
+from rnnkit.nn.layers import layer
 from rnnkit.nn.masking import length_mask
 
 State = tuple[Tensor, ...]
@@ -97,7 +97,7 @@ class TranslatorNet(nn.Module):
         if config.weight_dropout > 0:
             options["weight_dropout"] = config.weight_dropout
         width = E + (D if config.input_feeding else 0)
-        self.decoder: RecurrentBase = registry.layer(config.cell)(width, D, **options)
+        self.decoder: RecurrentBase = layer(config.cell)(width, D, **options)
         self.attention = Attention(config.attention, D)
         self.combine = nn.Linear(2 * D, D, bias=False)
         self.projection = nn.Linear(D, E) if config.tie_weights and D != E else None

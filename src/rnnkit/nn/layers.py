@@ -33,14 +33,16 @@ layer's ``mode``: a layer for a newly registered cell is a subclass that sets ``
 
 from __future__ import annotations
 
+import importlib
 from typing import Literal
 
 from torch import Tensor
 
+from rnnkit.nn import registry
 from rnnkit.nn.base import Impl, RecurrentBase
 from rnnkit.nn.checks import Lengths
 
-__all__ = ["GRU", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase"]
+__all__ = ["GRU", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase", "layer"]
 
 
 class RNN(RecurrentBase):
@@ -157,3 +159,20 @@ class GRU(RecurrentBase):
     ) -> tuple[Tensor, Tensor]:
         output, state = self._run(input, None if hx is None else (hx,), lengths)
         return output, state[0]
+
+
+_MADE: dict[str, type[RecurrentBase]] = {}  # the layer classes made for cells without one
+
+
+def layer(name: str) -> type[RecurrentBase]:
+    """The layer class of the cell configurations call ``name`` (:mod:`rnnkit.nn.registry`):
+    its own (``LSTM``), or a ``RecurrentBase`` with its ``mode``, made once."""
+    spec = registry.named(name)
+    if spec.layer is not None:
+        module, _, attribute = spec.layer.partition(":")
+        found: type[RecurrentBase] = getattr(importlib.import_module(module), attribute)
+        return found
+    if spec.mode not in _MADE:
+        doc = f"A layer of the {spec.mode} cell, stacked and optionally bidirectional."
+        _MADE[spec.mode] = type(spec.mode, (RecurrentBase,), {"mode": spec.mode, "__doc__": doc})
+    return _MADE[spec.mode]

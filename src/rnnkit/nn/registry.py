@@ -13,7 +13,7 @@ computes it; and for the models and the command line, the ``name`` configuration
                       hh_shape=lambda h: (h,)))
 
 after which every task takes ``cell="indrnn"`` (a layer class is made for it from
-``RecurrentBase``; ``layer(name)`` gives it). A cell with no fused kernel runs the reference
+``RecurrentBase``: ``rnnkit.nn.layers.layer(name)``). A cell with no fused kernel runs the reference
 path under ``impl="auto"``.
 
 Nothing here imports torch: the built-in steps and kernels are named as ``"module:attr"``
@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-    from rnnkit.nn.base import RecurrentBase
 
 State = tuple["Tensor", ...]
 StepFn = Callable[["Tensor", State, Sequence["Tensor"]], State]
@@ -156,7 +154,6 @@ def unregister(mode: str) -> CellSpec:
     """Forget the cell ``mode`` and return its spec (tests restore the registry with this)."""
     spec = get(mode)
     del _CELLS[mode]
-    _LAYERS.pop(mode, None)
     return spec
 
 
@@ -186,25 +183,6 @@ def named(name: str) -> CellSpec:
         if spec.name == name:
             return spec
     raise ValueError(f"unknown cell {name!r}: the registered cells are {', '.join(cell_names())}")
-
-
-_LAYERS: dict[str, type[RecurrentBase]] = {}  # the layer classes made for cells without one
-
-
-def layer(name: str) -> type[RecurrentBase]:
-    """The layer class of the cell ``name``: its own (``rnnkit.nn.LSTM``), or a
-    ``RecurrentBase`` with its ``mode``, made once."""
-    spec = named(name)
-    if spec.layer is not None:
-        module, _, attribute = spec.layer.partition(":")
-        found: type[RecurrentBase] = getattr(importlib.import_module(module), attribute)
-        return found
-    if spec.mode not in _LAYERS:
-        from rnnkit.nn.base import RecurrentBase
-
-        doc = f"A layer of the {spec.mode} cell, stacked and optionally bidirectional."
-        _LAYERS[spec.mode] = type(spec.mode, (RecurrentBase,), {"mode": spec.mode, "__doc__": doc})
-    return _LAYERS[spec.mode]
 
 
 class CellNames:

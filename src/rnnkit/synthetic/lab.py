@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.nn import registry
+from rnnkit.nn.layers import layer
 from rnnkit.synthetic.sequences import SOLVED_MSE, SequenceTask
 from rnnkit.train.device import model_device, resolve_device
 from rnnkit.train.step import BatchLike, Step
@@ -58,7 +59,7 @@ class SequenceModel(nn.Module):
             )
         self.cell = cell
         self.per_step = per_step
-        self.recurrent = registry.layer(cell)(input_size, hidden_size)
+        self.recurrent = layer(cell)(input_size, hidden_size)
         self.readout = nn.Linear(hidden_size, outputs)
 
     def forward(self, x: Tensor) -> Tensor:

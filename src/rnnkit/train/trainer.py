@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict
 from typing import Any, Protocol
 
 import torch
@@ -33,16 +32,14 @@ from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     META,
     CheckpointPolicy,
-    TrainingState,
-    copy_checkpoint,
-    load_checkpoint,
     read_meta,
-    save_checkpoint,
 )
 from rnnkit.train.config import TrainConfig, auto_epochs
 from rnnkit.train.device import deterministic_kernels, feed, model_device
 from rnnkit.train.distributed import World
+from rnnkit.train.fine_tuning import layer_groups, unfreeze_top
 from rnnkit.train.precision import check_precision
+from rnnkit.train.resuming import restore_run, save_run
 from rnnkit.train.run import (
     TIME_STEPS,
     History,
@@ -335,7 +332,7 @@ class Trainer:
             )
         return message
 
-    # -- checkpoints -----------------------------------------------------------------------
+    # -- checkpoints (rnnkit.train.resuming) ----------------------------------------------
 
     def _save(
         self,
@@ -346,35 +343,9 @@ class Trainer:
         *,
         best: bool = False,
     ) -> None:
-        policy = self.checkpoints
-        assert policy is not None
-        rng = torch.stack(self.world.gather(torch.get_rng_state()))  # (processes, state)
-        device = self._step.device
-        cuda_rng = None
-        if device.type == "cuda":
-            cuda_rng = torch.stack(self.world.gather(torch.cuda.get_rng_state(device)))
+        assert self.checkpoints is not None
+        save_run(self.checkpoints, self.world, self._step, run, model, optimizer, scheduler, best)
         self._checkpointed = True
-        if not self.world.is_main:
-            return
-        history = asdict(run.history)
-        history["first_step_at"] = None  # a clock reading, meaningless in another process
-        state = TrainingState(
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
-            rng=rng,
-            position={"epoch": run.epoch, "batch": run.batch, "steps": run.history.steps},
-            progress=asdict(run.progress),
-            history=history,
-            best={"key": list(run.best_key) if run.best_key else None, "waited": run.waited},
-            extra=policy.extra,
-            cuda_rng=cuda_rng,
-            scaler=self._step.scaler.state_dict() if self._step.scaler.is_enabled() else None,
-        )
-        save_checkpoint(policy.last, state)
-        if best:
-            copy_checkpoint(policy.last, policy.best)
-        log.debug("checkpoint: %s", state.describe())
 
     def _restore(
         self,
@@ -383,65 +354,9 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> None:
-        policy = self.checkpoints
-        assert policy is not None
-        source = policy.resume_from or policy.last
-        state = load_checkpoint(source)
+        assert self.checkpoints is not None
+        restore_run(self.checkpoints, self.world, self._step, run, model, optimizer, scheduler)
         self._checkpointed = True
-        if source != policy.last and self.world.is_main:  # last is whole again from here on
-            copy_checkpoint(source, policy.last)
-        model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
-        scheduler.load_state_dict({**state.scheduler, "lr_lambdas": [None]})
-        planned = [group["initial_lr"] for group in optimizer.param_groups]
-        if scheduler.base_lrs != planned:  # resumed with a new --lr: scale from here
-            scale = planned[-1] / scheduler.base_lrs[-1]
-            scheduler.base_lrs = planned
-            for group in optimizer.param_groups:
-                group["lr"] *= scale
-        rng = state.rng if state.rng.dim() == 2 else state.rng[None]
-        torch.set_rng_state(rng[self.world.rank % len(rng)].clone())
-        device = self._step.device
-        if device.type == "cuda" and state.cuda_rng is not None:
-            torch.cuda.set_rng_state(state.cuda_rng[self.world.rank % len(state.cuda_rng)], device)
-        if state.scaler is not None and self._step.scaler.is_enabled():
-            self._step.scaler.load_state_dict(state.scaler)
-        run.history = History(**state.history)
-        run.epoch, run.batch = state.position["epoch"], state.position["batch"]
-        run.progress = Progress(**state.progress)
-        key = state.best["key"]
-        run.best_key = (float(key[0]), float(key[1])) if key else None
-        run.waited = state.best["waited"]
-        if run.best_key is not None:
-            run.best_state = self._best_weights(run, state)
-        log.info("resuming from %s: %s", source, state.describe())
-
-    def _best_weights(self, run: RunState, last: TrainingState) -> dict[str, Tensor] | None:
-        """The best epoch's weights for a resumed run. The best is the checkpoint written at
-        the end of epoch ``history.best_epoch``: ``best/`` when it is that one; the last
-        checkpoint's own when that is it (the process died while copying it to ``best/``,
-        which is repaired here); otherwise none, with a warning that the run ends with its
-        last weights unless a later epoch is better."""
-        policy = self.checkpoints
-        assert policy is not None
-        at = {"epoch": run.history.best_epoch, "batch": 0}
-
-        def is_best(position: dict[str, Any]) -> bool:
-            return all(position[k] == v for k, v in at.items())
-
-        if (policy.best / META).is_file() and is_best(read_meta(policy.best)["position"]):
-            return load_checkpoint(policy.best).model
-        if is_best(last.position):
-            if self.world.is_main:
-                copy_checkpoint(policy.last, policy.best)
-            return last.model
-        log.warning(
-            "%s does not hold the weights of epoch %d, the best; this run ends with its last "
-            "weights unless a later epoch is better",
-            policy.best,
-            run.history.best_epoch,
-        )
-        return None
 
     @contextlib.contextmanager
     def _stop_on_interrupt(self) -> Iterator[None]:
@@ -474,32 +389,3 @@ def _is_terminal(stream: Any) -> bool:
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
-def layer_groups(model: nn.Module, config: TrainConfig) -> list[tuple[list[Tensor], float]]:
-    """The trainable parameters in groups, each with its multiplier of the learning rate:
-    one group at 1 by default; with ``lr_decay`` or gradual unfreezing, the model's
-    ``layer_groups()`` from the bottom up (embedding, each recurrent layer, the head), the top
-    at 1 and each one below at the rate above / ``lr_decay``."""
-    trainable: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
-    if config.lr_decay == 1.0 and config.unfreeze == "none":
-        return [(trainable, 1.0)]
-    groups_of = getattr(model, "layer_groups", None)
-    if groups_of is None:
-        raise ConfigError(
-            f"{type(model).__name__} has no layer groups: lr_decay and unfreeze need a model "
-            "made of layers (a classifier)",
-            field="lr_decay" if config.lr_decay != 1.0 else "unfreeze",
-        )
-    wanted = {id(p) for p in trainable}
-    groups = [[p for p in group if id(p) in wanted] for group in groups_of()]
-    depth = len(groups) - 1
-    return [(group, config.lr_decay ** -(depth - i)) for i, group in enumerate(groups) if group]
-
-
-def unfreeze_top(groups: list[list[Tensor]], count: int) -> None:
-    """Train the top ``count`` groups and freeze the others (their gradients stay None, so
-    AdamW leaves them, weight decay included)."""
-    for i, group in enumerate(groups):
-        for parameter in group:
-            parameter.requires_grad_(i >= len(groups) - count)
