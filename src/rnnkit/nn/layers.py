@@ -34,6 +34,7 @@ layer's ``mode``: a layer for a newly registered cell is a subclass that sets ``
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from torch import Tensor
@@ -42,7 +43,7 @@ from rnnkit.nn import registry
 from rnnkit.nn.base import Impl, RecurrentBase
 from rnnkit.nn.checks import Lengths
 
-__all__ = ["GRU", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase", "layer"]
+__all__ = ["GRU", "LAYERS", "LSTM", "RNN", "Impl", "Lengths", "RecurrentBase", "layer"]
 
 
 class RNN(RecurrentBase):
@@ -176,3 +177,22 @@ def layer(name: str) -> type[RecurrentBase]:
         doc = f"A layer of the {spec.mode} cell, stacked and optionally bidirectional."
         _MADE[spec.mode] = type(spec.mode, (RecurrentBase,), {"mode": spec.mode, "__doc__": doc})
     return _MADE[spec.mode]
+
+
+class _Layers(Mapping[str, type[RecurrentBase]]):
+    """Every registered cell's layer class by the name configurations give it, read from the
+    registry each time: a cell registered later is in it."""
+
+    def __getitem__(self, name: str) -> type[RecurrentBase]:
+        if name not in registry.cell_names():
+            raise KeyError(name)
+        return layer(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.cell_names())
+
+    def __len__(self) -> int:
+        return len(registry.cell_names())
+
+
+LAYERS: Mapping[str, type[RecurrentBase]] = _Layers()
