@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.train import trainer
+from rnnkit.train import progress, trainer
 from rnnkit.train.config import TrainConfig
 from tests.conftest import TINY, make_texts, write_csv
 from tests.robust.cli_batch import run_many
@@ -50,7 +50,7 @@ def test_without_a_terminal_progress_is_lines_not_carriage_returns(
     # A line every PROGRESS_LINE_SECONDS instead (0 here, so that every step logs one).
     from tests.train.test_trainer import Blobs
 
-    monkeypatch.setattr(trainer, "PROGRESS_LINE_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_LINE_SECONDS", 0.0)
     model = __import__("torch").nn.Linear(2, 2)
     with caplog.at_level(logging.INFO, logger="rnnkit"):
         trainer.Trainer(TrainConfig(epochs=1), progress=True).fit(model, Blobs())

@@ -11,6 +11,73 @@ from rnnkit.errors import ConfigError
 from rnnkit.serve.config import ServeConfig
 from rnnkit.tasks.shared import DEVICE_HELP
 
+DESCRIPTION = (
+    "Serve a model bundle over HTTP with FastAPI and uvicorn (the serve extra: "
+    "pip install 'rnnkit[serve]'). A classifier: POST /predict with "
+    '{"texts": ["...", ...], "top_k": k} answers {"predictions": [{"label", "score", '
+    '"probs"}, ...], "model": ...}; concurrent requests are batched together. A language '
+    'model: POST /generate with {"prompt": "...", "max_tokens": n, "temperature": t, '
+    '"top_k": k, "top_p": p, "seed": s, "stop": "...", "stream": false} answers {"text", '
+    '"tokens", "model"}, or with "stream": true sends server-sent events, one per token. A '
+    'translator: POST /translate with {"texts": ["...", ...], "beam": k, '
+    '"length_penalty": a} answers {"translations": [{"translation", "tokens", '
+    '"log_prob"}, ...], "model": ...}; concurrent requests with the same beam and length '
+    "penalty are decoded together. GET /health; GET /info (task, configuration, metrics); "
+    "the OpenAPI schema at "
+    "/openapi.json and pages at /docs. Listens on loopback unless --host says otherwise."
+)
+
+LIMITS = (  # (flag, metavar, help): each sets the ServeConfig field of its name, of its type
+    (
+        "--max-batch",
+        "N",
+        "a classifier's or a translator's: most texts in one request, and in one batch of the "
+        "model (default: %(default)s)",
+    ),
+    (
+        "--max-chars",
+        "N",
+        "a classifier's or a translator's: most characters in one text (default: %(default)s)",
+    ),
+    (
+        "--max-prompt-chars",
+        "N",
+        "a language model's: most characters in a prompt, and in a stop string "
+        "(default: %(default)s)",
+    ),
+    (
+        "--max-tokens",
+        "N",
+        "a language model's: most tokens one request may generate (its max_tokens; "
+        "default: %(default)s)",
+    ),
+    (
+        "--max-beam",
+        "N",
+        "a translator's: widest beam one request may ask for (its beam; a request without one "
+        "gets the model's beam, or this if lower; default: %(default)s)",
+    ),
+    (
+        "--max-source-tokens",
+        "N",
+        "a translator's: most tokens (its source units) in one text; a longer one is a 413, "
+        "since decoding it costs the square of its length (default: %(default)s)",
+    ),
+    (
+        "--batch-wait-ms",
+        "MS",
+        "how long a batch waits for more requests once one arrived (default: %(default)s: it "
+        "takes the requests already received; under load, requests pile up while the model "
+        "runs)",
+    ),
+    (
+        "--body-timeout",
+        "S",
+        "seconds a request's body may take to arrive once its headers have; a slower or "
+        "shorter one is answered 408 and its connection closed (default: %(default)s)",
+    ),
+)
+
 
 def add_parser(commands: Any) -> None:
     defaults = ServeConfig(model="")
@@ -18,19 +85,7 @@ def add_parser(commands: Any) -> None:
         "serve",
         help="serve a model over HTTP (POST /predict; /generate for a language model, "
         "/translate for a translator)",
-        description="Serve a model bundle over HTTP with FastAPI and uvicorn (the serve extra: "
-        "pip install 'rnnkit[serve]'). A classifier: POST /predict with "
-        '{"texts": ["...", ...], "top_k": k} answers {"predictions": [{"label", "score", '
-        '"probs"}, ...], "model": ...}; concurrent requests are batched together. A language '
-        'model: POST /generate with {"prompt": "...", "max_tokens": n, "temperature": t, '
-        '"top_k": k, "top_p": p, "seed": s, "stop": "...", "stream": false} answers {"text", '
-        '"tokens", "model"}, or with "stream": true sends server-sent events, one per token. A '
-        'translator: POST /translate with {"texts": ["...", ...], "beam": k, '
-        '"length_penalty": a} answers {"translations": [{"translation", "tokens", '
-        '"log_prob"}, ...], "model": ...}; concurrent requests with the same beam and length '
-        "penalty are decoded together. GET /health; GET /info (task, configuration, metrics); "
-        "the OpenAPI schema at "
-        "/openapi.json and pages at /docs. Listens on loopback unless --host says otherwise.",
+        description=DESCRIPTION,
         epilog="Example: rnnkit serve model --port 8000 & curl -s localhost:8000/predict "
         "-H 'content-type: application/json' -d '{\"texts\": [\"a fine film\"]}'",
     )
@@ -49,76 +104,15 @@ def add_parser(commands: Any) -> None:
         "cores (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-batch",
-        type=int,
-        default=defaults.max_batch,
-        metavar="N",
-        help="a classifier's or a translator's: most texts in one request, and in one batch "
-        "of the model (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-chars",
-        type=int,
-        default=defaults.max_chars,
-        metavar="N",
-        help="a classifier's or a translator's: most characters in one text (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-prompt-chars",
-        type=int,
-        default=defaults.max_prompt_chars,
-        metavar="N",
-        help="a language model's: most characters in a prompt, and in a stop string "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=int,
-        default=defaults.max_tokens,
-        metavar="N",
-        help="a language model's: most tokens one request may generate (its max_tokens; "
-        "default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-beam",
-        type=int,
-        default=defaults.max_beam,
-        metavar="N",
-        help="a translator's: widest beam one request may ask for (its beam; a request "
-        "without one gets the model's beam, or this if lower; default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-source-tokens",
-        type=int,
-        default=defaults.max_source_tokens,
-        metavar="N",
-        help="a translator's: most tokens (its source units) in one text; a longer one is a "
-        "413, since decoding it costs the square of its length (default: %(default)s)",
-    )
-    parser.add_argument(
         "--api-key",
         metavar="KEY",
         help="require this key (8 characters or more) in the X-API-Key header (or "
         "Authorization: Bearer KEY) for /predict (/generate, /translate) and /info; also read from "
         "$RNNKIT_API_KEY; an empty key is an error, not an open server",
     )
-    parser.add_argument(
-        "--batch-wait-ms",
-        type=float,
-        default=defaults.batch_wait_ms,
-        metavar="MS",
-        help="how long a batch waits for more requests once one arrived (default: %(default)s: "
-        "it takes the requests already received; under load, requests pile up while the model "
-        "runs)",
-    )
-    parser.add_argument(
-        "--body-timeout",
-        type=float,
-        default=defaults.body_timeout,
-        metavar="S",
-        help="seconds a request's body may take to arrive once its headers have; a slower or "
-        "shorter one is answered 408 and its connection closed (default: %(default)s)",
-    )
+    for flag, metavar, text in LIMITS:
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        parser.add_argument(flag, type=type(default), default=default, metavar=metavar, help=text)
     parser.add_argument(
         "--no-batching",
         action="store_true",

@@ -44,6 +44,7 @@ class History:
         }
 
 
+UNLIMITED_EPOCHS = 1_000_000  # with a time budget and no --epochs
 TIME_STEPS = 100_000  # a time budget's schedule: its fraction elapsed, as steps of this many
 
 

@@ -17,7 +17,6 @@ import itertools
 import logging
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,9 +38,11 @@ from rnnkit.train.device import deterministic_kernels, feed, model_device
 from rnnkit.train.distributed import World
 from rnnkit.train.fine_tuning import layer_groups, unfreeze_top
 from rnnkit.train.precision import check_precision
+from rnnkit.train.progress import EpochProgress
 from rnnkit.train.resuming import restore_run, save_run
 from rnnkit.train.run import (
     TIME_STEPS,
+    UNLIMITED_EPOCHS,
     History,
     Progress,
     RunState,
@@ -51,9 +52,6 @@ from rnnkit.train.run import (
 from rnnkit.train.step import BatchLike, Objective, Step, adamw, cross_entropy
 
 log = logging.getLogger(__name__)
-
-PROGRESS_LINE_SECONDS = 10.0  # without a terminal, a progress line this often
-UNLIMITED_EPOCHS = 1_000_000  # with a time budget and no --epochs
 
 
 class BatchSource(Protocol):
@@ -100,23 +98,9 @@ class Trainer:
             objective = Objective(cross_entropy(config.label_smoothing))
         device = model_device(model)
         check_precision(config.precision, device)
-        self.world = world = distributed.current(device)
+        self.world = distributed.current(device)
         self._checkpointed = False
-        net: nn.Module = model
-        if world.distributed and config.unfreeze == "gradual":
-            raise ConfigError(
-                "unfreeze gradual changes the trained parameters each epoch, which "
-                "data-parallel training cannot follow: use one process, or unfreeze none",
-                field="unfreeze",
-            )
-        if world.distributed:
-            from torch.nn.parallel import DistributedDataParallel
-
-            net = DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None
-            )
-            batches = batches.shard(world.rank, world.size)  # type: ignore[attr-defined]
-            torch.manual_seed(config.seed * 7919 + world.rank)  # dropout differs by process
+        net, batches = self._distribute(model, batches)
         groups = layer_groups(model, config)
         optimizer = adamw(
             [{"params": group, "lr": config.lr * rate} for group, rate in groups],
@@ -132,27 +116,9 @@ class Trainer:
             precision=config.precision,
             clip_norm=config.clip_norm,
         )
-        epochs = config.epochs or auto_epochs(len(batches))
-        if config.max_minutes and not config.epochs:
-            epochs = UNLIMITED_EPOCHS
-        total_steps = epochs * len(batches)
-        if config.max_steps:
-            total_steps = min(total_steps, config.max_steps)
-            epochs = min(epochs, -(-total_steps // len(batches)))
+        epochs, total_steps = self._plan(len(batches))
         run = RunState(History(planned_epochs=epochs))
-        if config.max_minutes:  # the schedule runs over the time budget
-            budget = config.max_minutes * 60
-
-            def factor(step: int) -> float:
-                spent = (run.history.seconds + run.progress.seconds) / budget
-                return lr_factor(min(int(spent * TIME_STEPS), TIME_STEPS), TIME_STEPS, config)
-
-        else:
-
-            def factor(step: int) -> float:
-                return lr_factor(step, total_steps, config)
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._factor(run, total_steps))
         if self.checkpoints is not None and self.checkpoints.resume:
             self._restore(run, model, optimizer, scheduler)
         with deterministic_kernels(config.deterministic), self._stop_on_interrupt():
@@ -174,6 +140,52 @@ class Trainer:
             history.best_epoch = len(history.epochs)
         model.eval()
         return history
+
+    def _distribute(self, model: nn.Module, batches: BatchSource) -> tuple[nn.Module, BatchSource]:
+        """The module the steps run (``model``, or it wrapped for data-parallel training) and
+        this process's share of ``batches``."""
+        if not self.world.distributed:
+            return model, batches
+        if self.config.unfreeze == "gradual":
+            raise ConfigError(
+                "unfreeze gradual changes the trained parameters each epoch, which "
+                "data-parallel training cannot follow: use one process, or unfreeze none",
+                field="unfreeze",
+            )
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = model_device(model)
+        net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        torch.manual_seed(self.config.seed * 7919 + self.world.rank)  # dropout differs by process
+        return net, batches.shard(self.world.rank, self.world.size)  # type: ignore[attr-defined]
+
+    def _plan(self, batches: int) -> tuple[int, int]:
+        """The epochs and the steps the schedule plans for, ``batches`` an epoch."""
+        config = self.config
+        epochs = config.epochs or auto_epochs(batches)
+        if config.max_minutes and not config.epochs:
+            epochs = UNLIMITED_EPOCHS
+        total_steps = epochs * batches
+        if config.max_steps:
+            total_steps = min(total_steps, config.max_steps)
+            epochs = min(epochs, -(-total_steps // batches))
+        return epochs, total_steps
+
+    def _factor(self, run: RunState, total_steps: int) -> Callable[[int], float]:
+        """The learning rate's factor at a step: over the steps, or with --max-minutes over
+        the time budget."""
+        config = self.config
+        if not config.max_minutes:
+            return lambda step: lr_factor(step, total_steps, config)
+        budget = config.max_minutes * 60
+
+        def factor(step: int) -> float:
+            spent = (run.history.seconds + run.progress.seconds) / budget
+            return lr_factor(min(int(spent * TIME_STEPS), TIME_STEPS), TIME_STEPS, config)
+
+        return factor
 
     def _end_epoch(
         self,
@@ -219,37 +231,22 @@ class Trainer:
         epochs: int,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         run: RunState,
-        step_objective: Objective,
+        objective: Objective,
     ) -> dict[str, Any]:
-        from tqdm import tqdm
-
-        config, world, history, progress = self.config, self.world, run.history, run.progress
+        world, history, progress = self.world, run.history, run.progress
         epoch, skip = run.epoch, run.batch
         step.net.train()
-        shown = self.progress and world.is_main
-        # On a terminal a progress bar; elsewhere (a log file, a pipe) a line every few seconds
-        # instead of a stream of carriage-return updates.
-        lines = shown and not _is_terminal(sys.stderr)
-        bar = tqdm(
+        shown = EpochProgress(
             feed(itertools.islice(batches.epoch(epoch), skip, None), step.device),
-            initial=skip,
-            total=len(batches),
-            desc=f"epoch {epoch + 1}" + (f"/{epochs}" if epochs < UNLIMITED_EPOCHS else ""),
-            disable=not shown or lines,
-            leave=False,
-            unit="batch",
-            dynamic_ncols=True,
+            run,
+            epochs,
+            len(batches),
+            objective,
+            shown=self.progress and world.is_main,
         )
         start = time.perf_counter() - progress.seconds
-        next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
-        for index, batch in enumerate(bar, start=skip):
-            if config.max_steps and history.steps >= config.max_steps:
-                break
-            if config.max_minutes and history.seconds + progress.seconds >= config.max_minutes * 60:
-                history.out_of_time = True
-                log.info(
-                    "stopping: %g minutes of training spent (--max-minutes)", config.max_minutes
-                )
+        for index, batch in enumerate(shown, start=skip):
+            if self._spent(run):
                 break
             loss_sum, size = step.loss(batch)
             # One collective per step: the global target count, loss and stop request, so
@@ -272,47 +269,57 @@ class Trainer:
             progress.tokens += batch.num_tokens
             progress.seconds = time.perf_counter() - start
             run.batch = index + 1
-            if shown and index % 10 == 0 and not lines:
-                loss = progress.loss_sum / max(progress.seen, 1)
-                bar.set_postfix(
-                    loss=f"{loss:.4f}",
-                    **(step_objective.shown(loss) if step_objective.shown else {}),
-                    tok_s=f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
-                )
-            if lines and time.perf_counter() >= next_line:
-                next_line = time.perf_counter() + PROGRESS_LINE_SECONDS
-                log.info(
-                    "epoch %s: batch %d/%d, loss %.4f, %s tokens/s",
-                    f"{epoch + 1}/{epochs}" if epochs < UNLIMITED_EPOCHS else epoch + 1,
-                    index + 1,
-                    len(batches),
-                    progress.loss_sum / max(progress.seen, 1),
-                    f"{progress.tokens / max(progress.seconds, 1e-9):,.0f}",
-                )
-            policy = self.checkpoints
-            if policy is not None and (
-                stop or (policy.every and history.steps % policy.every == 0)
-            ):
-                self._save(run, model, step.optimizer, scheduler)
-            if stop:
-                raise TrainingInterrupted(
-                    f"stopped by Ctrl-C at epoch {epoch + 1}, after batch {index + 1} (step "
-                    f"{history.steps}); checkpoint written to {policy.last if policy else '-'}",
-                    str(policy.last) if policy else None,
-                )
-        total_loss, seen, tokens = world.all_sum(
+            shown.update()
+            self._after_step(run, model, step.optimizer, scheduler, bool(stop))
+        return self._epoch_record(run, len(batches))
+
+    def _after_step(
+        self,
+        run: RunState,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        stop: bool,
+    ) -> None:
+        """Write a checkpoint when one is due or a stop was asked for, then stop if asked."""
+        policy, steps = self.checkpoints, run.history.steps
+        if policy is not None and (stop or (policy.every and steps % policy.every == 0)):
+            self._save(run, model, optimizer, scheduler)
+        if stop:
+            raise TrainingInterrupted(
+                f"stopped by Ctrl-C at epoch {run.epoch + 1}, after batch {run.batch} (step "
+                f"{steps}); checkpoint written to {policy.last if policy else '-'}",
+                str(policy.last) if policy else None,
+            )
+
+    def _epoch_record(self, run: RunState, batches: int) -> dict[str, Any]:
+        """The epoch's line of the history, its sums over every process."""
+        history, progress = run.history, run.progress
+        total_loss, seen, tokens = self.world.all_sum(
             [progress.loss_sum, progress.seen, progress.tokens]
         )
         seconds = progress.seconds
         history.seconds += seconds
         history.tokens += int(tokens)
         return {
-            "epoch": epoch + 1,
+            "epoch": run.epoch + 1,
             "train_loss": total_loss / max(seen, 1),
             "seconds": seconds,
             "tokens_per_second": tokens / seconds if seconds else 0.0,
-            "batches": [run.batch, len(batches)],  # fewer when a step or time limit stopped it
+            "batches": [run.batch, batches],  # fewer when a step or time limit stopped it
         }
+
+    def _spent(self, run: RunState) -> bool:
+        """Whether the run has taken its --max-steps or spent its --max-minutes (which it
+        records and logs)."""
+        config, history = self.config, run.history
+        if config.max_steps and history.steps >= config.max_steps:
+            return True
+        if config.max_minutes and history.seconds + run.progress.seconds >= config.max_minutes * 60:
+            history.out_of_time = True
+            log.info("stopping: %g minutes of training spent (--max-minutes)", config.max_minutes)
+            return True
+        return False
 
     def _diverged(
         self, loss: float, epoch: int, step: int, scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -378,13 +385,6 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
             self._stop_requested = False
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
 
 
 def _copy_state(model: nn.Module) -> dict[str, Tensor]:
