@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,22 +47,12 @@ def load_vectors(
     text's tokens and how often each occurs): the coverage is reported for them, which is what
     the model meets, rather than for the vocabulary (which ``vector_words`` may have filled
     from the file itself)."""
-    data = vector_bytes(path)
     wanted = {token: i for i, token in enumerate(vocab.tokens) if i > 1}
     rows: dict[int, np.ndarray] = {}
     seen: set[bytes] = set()
     duplicates = 0
     dim = 0
-    for number, raw in enumerate(data.splitlines(), start=1):
-        try:
-            line = raw.decode(encoding)
-        except UnicodeDecodeError:
-            raise DataError(
-                f"{path}, line {number}: cannot be decoded as {encoding}; word vectors files "
-                f"are read as {encoding} text: convert it first, e.g. iconv -f latin-1 -t "
-                f"{encoding} FILE > FILE.{encoding}"
-            ) from None
-        parts = line.rstrip().split(" ")
+    for number, parts in _lines(path, encoding):
         if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
             dim = int(parts[1])  # word2vec header: count dim
             continue
@@ -97,18 +87,22 @@ def load_vectors(
             "s are" if duplicates > 1 else " is",
         )
     vectors = Vectors(dim, rows, len(rows), len(wanted))
-    if counts is None:
-        log.info(
-            "%s: %d of %d vocabulary words have a vector (%.1f%% coverage), dimension %d",
-            path,
-            vectors.found,
-            vectors.wanted,
-            100 * vectors.coverage,
-            dim,
-        )
-    else:
-        _log_coverage(path, vocab, rows, counts, dim)
+    _log_coverage(path, vocab, vectors, counts)
     return vectors
+
+
+def _lines(path: str | Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """The number of each line of the vectors file and its fields (split at spaces)."""
+    for number, raw in enumerate(vector_bytes(path).splitlines(), start=1):
+        try:
+            line = raw.decode(encoding)
+        except UnicodeDecodeError:
+            raise DataError(
+                f"{path}, line {number}: cannot be decoded as {encoding}; word vectors files "
+                f"are read as {encoding} text: convert it first, e.g. iconv -f latin-1 -t "
+                f"{encoding} FILE > FILE.{encoding}"
+            ) from None
+        yield number, line.rstrip().split(" ")
 
 
 def _vector(values: list[str], path: str | Path, number: int) -> np.ndarray:
@@ -131,13 +125,21 @@ def _vector(values: list[str], path: str | Path, number: int) -> np.ndarray:
 
 
 def _log_coverage(
-    path: str | Path,
-    vocab: Vocabulary,
-    rows: dict[int, np.ndarray],
-    counts: Mapping[str, int],
-    dim: int,
+    path: str | Path, vocab: Vocabulary, vectors: Vectors, counts: Mapping[str, int] | None
 ) -> None:
-    """How much of the training text has a vector: its word types, and its tokens."""
+    """How much of the training text (``counts``) has a vector: its word types, and its
+    tokens; without ``counts``, how much of the vocabulary."""
+    rows, dim = vectors.rows, vectors.dim
+    if counts is None:
+        log.info(
+            "%s: %d of %d vocabulary words have a vector (%.1f%% coverage), dimension %d",
+            path,
+            vectors.found,
+            vectors.wanted,
+            100 * vectors.coverage,
+            dim,
+        )
+        return
     types = tokens = covered_types = covered_tokens = 0
     for token, count in counts.items():
         types += 1

@@ -56,6 +56,34 @@ class RecurrentBase(nn.Module):
             cell = self.cell
         except ValueError as error:
             raise ValueError(f"{name}: {error}") from None
+        self._check_options(
+            cell, input_size, hidden_size, num_layers, dropout, impl, weight_dropout
+        )
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.impl: Impl = impl
+        self.variational = variational
+        self.weight_dropout = float(weight_dropout)
+        self._register_weights(cell)
+        self.reset_parameters()
+
+    def _check_options(
+        self,
+        cell: CellSpec,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        impl: Impl,
+        weight_dropout: float,
+    ) -> None:
+        """ValueError naming the layer and the option for an option out of its range."""
+        name = type(self).__name__
         for option, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
@@ -82,33 +110,26 @@ class RecurrentBase(nn.Module):
                 f"{name}: dropout={dropout} has no effect with num_layers=1: dropout is "
                 "applied between stacked layers, not after the last one",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,  # the line that made the layer
             )
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bias = bias
-        self.batch_first = batch_first
-        self.dropout = float(dropout)
-        self.bidirectional = bidirectional
-        self.impl: Impl = impl
-        self.variational = variational
-        self.weight_dropout = float(weight_dropout)
+
+    def _register_weights(self, cell: CellSpec) -> None:
+        """weight_ih_l{k}[_reverse], weight_hh_..., bias_ih_..., bias_hh_..., as torch.nn names
+        and shapes them."""
         self._weight_names: list[list[str]] = []  # per (layer, direction), in torch's order
-        rows = cell.num_gates * hidden_size
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+        rows = cell.num_gates * self.hidden_size
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             for direction in range(self.num_directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
                 shapes: list[tuple[str, tuple[int, ...]]] = [("weight_ih", (rows, layer_input))]
                 if cell.has_weight_hh:
-                    shapes.append(("weight_hh", cell.weight_hh_shape(hidden_size)))
-                if bias:
+                    shapes.append(("weight_hh", cell.weight_hh_shape(self.hidden_size)))
+                if self.bias:
                     shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
                 for kind, shape in shapes:
                     self.register_parameter(kind + suffix, nn.Parameter(torch.empty(shape)))
                 self._weight_names.append([kind + suffix for kind, _ in shapes])
-        self.reset_parameters()
 
     @property
     def cell(self) -> CellSpec:
