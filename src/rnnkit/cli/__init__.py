@@ -6,6 +6,7 @@ error and exit with status 2, without a traceback.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import re
@@ -71,7 +72,16 @@ def _configure_logging(quiet: bool, command: str | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = shorthand(task_commands(), list(sys.argv[1:] if argv is None else argv))
+    args = _parse(shorthand(task_commands(), list(sys.argv[1:] if argv is None else argv)))
+    if isinstance(args, int):
+        return args
+    _configure_logging(getattr(args, "quiet", False), args.command)
+    return _run(args)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace | int:
+    """The command line's arguments, its --config read into their defaults; 2 when that
+    file is refused (argparse exits on the line's own errors)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "config", None):  # its options become defaults; parse the line again
@@ -88,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     elif extra:  # the command's own usage, as argparse shows for its other errors
         args.command_parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv
-    _configure_logging(getattr(args, "quiet", False), args.command)
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; the exit status, and a one-line message for what is the user's to
+    fix (2), an interruption (130) or a diverged loss (1)."""
     try:
         return int(args.run(args))
     except TrainingInterrupted as error:

@@ -90,21 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from rnnkit.synthetic.demo import DemoConfig, negation_runs, plot_learning_curves
     from rnnkit.synthetic.lab import hidden_gradient_norms, train_task
 
-    for option, value in (
-        ("--length", args.length),
-        ("--hidden", args.hidden),
-        ("--steps", args.steps),
-        ("--batch-size", args.batch_size),
-    ):
-        if value < 1:
-            raise ConfigError(f"{option} must be at least 1, got {value}")
-    for option, value in (("--train-size", args.train_size), ("--test-size", args.test_size)):
-        if value < 2:
-            raise ConfigError(f"{option} must be at least 2, got {value}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise ConfigError(f"--lr must be positive, got {args.lr}")
-    if not 0 <= args.seed < 2**32:  # a training seed, as rnnkit train's
-        raise ConfigError(f"--seed must be in [0, 2**32), got {args.seed}")
+    _check(args)
     set_threads(args.threads)
     extra: dict[str, Any] = {}
     if args.task == "negation":
@@ -145,6 +131,25 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"results": rows, "plots": plots, **extra, "curve": runs[0].curve})
     return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    """ConfigError naming the first option out of its range."""
+    for option, value in (
+        ("--length", args.length),
+        ("--hidden", args.hidden),
+        ("--steps", args.steps),
+        ("--batch-size", args.batch_size),
+    ):
+        if value < 1:
+            raise ConfigError(f"{option} must be at least 1, got {value}")
+    for option, value in (("--train-size", args.train_size), ("--test-size", args.test_size)):
+        if value < 2:
+            raise ConfigError(f"{option} must be at least 2, got {value}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be positive, got {args.lr}")
+    if not 0 <= args.seed < 2**32:  # a training seed, as rnnkit train's
+        raise ConfigError(f"--seed must be in [0, 2**32), got {args.seed}")
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -161,24 +161,37 @@ def train_task(
         update.update(total, 1.0 / count)
         loss = total.detach() / count
         if step % eval_every == 0 or step == steps:
-            run.curve.append((step, loss.item()))
-            model.eval()
-            with torch.no_grad():
-                run.metric, run.score, run.solved = _score(test, model(x_test), y_test)
-            log.info(
-                "%s %s step %d: loss %.4f, test %s %.4f",
-                test.name,
-                cell,
-                step,
-                loss.item(),
-                run.metric,
-                run.score,
-            )
+            _evaluate(run, step, loss.item(), model, test, x_test, y_test)
             if run.solved:
                 break
     run.seconds = time.perf_counter() - start
     model.eval()
     return run, model
+
+
+def _evaluate(
+    run: LabRun,
+    step: int,
+    loss: float,
+    model: SequenceModel,
+    test: SequenceTask,
+    inputs: Tensor,
+    targets: Tensor,
+) -> None:
+    """Record the training loss at ``step`` on the curve and the test score in ``run``."""
+    run.curve.append((step, loss))
+    model.eval()
+    with torch.no_grad():
+        run.metric, run.score, run.solved = _score(test, model(inputs), targets)
+    log.info(
+        "%s %s step %d: loss %.4f, test %s %.4f",
+        test.name,
+        run.model,
+        step,
+        loss,
+        run.metric,
+        run.score,
+    )
 
 
 def hidden_gradient_norms(model: SequenceModel, task: SequenceTask) -> np.ndarray:

@@ -213,34 +213,10 @@ def load_encoders(classifier: Any) -> list[Pretrained]:
             raise ConfigError(
                 "encoder and vectors both give the embedding: choose one", field="encoder"
             )
-        pretrained = []
-        for position, folder in enumerate(folders):
-            bundle = load_bundle(folder, task=LANGUAGE_MODEL, command="--encoder")
-            assert isinstance(bundle.data, StreamConfig)
-            assert isinstance(bundle.model, LanguageModelConfig)
-            units = bundle.vocab
-            assert isinstance(units, Units)
-            if units.tokenizer_name != classifier.tokenizer:
-                reads = (
-                    "reads text as written (trained without --tokenizer)"
-                    if units.tokenizer_name is None
-                    else f"has --tokenizer {units.tokenizer_name}"
-                )
-                raise ConfigError(
-                    f"{folder}: the language model {reads}, and this classifier's tokenizer "
-                    f"is {classifier.tokenizer}: train the language model with --unit "
-                    f"{classifier.tokenizer} --tokenizer {classifier.tokenizer}, or give this "
-                    "classifier its tokenizer",
-                    field="encoder",
-                )
-            if bundle.data.reverse != (position == 1):
-                which = "the second (backward)" if position == 1 else "the first (forward)"
-                raise ConfigError(
-                    f"{folder}: {which} language model of encoder must "
-                    f"{'' if position == 1 else 'not '}be trained with --reverse",
-                    field="encoder",
-                )
-            pretrained.append(Pretrained(folder, bundle.model, units.tokens, bundle.state))
+        pretrained = [
+            _load_encoder(folder, position == 1, classifier.tokenizer)
+            for position, folder in enumerate(folders)
+        ]
         try:
             check_pair(pretrained)
         except ValueError as error:
@@ -261,3 +237,34 @@ def load_encoders(classifier: Any) -> list[Pretrained]:
                     field=param,
                 )
         return pretrained
+
+
+def _load_encoder(folder: str, backward: bool, tokenizer: str) -> Pretrained:
+    """The language model in ``folder``, checked: read with the classifier's ``tokenizer``,
+    and backward (``--reverse``) when it is the second of two."""
+    bundle = load_bundle(folder, task=LANGUAGE_MODEL, command="--encoder")
+    assert isinstance(bundle.data, StreamConfig)
+    assert isinstance(bundle.model, LanguageModelConfig)
+    units = bundle.vocab
+    assert isinstance(units, Units)
+    if units.tokenizer_name != tokenizer:
+        reads = (
+            "reads text as written (trained without --tokenizer)"
+            if units.tokenizer_name is None
+            else f"has --tokenizer {units.tokenizer_name}"
+        )
+        raise ConfigError(
+            f"{folder}: the language model {reads}, and this classifier's tokenizer "
+            f"is {tokenizer}: train the language model with --unit "
+            f"{tokenizer} --tokenizer {tokenizer}, or give this "
+            "classifier its tokenizer",
+            field="encoder",
+        )
+    if bundle.data.reverse != backward:
+        which = "the second (backward)" if backward else "the first (forward)"
+        raise ConfigError(
+            f"{folder}: {which} language model of encoder must "
+            f"{'' if backward else 'not '}be trained with --reverse",
+            field="encoder",
+        )
+    return Pretrained(folder, bundle.model, units.tokens, bundle.state)

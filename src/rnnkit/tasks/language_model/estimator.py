@@ -177,24 +177,14 @@ class LanguageModel(Generating):
         if checkpoints is not None:
             checkpoints.extra[UNITS] = units.to_json()
         if start is not None:
-            ours, theirs = net.state_dict(), start.model_.state_dict()
-            for name in sorted(set(ours) | set(theirs)):
-                shapes = [tuple(w[name].shape) if name in w else None for w in (ours, theirs)]
-                if shapes[0] != shapes[1]:
-                    raise ConfigError(
-                        f"the starting language model's {name} is {shapes[1]}, this model's "
-                        f"{shapes[0]}: leave the sizes (cell, layers, hidden, embed_dim, "
-                        "softmax, cutoffs) as it has them",
-                        field="hidden",
-                    )
-            net.load_state_dict(theirs)
-        valid_stream = None if not valid else token_stream(valid, units, reverse=data.reverse)
+            _continue_from(net, start.model_)
         evaluate = None
-        if valid_stream is not None:
+        if valid:
+            stream = token_stream(valid, units, reverse=data.reverse)
 
             def evaluate(model: torch.nn.Module) -> dict[str, float]:
                 assert isinstance(model, Carried)
-                return self._score(model.net, valid_stream, units.name)
+                return self._score(model.net, stream, units.name)
 
         log.info(
             "training on %s (%s tokens in %s), vocabulary %s %s units",
@@ -271,3 +261,19 @@ class LanguageModel(Generating):
 
     def _restore(self, bundle: Bundle) -> None:
         self.units_ = bundle.vocab
+
+
+def _continue_from(net: torch.nn.Module, start: torch.nn.Module) -> None:
+    """``start``'s weights into ``net``; ConfigError naming the first weight whose shape
+    differs."""
+    ours, theirs = net.state_dict(), start.state_dict()
+    for name in sorted(set(ours) | set(theirs)):
+        shapes = [tuple(w[name].shape) if name in w else None for w in (ours, theirs)]
+        if shapes[0] != shapes[1]:
+            raise ConfigError(
+                f"the starting language model's {name} is {shapes[1]}, this model's "
+                f"{shapes[0]}: leave the sizes (cell, layers, hidden, embed_dim, softmax, "
+                "cutoffs) as it has them",
+                field="hidden",
+            )
+    net.load_state_dict(theirs)

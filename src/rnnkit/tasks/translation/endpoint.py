@@ -242,6 +242,31 @@ def _info(translator: Translator, model: Path, config: ServeConfig) -> dict[str,
     }
 
 
+def _check_source_lengths(translator: Translator, texts: list[str], limit: int) -> None:
+    """413 for the first text of more than ``limit`` source tokens."""
+    lengths = translator.units_.source.encode_batch(texts)
+    long = next((i for i, ids in enumerate(lengths) if len(ids) > limit), None)
+    if long is not None:
+        raise HttpError(
+            413,
+            f"texts[{long}] has {len(lengths[long]):,} tokens, over the limit of {limit:,} "
+            "(--max-source-tokens)",
+        )
+
+
+def _check_finite(found: list[Translated]) -> None:
+    """500, logged, when a translation's log-probability is NaN or infinite."""
+    bad = [i for i, t in enumerate(found) if not math.isfinite(t.log_prob)]
+    if bad:
+        where = ", ".join(f"texts[{i}]" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        log.error("the model gave a NaN or infinite log-probability for %s", where)
+        raise HttpError(
+            500,
+            f"the model gave a NaN or infinite log-probability for {where}: its weights are "
+            "damaged or its training diverged; the server's operator must replace the model",
+        )
+
+
 def create_endpoint(config: ServeConfig) -> Endpoint:
     """A translator's endpoint: POST /translate, the model in a worker thread, waiting
     requests decoded together."""
@@ -263,28 +288,10 @@ def create_endpoint(config: ServeConfig) -> Endpoint:
 
     async def respond(request: TranslateRequest) -> bytes:
         check_text_list(request.texts, config.max_batch, config.max_chars)
-        lengths = translator.units_.source.encode_batch(request.texts)
-        long = next(
-            (i for i, ids in enumerate(lengths) if len(ids) > config.max_source_tokens), None
-        )
-        if long is not None:
-            raise HttpError(
-                413,
-                f"texts[{long}] has {len(lengths[long]):,} tokens, over the limit of "
-                f"{config.max_source_tokens:,} (--max-source-tokens)",
-            )
+        _check_source_lengths(translator, request.texts, config.max_source_tokens)
         beam, alpha = decoding(request, default, config.max_beam)
         found = await translations.run(request.texts, beam, alpha)
-        bad = [i for i, t in enumerate(found) if not math.isfinite(t.log_prob)]
-        if bad:
-            where = ", ".join(f"texts[{i}]" for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            log.error("the model gave a NaN or infinite log-probability for %s", where)
-            raise HttpError(
-                500,
-                f"the model gave a NaN or infinite log-probability for {where}: its weights "
-                "are damaged or its training diverged; the server's operator must replace "
-                "the model",
-            )
+        _check_finite(found)
         payload = {
             "translations": [
                 {"translation": t.text, "tokens": len(t.tokens), "log_prob": t.log_prob}
