@@ -12,9 +12,9 @@ used, so that the command line starts (and ``--help`` answers) without importing
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from rnnkit._lazy import lazy_names
 from rnnkit.errors import BundleError, ConfigError, DataError, NotFittedError, RnnkitError
 
 if TYPE_CHECKING:
@@ -38,18 +38,12 @@ __all__ = [
     "nn",
 ]
 
-_LAZY = {
-    "nn": "rnnkit.nn",
-    "TextClassifier": "rnnkit.tasks.classification.estimator",
-    "LanguageModel": "rnnkit.tasks.language_model.estimator",
-    "Translator": "rnnkit.tasks.translation.estimator",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if name == "nn" else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "nn": ".nn",
+        "TextClassifier": ".tasks.classification.estimator",
+        "LanguageModel": ".tasks.language_model.estimator",
+        "Translator": ".tasks.translation.estimator",
+    },
+)

@@ -19,10 +19,11 @@ from rnnkit.train.precision import PRECISION_HELP, PRECISIONS, check_precision
 
 if TYPE_CHECKING:  # imported where used: --help must not import torch
     from rnnkit.options import OptionTable
-    from rnnkit.tasks.estimator import OptionsEstimator
+    from rnnkit.tasks.estimator import OptionsEstimator, TaskEstimator
 
 
 E = TypeVar("E", bound="OptionsEstimator")
+T = TypeVar("T", bound="TaskEstimator")
 
 # Library fields whose flag is not --FIELD-WITH-DASHES (the table of the task has its own).
 FLAGS = {"text_cols": "--text-col", "label_col": "--label-col"}
@@ -94,6 +95,14 @@ def apply_run_options(estimator: E, args: argparse.Namespace) -> E:
         check_precision(args.precision, device)
         estimator.precision = args.precision
     return estimator
+
+
+def load_for(args: argparse.Namespace, estimator: type[T], command: str) -> T:
+    """The bundle at ``args.model`` as ``estimator`` for ``command`` (which its messages
+    name), with --threads, --device and --precision applied."""
+    warn_not_applied(args)
+    set_threads(args.threads)
+    return apply_run_options(estimator.load(args.model, command=command), args)
 
 
 def warn_not_applied(args: argparse.Namespace) -> None:
@@ -192,6 +201,12 @@ def _too_long(name: str, number: int) -> DataError:
         f"{name}, line {number}: longer than {MAX_LINE_CHARS:,} characters; one text a line "
         "(is the file cut into lines, and read with its --encoding?)"
     )
+
+
+def text_chunks(args: argparse.Namespace, size: int) -> Iterator[list[str]]:
+    """A command's texts (its TEXT arguments or ``--input``, read with ``--encoding``; checked
+    now, read as used) in lists of ``size``."""
+    return chunks(input_texts(args.texts, args.input, args.encoding), size)
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:

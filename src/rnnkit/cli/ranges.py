@@ -4,8 +4,9 @@ each rate, the suggested --lr, the plot and the JSON)."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.common import print_json
 
@@ -38,6 +39,20 @@ def add_range_options(parser: argparse.ArgumentParser) -> None:
         help="print the rates, losses and suggestion as a JSON object as the last line",
     )
     output.add_argument("--quiet", action="store_true", help="no log lines")
+
+
+def run_range_test(
+    args: argparse.Namespace, read: Callable[[argparse.Namespace], tuple[Any, tuple[Any, ...]]]
+) -> int:
+    """``lr-find``: the range checked, then the estimator and data ``read`` gives, tested."""
+    from rnnkit.plotting import image_path
+    from rnnkit.train.lr_find import check_range
+
+    check_range(args.min_lr, args.max_lr, args.steps)
+    plot = image_path("--plot", args.plot) if args.plot else None
+    estimator, data = read(args)
+    result = estimator.lr_find(*data, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
+    return report(result, args, plot)
 
 
 def report(result: RangeTest, args: argparse.Namespace, plot: Path | None) -> int:

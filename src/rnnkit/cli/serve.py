@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from typing import Any
 
 from rnnkit.errors import ConfigError
@@ -176,24 +177,14 @@ def run(args: argparse.Namespace) -> int:
             f"rnnkit serve needs FastAPI and uvicorn ({error}): pip install 'rnnkit[serve]'"
         ) from None
 
+    given = {f.name: vars(args)[f.name] for f in fields(ServeConfig) if f.name in vars(args)}
     config = ServeConfig(  # checks every option's range
-        model=args.model,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        max_batch=args.max_batch,
-        max_chars=args.max_chars,
-        max_prompt_chars=args.max_prompt_chars,
-        max_tokens=args.max_tokens,
-        max_beam=args.max_beam,
-        max_source_tokens=args.max_source_tokens,
-        api_key=api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
-        batching=not args.no_batching,
-        batch_wait_ms=args.batch_wait_ms,
-        body_timeout=args.body_timeout,
-        threads=threads(args.threads),
-        device=args.device,
-        access_log=args.access_log,
+        **{
+            **given,
+            "api_key": api_key(args.api_key, os.environ.get("RNNKIT_API_KEY")),
+            "batching": not args.no_batching,
+            "threads": threads(args.threads),
+        }
     )
     from rnnkit.bundle import bundle_task
     from rnnkit.serve.app import create_app

@@ -77,6 +77,18 @@ class Command:
 
 
 @dataclass(frozen=True)
+class RangeTest:
+    """The learning-rate range test (``lr-find``): its help, and ``read``, which gives from
+    the command's arguments a fresh estimator, its options checked, and the training data
+    its ``lr_find`` takes (positional arguments). Its options are the training command's."""
+
+    help: str
+    description: str
+    read: Callable[[argparse.Namespace], tuple[Any, tuple[Any, ...]]]
+    epilog: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskCommands:
     """A task's command line: its group's word and help, its options, its data, and its
     commands (``train``, ``evaluate``, ``lr-find`` and ``verb``, the word of its model's
@@ -90,7 +102,7 @@ class TaskCommands:
     data: Data
     train: Train
     evaluate: Command
-    lr_find: Command
+    lr_find: RangeTest
     verb: str
     use: Command
     top_level: tuple[str, ...] = ()
@@ -133,15 +145,20 @@ def _add(commands: Any, task: TaskCommands, word: str, *, nested: bool) -> None:
         _add_lr_find(commands, task, where)
     else:
         command = task.evaluate if word == "evaluate" else task.use
-        parser = commands.add_parser(
-            word,
-            help=command.help + where,
-            description=command.description,
-            epilog=command.epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        parser = _parser(commands, word, command.help + where, command.description, command.epilog)
         command.add(parser)
         parser.set_defaults(run=command.run, takes_texts=command.takes_texts)
+
+
+def _parser(commands: Any, word: str, help: str, description: str, epilog: str | None) -> Any:
+    """The parser of command ``word``, its description and epilog shown as written."""
+    return commands.add_parser(
+        word,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _add_data(parser: argparse.ArgumentParser, data: Data, *, training: bool) -> None:
@@ -157,13 +174,7 @@ def _add_data(parser: argparse.ArgumentParser, data: Data, *, training: bool) ->
 
 def _add_train(commands: Any, task: TaskCommands, where: str) -> None:
     train, data = task.train, task.data
-    parser = commands.add_parser(
-        "train",
-        help=train.help + where,
-        description=train.description,
-        epilog=train.examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _parser(commands, "train", train.help + where, train.description, train.examples)
     _add_data(parser, data, training=True)
     add_out_options(parser)
     paths = {"nargs": "+"} if data.many else {}
@@ -181,20 +192,16 @@ def _add_train(commands: Any, task: TaskCommands, where: str) -> None:
 
 
 def _add_lr_find(commands: Any, task: TaskCommands, where: str) -> None:
-    from rnnkit.cli.ranges import add_range_options
+    from rnnkit.cli.ranges import add_range_options, run_range_test
 
     command = task.lr_find
-    parser = commands.add_parser(
-        "lr-find",
-        help=command.help + where,
-        description=command.description,
-        epilog=command.epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _parser(commands, "lr-find", command.help + where, command.description, command.epilog)
     _add_data(parser, task.data, training=False)
     parser.add_argument(
         "--config", metavar="FILE", help="JSON object of options (as for the training command)"
     )
     add_range_options(parser)
-    command.add(parser)  # its reading and model options
-    parser.set_defaults(run=command.run, configure=functools.partial(apply_config, parser))
+    task.data.reading(parser)
+    task.options.add_arguments(parser, task.train.groups)
+    run = functools.partial(run_range_test, read=command.read)
+    parser.set_defaults(run=run, configure=functools.partial(apply_config, parser))

@@ -17,6 +17,7 @@ Needs the ``onnx`` extra: ``pip install 'rnnkit[onnx]'``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 from torch import nn
 
 from rnnkit.errors import BundleError, ConfigError
+from rnnkit.files import check_target, write_file
 from rnnkit.nn import registry
 from rnnkit.nn.base import RecurrentBase
 
@@ -69,6 +71,32 @@ class Graph:
         names = [self.name(op_type.lower()) for _ in range(outputs)]
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), names, **attributes))
         return names[0] if outputs == 1 else names
+
+    def model(
+        self,
+        name: str,
+        inputs: list[Any],
+        outputs: list[Any],
+        doc: str,
+        props: dict[str, str],
+        net: nn.Module | None = None,
+    ) -> Any:
+        """The checked ModelProto of the nodes: graph ``name`` from ``inputs`` to ``outputs``
+        at opset :data:`OPSET`, produced by rnnkit, with the metadata ``props`` and, given
+        ``net``, the SHA-256 of its weights (``weights_sha256``)."""
+        helper = self.onnx.helper
+        body = helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+        proto = helper.make_model(
+            body,
+            opset_imports=[helper.make_opsetid("", OPSET)],
+            producer_name="rnnkit",
+            doc_string=doc,
+        )
+        if net is not None:
+            props = {**props, "weights_sha256": weights_digest(net)}
+        helper.set_model_props(proto, props)
+        self.onnx.checker.check_model(proto, full_check=True)
+        return proto
 
 
 def array(tensor: Any) -> np.ndarray:
@@ -146,6 +174,24 @@ def recurrent_layer(
     y = g.op("Transpose", results[0], perm=[0, 2, 1, 3])  # (T, D, B, H) -> (T, B, D, H)
     y = g.op("Reshape", y, g.constant("shape", np.array([0, 0, -1], np.int64)))
     return y, list(results[1:])
+
+
+def save_graph(proto: Any, path: Path, then: Callable[[Path], None] | None = None) -> None:
+    """Write the ModelProto ``proto`` to ``path``, beside it first (where ``then`` may rework
+    it) and renamed into place: ``OutputError`` when that fails, the previous file intact."""
+    onnx = require_onnx()
+
+    def write(staging: Path) -> None:
+        onnx.save_model(proto, staging)
+        if then is not None:
+            then(staging)
+
+    write_file(path, write, what="the ONNX model")
+
+
+def check_export_target(path: Path) -> None:
+    """OutputError unless ``path`` is free or holds an earlier rnnkit export (``--out``)."""
+    check_target(path, option="--out", folder=False, foreign=not_rnnkit_onnx)
 
 
 def not_rnnkit_onnx(path: Path) -> list[str]:

@@ -11,22 +11,18 @@ without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnnkit._lazy import lazy_names
 
-_HOMES = {
-    "CELLS": "config",
-    "POOLINGS": "config",
-    "EncoderConfig": "config",
-    "ModelConfig": "config",
-    "Encoded": "encoder",
-    "Encoder": "encoder",
-    "Pooling": "pooling",
-    "SequenceClassifier": "classifier",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'rnnkit.models' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"rnnkit.models.{_HOMES[name]}"), name)
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "CELLS": ".config",
+        "POOLINGS": ".config",
+        "EncoderConfig": ".config",
+        "ModelConfig": ".config",
+        "Encoded": ".encoder",
+        "Encoder": ".encoder",
+        "Pooling": ".pooling",
+        "SequenceClassifier": ".classifier",
+    },
+)

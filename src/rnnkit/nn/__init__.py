@@ -13,8 +13,9 @@ names of the cells) loads without torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rnnkit._lazy import lazy_names
 
 if TYPE_CHECKING:
     from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell, gru_step, lstm_step, rnn_step
@@ -33,17 +34,12 @@ __all__ = [
     "rnn_step",
 ]
 
-_LAZY = {
-    **dict.fromkeys(
-        ("GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"), "cells"
-    ),
-    **dict.fromkeys(("GRU", "LSTM", "RNN", "RecurrentBase"), "layers"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'rnnkit.nn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"rnnkit.nn.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("GRUCell", "LSTMCell", "RNNCell", "gru_step", "lstm_step", "rnn_step"), ".cells"
+        ),
+        **dict.fromkeys(("GRU", "LSTM", "RNN", "RecurrentBase"), ".layers"),
+    },
+)

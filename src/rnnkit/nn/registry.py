@@ -222,55 +222,47 @@ class lazy:
 
 # -- the built-in cells: steps from rnnkit.nn.cells, kernels from torch (nn._fused) ----------
 
-register(
-    CellSpec(
-        "LSTM",
-        num_gates=4,
-        num_states=2,
-        step=lazy("rnnkit.nn.cells:lstm_state_step"),
-        kernel=lazy("rnnkit.nn._fused:torch_lstm"),
-        padding_feature=(-1, 1, 0, 0),  # input gate i -> 0, forget gate f -> 1: c passes through
-        onnx_operator="LSTM",
-        onnx_gate_order=(0, 3, 1, 2),  # i, f, g, o -> i, o, f, c
-        name="lstm",
-        layer="rnnkit.nn.layers:LSTM",
-    )
+
+def _torch_cell(mode: str, name: str | None, **fields: Any) -> None:
+    """Register one of torch's cells: its step ``<mode>_state_step`` in rnnkit.nn.cells, its
+    kernel ``torch_<mode>`` (nn._fused), and with a ``name``, its layer class in nn.layers."""
+    where = mode.lower()
+    layer = f"rnnkit.nn.layers:{mode.split('_')[0]}" if name else None
+    step, kernel = f"rnnkit.nn.cells:{where}_state_step", f"rnnkit.nn._fused:torch_{where}"
+    register(CellSpec(mode, step=lazy(step), kernel=lazy(kernel), name=name, layer=layer, **fields))
+
+
+_torch_cell(
+    "LSTM",
+    "lstm",
+    num_gates=4,
+    num_states=2,
+    padding_feature=(-1, 1, 0, 0),  # input gate i -> 0, forget gate f -> 1: c passes through
+    onnx_operator="LSTM",
+    onnx_gate_order=(0, 3, 1, 2),  # i, f, g, o -> i, o, f, c
 )
-register(
-    CellSpec(
-        "GRU",
-        num_gates=3,
-        step=lazy("rnnkit.nn.cells:gru_state_step"),
-        kernel=lazy("rnnkit.nn._fused:torch_gru"),
-        onnx_operator="GRU",
-        onnx_gate_order=(1, 0, 2),  # r, z, n -> z, r, h
-        onnx_attributes=(("linear_before_reset", 1),),  # as torch computes n
-        name="gru",
-        layer="rnnkit.nn.layers:GRU",
-    )
+_torch_cell(
+    "GRU",
+    "gru",
+    num_gates=3,
+    onnx_operator="GRU",
+    onnx_gate_order=(1, 0, 2),  # r, z, n -> z, r, h
+    onnx_attributes=(("linear_before_reset", 1),),  # as torch computes n
 )
-register(
-    CellSpec(
-        "RNN_TANH",
-        num_gates=1,
-        step=lazy("rnnkit.nn.cells:rnn_tanh_state_step"),
-        kernel=lazy("rnnkit.nn._fused:torch_rnn_tanh"),
-        onnx_operator="RNN",
-        onnx_gate_order=(0,),
-        onnx_activations=("Tanh",),
-        name="rnn",
-        layer="rnnkit.nn.layers:RNN",
-    )
+_torch_cell(
+    "RNN_TANH",
+    "rnn",
+    num_gates=1,
+    onnx_operator="RNN",
+    onnx_gate_order=(0,),
+    onnx_activations=("Tanh",),
 )
-register(
-    CellSpec(
-        "RNN_RELU",
-        num_gates=1,
-        step=lazy("rnnkit.nn.cells:rnn_relu_state_step"),
-        kernel=lazy("rnnkit.nn._fused:torch_rnn_relu"),
-        padding_feature=(-1,),  # state -> 0 in padding, where it could overflow
-        onnx_operator="RNN",
-        onnx_gate_order=(0,),
-        onnx_activations=("Relu",),
-    )
+_torch_cell(
+    "RNN_RELU",
+    None,
+    num_gates=1,
+    padding_feature=(-1,),  # state -> 0 in padding, where it could overflow
+    onnx_operator="RNN",
+    onnx_gate_order=(0,),
+    onnx_activations=("Relu",),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnkit.options import Option
+from rnnkit.train.config import SCHEDULES
 from rnnkit.train.precision import PRECISIONS
 
 GROUPS = {"model": "model", "text": "text", "training": "training"}  # --help sections
@@ -69,3 +70,51 @@ THREADS = Option(
     listed_before="precision",
     metavar="N",
 )
+
+
+def optimizer_options(**defaults: Any) -> list[Option]:
+    """lr, weight_decay, warmup, schedule and clip_norm in the same words for every task;
+    ``defaults`` where the task's differ from its configuration's."""
+
+    given = {param: {"default": value} for param, value in defaults.items()}
+    return [
+        training_option(
+            "lr", "peak learning rate of AdamW", type=float, metavar="X", **given.get("lr", {})
+        ),
+        training_option(
+            "weight_decay",
+            "AdamW weight decay",
+            type=float,
+            metavar="X",
+            **given.get("weight_decay", {}),
+        ),
+        training_option(
+            "warmup",
+            "fraction of steps warming the learning rate up",
+            type=float,
+            metavar="F",
+            **given.get("warmup", {}),
+        ),
+        training_option("schedule", SCHEDULE_HELP, choices=SCHEDULES, **given.get("schedule", {})),
+        training_option(
+            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
+        ),
+    ]
+
+
+def run_options(
+    seed: str, max_steps: str = "stop after this many optimizer steps, for quick checks"
+) -> list[Option]:
+    """The options of a run that every task has: its seed (``seed``: what it decides),
+    precision, deterministic kernels, its limits of steps and minutes, threads and device."""
+    return [
+        training_option("seed", f"random seed ({seed})", type=int, metavar="N"),
+        PRECISION,
+        DETERMINISTIC,
+        training_option(
+            "max_steps", max_steps, type=int, optional=True, shown="no limit", metavar="N"
+        ),
+        MAX_MINUTES,
+        THREADS,
+        DEVICE,
+    ]

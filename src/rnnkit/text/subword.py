@@ -70,6 +70,28 @@ class TokenizerUnits(Units):
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [list(encoding.ids) for encoding in encodings]
 
+    @classmethod
+    def build(
+        cls: type[T],
+        texts: Iterable[str],
+        *,
+        max_size: int | None = None,
+        min_freq: int = 1,
+        tokenizer: str | None = None,
+    ) -> T:
+        """``learn`` with ``Units.build``'s options: ``max_size`` pieces (8,000 if None). Text
+        is read as written: no classifier ``tokenizer``."""
+        if tokenizer is not None:
+            raise ConfigError(
+                f"{cls.name} units read text as written: no tokenizer", field="tokenizer"
+            )
+        return cls.learn(texts, max_size or DEFAULT_SIZE, min_freq)
+
+    @classmethod
+    def learn(cls: type[T], texts: Iterable[str], size: int, min_freq: int) -> T:
+        """At most ``size`` pieces learnt from ``texts``."""
+        raise NotImplementedError
+
     def to_json(self) -> dict[str, Any]:
         return {"unit": self.name, "tokens": self.tokens, "tokenizer": self.tokenizer.to_str()}
 
@@ -155,20 +177,10 @@ class SubwordUnits(TokenizerUnits):
         return cls(tokenizer)
 
     @classmethod
-    def build(
-        cls,
-        texts: Iterable[str],
-        *,
-        max_size: int | None = None,
-        min_freq: int = 1,
-        tokenizer: str | None = None,
-    ) -> SubwordUnits:
-        """``train`` with ``Units.build``'s options: ``max_size`` tokens (8,000 if None), and
-        pairs merged when seen twice at least (once would learn every pair of the corpus).
-        Bytes are read as written: no classifier ``tokenizer``."""
-        if tokenizer is not None:
-            raise ConfigError("subword units read text as written: no tokenizer", field="tokenizer")
-        return cls.train(texts, size=max_size or DEFAULT_SIZE, min_freq=max(min_freq, 2))
+    def learn(cls, texts: Iterable[str], size: int, min_freq: int) -> SubwordUnits:
+        """Pairs are merged when seen twice at least (once would learn every pair of the
+        corpus)."""
+        return cls.train(texts, size=size, min_freq=max(min_freq, 2))
 
     def unknown(self, text: str) -> list[str]:
         return []  # every byte is a token

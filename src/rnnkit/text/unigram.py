@@ -90,19 +90,9 @@ class UnigramUnits(TokenizerUnits):
         return cls(tokenizer)
 
     @classmethod
-    def build(
-        cls,
-        texts: Iterable[str],
-        *,
-        max_size: int | None = None,
-        min_freq: int = 1,
-        tokenizer: str | None = None,
-    ) -> UnigramUnits:
-        """``train`` with ``Units.build``'s options: ``max_size`` pieces (8,000 if None). Text
-        is read as written: no classifier ``tokenizer``."""
-        if tokenizer is not None:
-            raise ConfigError("unigram units read text as written: no tokenizer", field="tokenizer")
-        return cls.train(texts, size=max_size or DEFAULT_SIZE)
+    def learn(cls, texts: Iterable[str], size: int, min_freq: int) -> UnigramUnits:
+        """``min_freq`` does not apply: the EM keeps the pieces that explain the text best."""
+        return cls.train(texts, size=size)
 
     def unknown(self, text: str) -> list[str]:
         """The spans of ``text`` that no piece holds (each reads as one ``<unk>``)."""

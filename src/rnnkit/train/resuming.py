@@ -4,7 +4,7 @@ and how it continues from one. See :mod:`rnnkit.train.checkpoint` for the files.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -26,19 +26,23 @@ from rnnkit.train.step import Step
 log = logging.getLogger("rnnkit.train.trainer")
 
 
-def save_run(
-    policy: CheckpointPolicy,
-    world: World,
-    step: Step,
-    run: RunState,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    best: bool = False,
-) -> None:
+@dataclass(frozen=True)
+class Live:
+    """What a checkpoint saves of a running training and restores into a new one: the model
+    (unwrapped), its step (the optimizer and the gradient scaler), the learning-rate schedule
+    and the processes."""
+
+    model: nn.Module
+    step: Step
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    world: World
+
+
+def save_run(policy: CheckpointPolicy, live: Live, run: RunState, best: bool = False) -> None:
     """Write the run's checkpoint to ``policy.last`` (and copy it to ``policy.best``): the
     weights, the optimizer and schedule, every process's random state, where the run is, its
     history and its best so far. Every process gathers its random state; rank 0 writes."""
+    world, step, optimizer = live.world, live.step, live.step.optimizer
     rng = torch.stack(world.gather(torch.get_rng_state()))  # (processes, state)
     device = step.device
     cuda_rng = None
@@ -49,9 +53,9 @@ def save_run(
     history = asdict(run.history)
     history["first_step_at"] = None  # a clock reading, meaningless in another process
     state = TrainingState(
-        model=model.state_dict(),
+        model=live.model.state_dict(),
         optimizer=optimizer.state_dict(),
-        scheduler={k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        scheduler={k: v for k, v in live.scheduler.state_dict().items() if k != "lr_lambdas"},
         rng=rng,
         position={"epoch": run.epoch, "batch": run.batch, "steps": run.history.steps},
         progress=asdict(run.progress),
@@ -67,23 +71,16 @@ def save_run(
     log.debug("checkpoint: %s", state.describe())
 
 
-def restore_run(
-    policy: CheckpointPolicy,
-    world: World,
-    step: Step,
-    run: RunState,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-) -> None:
-    """Continue the run from ``policy.resume_from`` (or its last checkpoint): ``model``,
-    ``optimizer``, ``scheduler``, this process's random state and ``run`` as they were (a new
+def restore_run(policy: CheckpointPolicy, live: Live, run: RunState) -> None:
+    """Continue the run from ``policy.resume_from`` (or its last checkpoint): the model,
+    optimizer, schedule, this process's random state and ``run`` as they were (a new
     ``--lr`` scales the schedule from here)."""
+    world, step, optimizer, scheduler = live.world, live.step, live.step.optimizer, live.scheduler
     source = policy.resume_from or policy.last
     state = load_checkpoint(source)
     if source != policy.last and world.is_main:  # last is whole again from here on
         copy_checkpoint(source, policy.last)
-    model.load_state_dict(state.model)
+    live.model.load_state_dict(state.model)
     optimizer.load_state_dict(state.optimizer)
     scheduler.load_state_dict({**state.scheduler, "lr_lambdas": [None]})
     planned = [group["initial_lr"] for group in optimizer.param_groups]

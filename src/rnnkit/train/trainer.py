@@ -39,7 +39,7 @@ from rnnkit.train.distributed import World
 from rnnkit.train.fine_tuning import layer_groups, unfreeze_top
 from rnnkit.train.precision import check_precision
 from rnnkit.train.progress import EpochProgress
-from rnnkit.train.resuming import restore_run, save_run
+from rnnkit.train.resuming import Live, restore_run, save_run
 from rnnkit.train.run import (
     TIME_STEPS,
     UNLIMITED_EPOCHS,
@@ -119,14 +119,16 @@ class Trainer:
         epochs, total_steps = self._plan(len(batches))
         run = RunState(History(planned_epochs=epochs))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._factor(run, total_steps))
+        self._live = Live(model, step, scheduler, self.world)
         if self.checkpoints is not None and self.checkpoints.resume:
-            self._restore(run, model, optimizer, scheduler)
+            restore_run(self.checkpoints, self._live, run)
+            self._checkpointed = True
         with deterministic_kernels(config.deterministic), self._stop_on_interrupt():
             while run.epoch < epochs and not (run.history.stopped_early or run.history.out_of_time):
                 if config.unfreeze == "gradual":
                     unfreeze_top(self._groups, run.epoch + 1)
-                record = self._train_epoch(step, model, batches, epochs, scheduler, run, objective)
-                self._end_epoch(record, model, evaluate, objective, run, optimizer, scheduler)
+                record = self._train_epoch(batches, epochs, run, objective)
+                self._end_epoch(record, evaluate, objective, run)
         history = run.history
         if run.best_state is not None:
             model.load_state_dict(run.best_state)
@@ -190,15 +192,13 @@ class Trainer:
     def _end_epoch(
         self,
         record: dict[str, Any],
-        model: nn.Module,
         evaluate: Evaluate | None,
         objective: Objective,
         run: RunState,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> None:
         """Validate, keep the best weights, decide on early stopping, write checkpoints."""
         history, improved, monitor = run.history, False, objective.monitor
+        model = self._live.model
         if evaluate is not None:
             model.eval()
             metrics = evaluate(model)  # every process scores the whole set: same decisions
@@ -221,18 +221,12 @@ class Trainer:
             )
         run.epoch, run.batch, run.progress = run.epoch + 1, 0, Progress()
         if self.checkpoints is not None:
-            self._save(run, model, optimizer, scheduler, best=improved)
+            self._save(run, best=improved)
 
     def _train_epoch(
-        self,
-        step: Step,
-        model: nn.Module,
-        batches: BatchSource,
-        epochs: int,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        run: RunState,
-        objective: Objective,
+        self, batches: BatchSource, epochs: int, run: RunState, objective: Objective
     ) -> dict[str, Any]:
+        step, scheduler = self._live.step, self._live.scheduler
         world, history, progress = self.world, run.history, run.progress
         epoch, skip = run.epoch, run.batch
         step.net.train()
@@ -270,21 +264,14 @@ class Trainer:
             progress.seconds = time.perf_counter() - start
             run.batch = index + 1
             shown.update()
-            self._after_step(run, model, step.optimizer, scheduler, bool(stop))
+            self._after_step(run, bool(stop))
         return self._epoch_record(run, len(batches))
 
-    def _after_step(
-        self,
-        run: RunState,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        stop: bool,
-    ) -> None:
+    def _after_step(self, run: RunState, stop: bool) -> None:
         """Write a checkpoint when one is due or a stop was asked for, then stop if asked."""
         policy, steps = self.checkpoints, run.history.steps
         if policy is not None and (stop or (policy.every and steps % policy.every == 0)):
-            self._save(run, model, optimizer, scheduler)
+            self._save(run)
         if stop:
             raise TrainingInterrupted(
                 f"stopped by Ctrl-C at epoch {run.epoch + 1}, after batch {run.batch} (step "
@@ -341,28 +328,9 @@ class Trainer:
 
     # -- checkpoints (rnnkit.train.resuming) ----------------------------------------------
 
-    def _save(
-        self,
-        run: RunState,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        *,
-        best: bool = False,
-    ) -> None:
+    def _save(self, run: RunState, *, best: bool = False) -> None:
         assert self.checkpoints is not None
-        save_run(self.checkpoints, self.world, self._step, run, model, optimizer, scheduler, best)
-        self._checkpointed = True
-
-    def _restore(
-        self,
-        run: RunState,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-    ) -> None:
-        assert self.checkpoints is not None
-        restore_run(self.checkpoints, self.world, self._step, run, model, optimizer, scheduler)
+        save_run(self.checkpoints, self._live, run, best)
         self._checkpointed = True
 
     @contextlib.contextmanager

@@ -17,7 +17,7 @@ from rnnkit.cli.runs import (
     run_metrics,
     run_options,
 )
-from rnnkit.cli.tasks import Command, Data, TaskCommands, Train
+from rnnkit.cli.tasks import Data, RangeTest, TaskCommands, Train
 from rnnkit.plural import counted
 from rnnkit.tasks.classification import cli_model
 from rnnkit.tasks.classification.cli_model import (
@@ -233,24 +233,13 @@ examples:
 """
 
 
-def run_lr_find(args: argparse.Namespace) -> int:
-    from rnnkit.cli.ranges import report
-    from rnnkit.plotting import image_path
-    from rnnkit.train.lr_find import check_range
-
-    check_range(args.min_lr, args.max_lr, args.steps)
-    plot = image_path("--plot", args.plot) if args.plot else None
+def range_test_data(args: argparse.Namespace) -> tuple[TextClassifier, tuple[Corpus]]:
+    """``rnnkit lr-find``'s fresh classifier and training data."""
     clf = classifier_from(args, quiet=args.quiet)
     clf.check_params()
     clf.verbose = False
     train, _, _, _ = load_training_data(args, clf.tokenizer, quiet=args.quiet)
-    result = clf.lr_find(train, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
-    return report(result, args, plot)
-
-
-def add_lr_find(parser: argparse.ArgumentParser) -> None:
-    add_data_options(parser)
-    OPTIONS.add_arguments(parser, GROUPS)
+    return clf, (train,)
 
 
 COMMANDS = TaskCommands(
@@ -277,11 +266,10 @@ COMMANDS = TaskCommands(
         extra=add_pretraining,
     ),
     evaluate=cli_model.EVALUATE,
-    lr_find=Command(
+    lr_find=RangeTest(
         "learning-rate range test: loss against learning rate",
         LR_FIND_DESCRIPTION,
-        add_lr_find,
-        run_lr_find,
+        range_test_data,
         epilog=LR_FIND_EXAMPLES,
     ),
     verb="predict",

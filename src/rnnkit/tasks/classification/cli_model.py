@@ -8,15 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import (
-    add_device_options,
-    apply_run_options,
-    chunks,
-    input_texts,
-    print_json,
-    set_threads,
-    warn_not_applied,
-)
+from rnnkit.cli.common import add_device_options, load_for, print_json, text_chunks
 from rnnkit.cli.tasks import Command
 from rnnkit.data.examples import LABELLED_FORMATS, ReadOptions
 from rnnkit.errors import ConfigError, PredictionError
@@ -140,10 +132,8 @@ def load_model(args: argparse.Namespace) -> TextClassifier:
     applied."""
     from rnnkit.tasks.classification.estimator import TextClassifier
 
-    set_threads(args.threads)
     words = (args.command, getattr(args, "classify_command", None))
-    clf = TextClassifier.load(args.model, command=" ".join(["rnnkit", *filter(None, words)]))
-    return apply_run_options(clf, args)
+    return load_for(args, TextClassifier, " ".join(["rnnkit", *filter(None, words)]))
 
 
 def add_evaluate(parser: argparse.ArgumentParser) -> None:
@@ -269,7 +259,6 @@ def run_predict(args: argparse.Namespace) -> int:
 
     if args.top_k is not None and args.top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {args.top_k}")
-    warn_not_applied(args)
     clf: Any = load_model(args)
     if args.backend == "onnx":
         from rnnkit.tasks.classification.export import default_path
@@ -282,7 +271,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError("--onnx FILE goes with --backend onnx")
     labels = clf.classes_.tolist()
     failed = total = 0
-    for chunk in chunks(input_texts(args.texts, args.input, args.encoding), CHUNK):
+    for chunk in text_chunks(args, CHUNK):
         texts = [text for text in chunk if text.strip()]
         probabilities = iter(clf.predict_proba(texts, check_finite=False) if texts else [])
         for text in chunk:

@@ -23,15 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnnkit.errors import ConfigError
-from rnnkit.export.graph import (
-    OPSET,
-    Graph,
-    array,
-    not_rnnkit_onnx,
-    recurrent_layer,
-    require_onnx,
-)
-from rnnkit.files import check_target, write_file
+from rnnkit.export.graph import Graph, array, check_export_target, recurrent_layer, save_graph
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.ensemble import Ensemble, classifiers
 from rnnkit.tasks.classification import ONNX_FILES
@@ -90,8 +82,7 @@ def build_graph(model: SequenceClassifier | Ensemble, labels: list[str]) -> Any:
     g.nodes.append(helper.make_node("Softmax", [logits], ["probs"], axis=1))
 
     classes = config.num_classes
-    graph = helper.make_graph(
-        g.nodes,
+    return g.model(
         "rnnkit_sequence_classifier",
         [
             helper.make_tensor_value_info("tokens", onnx.TensorProto.INT64, ["batch", "time"]),
@@ -101,17 +92,9 @@ def build_graph(model: SequenceClassifier | Ensemble, labels: list[str]) -> Any:
             helper.make_tensor_value_info("probs", onnx.TensorProto.FLOAT, ["batch", classes]),
             helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", classes]),
         ],
-        g.initializers,
+        "tokens (batch, time) int64 padded with 0, lengths (batch,) int64",
+        {"labels": "\n".join(labels), "cell": config.cell},
     )
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="rnnkit",
-        doc_string="tokens (batch, time) int64 padded with 0, lengths (batch,) int64",
-    )
-    helper.set_model_props(proto, {"labels": "\n".join(labels), "cell": config.cell})
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
 
 
 def _member_logits(g: Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
@@ -172,20 +155,13 @@ def export_onnx(
     """Write ``model`` to ``path`` as ONNX, optionally with int8 weights (``quantize="int8"``);
     the file is written beside ``path`` and renamed into place (``OutputError`` when that
     fails, a full disk for one, with the previous file intact)."""
-    onnx = require_onnx()
     path = Path(path)
     if quantize not in (None, "int8"):
         raise ConfigError(
             f"unknown quantize {quantize!r}: the only choice is int8", field="quantize"
         )
-    graph = build_graph(model, labels)
-
-    def write(staging: Path) -> None:
-        onnx.save_model(graph, staging)
-        if quantize == "int8":
-            quantize_int8(staging, staging)
-
-    write_file(path, write, what="the ONNX model")
+    int8 = (lambda staging: quantize_int8(staging, staging)) if quantize == "int8" else None
+    save_graph(build_graph(model, labels), path, int8)
     log.debug("wrote %s (%s)", path, "int8 weights" if quantize else "float32")
     return path
 
@@ -217,7 +193,7 @@ def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Pa
     from rnnkit.tasks.classification.estimator import TextClassifier
 
     path = Path(out) if out else default_path(model, quantize)
-    check_target(path, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    check_export_target(path)
     clf = TextClassifier.load(model)
     export_onnx(clf.model_, [str(c) for c in clf.classes_], path, quantize=quantize)
     return [path]

@@ -13,21 +13,16 @@ from rnnkit.data.config import DataConfig
 from rnnkit.models.config import CELLS, ModelConfig
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
-    DETERMINISTIC,
-    DEVICE,
     GROUPS,
-    MAX_MINUTES,
-    PRECISION,
-    SCHEDULE_HELP,
-    THREADS,
     model_option,
+    optimizer_options,
+    run_options,
     text_option,
     training_option,
 )
 from rnnkit.train.config import (
     MAX_EPOCHS,
     MIN_EPOCHS,
-    SCHEDULES,
     STEP_BUDGET,
     UNFREEZE,
     TrainConfig,
@@ -196,19 +191,7 @@ OPTIONS = OptionTable(
         training_option(
             "batch_size", "texts per batch (bucketed by length)", type=int, metavar="N"
         ),
-        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X"),
-        training_option("weight_decay", "AdamW weight decay", type=float, metavar="X"),
-        training_option(
-            "warmup", "fraction of steps warming the learning rate up", type=float, metavar="F"
-        ),
-        training_option(
-            "schedule",
-            SCHEDULE_HELP,
-            choices=SCHEDULES,
-        ),
-        training_option(
-            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
-        ),
+        *optimizer_options(),
         training_option(
             "patience",
             "stop after N epochs without a better validation accuracy, keeping the best "
@@ -238,23 +221,11 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        training_option(
-            "seed", "random seed (weights, batches, validation split)", type=int, metavar="N"
-        ),
-        PRECISION,
-        DETERMINISTIC,
-        training_option(
-            "max_steps",
+        *run_options(
+            "weights, batches, validation split",
             "stop after this many optimizer steps, for quick checks; the validation and test "
             "sets are still scored in full, and --no-test skips the test set",
-            type=int,
-            optional=True,
-            shown="no limit",
-            metavar="N",
         ),
-        MAX_MINUTES,
-        THREADS,
-        DEVICE,
     ],
     {"model": ModelConfig, "data": DataConfig, "training": TrainConfig},
 )

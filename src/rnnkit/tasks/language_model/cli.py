@@ -15,7 +15,7 @@ from rnnkit.cli.runs import (
     run_metrics,
     run_options,
 )
-from rnnkit.cli.tasks import Command, Data, TaskCommands, Train
+from rnnkit.cli.tasks import Data, RangeTest, TaskCommands, Train
 from rnnkit.plural import counted
 from rnnkit.tasks.language_model import cli_model
 from rnnkit.tasks.language_model.cli_model import (
@@ -113,26 +113,11 @@ def train_and_save(
     return 0
 
 
-def run_lr_find(args: argparse.Namespace) -> int:
-    from rnnkit.cli.ranges import report
-    from rnnkit.plotting import image_path
-    from rnnkit.train.lr_find import check_range
-
-    check_range(args.min_lr, args.max_lr, args.steps)
-    plot = image_path("--plot", args.plot) if args.plot else None
+def range_test_data(args: argparse.Namespace) -> tuple[LanguageModel, tuple[list[str]]]:
+    """``rnnkit lm lr-find``'s fresh language model and training documents."""
     lm = model_from(args, quiet=True)
     lm.check_params()
-    documents = read_corpus(args, args.data, document=args.document).train
-    result = lm.lr_find(documents, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps)
-    return report(result, args, plot)
-
-
-# -- training ----------------------------------------------------------------------------
-
-
-def add_lr_find(parser: argparse.ArgumentParser) -> None:
-    add_corpus_options(parser)
-    OPTIONS.add_arguments(parser, GROUPS)
+    return lm, (read_corpus(args, args.data, document=args.document).train,)
 
 
 COMMANDS = TaskCommands(
@@ -158,14 +143,13 @@ COMMANDS = TaskCommands(
         train_and_save,
     ),
     evaluate=cli_model.EVALUATE,
-    lr_find=Command(
+    lr_find=RangeTest(
         "learning-rate range test on a language model",
         "The learning-rate range test of rnnkit lr-find on a fresh language model with these "
         "options (every option of rnnkit lm train applies, --config too): a few windows of "
         "training while the learning rate grows from --min-lr to --max-lr, the loss at each, "
         "and a suggested --lr.\n\n" + CORPUS_HELP,
-        add_lr_find,
-        run_lr_find,
+        range_test_data,
     ),
     verb="generate",
     use=cli_model.GENERATE,

@@ -9,13 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import (
-    add_device_options,
-    apply_run_options,
-    print_json,
-    set_threads,
-    warn_not_applied,
-)
+from rnnkit.cli.common import add_device_options, load_for, print_json
 from rnnkit.cli.tasks import Command
 
 if TYPE_CHECKING:
@@ -131,8 +125,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from rnnkit.data.documents import LM_DATASETS
     from rnnkit.tasks.language_model.estimator import LanguageModel
 
-    set_threads(args.threads)
-    lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit lm evaluate"), args)
+    lm = load_for(args, LanguageModel, "rnnkit lm evaluate")
     named = args.data in LM_DATASETS and not Path(args.data.split("#", 1)[0]).exists()
     # a named dataset is read in its own documents; a file as the model was trained
     document = args.document or (None if named else lm.document)
@@ -192,9 +185,7 @@ def run_generate(args: argparse.Namespace) -> int:
     )
     check_prompt(args.prompt)
     sampling = Sampling(args.temperature, args.top_k, args.top_p)
-    warn_not_applied(args)
-    set_threads(args.threads)
-    lm = apply_run_options(LanguageModel.load(args.model, command="rnnkit generate"), args)
+    lm = load_for(args, LanguageModel, "rnnkit generate")
     lm.check_generates()
     if args.backend == "onnx":
         lm.start("", backend="onnx")  # a missing or stale ONNX file fails here, before output

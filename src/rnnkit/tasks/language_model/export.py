@@ -32,17 +32,14 @@ from torch import nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.export.graph import (
-    OPSET,
     Graph,
     array,
+    check_export_target,
     linear,
-    not_rnnkit_onnx,
     recurrent_layer,
-    require_onnx,
-    weights_digest,
+    save_graph,
 )
 from rnnkit.export.graph import state_names as cell_states
-from rnnkit.files import check_target, write_file
 from rnnkit.models.language_model import LanguageModelNet
 from rnnkit.tasks.language_model import ONNX_FILE
 from rnnkit.tasks.language_model.options import NAME
@@ -133,28 +130,16 @@ def build_step_graph(net: LanguageModelNet) -> Any:
     for name in names:
         inputs.append(helper.make_tensor_value_info(name, float_type, [L, "batch", H]))
         outputs.append(helper.make_tensor_value_info(f"{name}_n", float_type, [L, "batch", H]))
-    graph = helper.make_graph(
-        g.nodes, "rnnkit_language_model_step", inputs, outputs, g.initializers
+    return g.model(
+        "rnnkit_language_model_step",
+        inputs,
+        outputs,
+        f"one step: tokens (batch,) int64 and the state {', '.join(names)} (layers, batch, "
+        "hidden) -> scores (batch, vocab) and the next state; the state is reset where the "
+        "token is <eod>",
+        {"task": NAME, "cell": config.cell, "vocab_size": str(V)},
+        net,
     )
-    proto = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="rnnkit",
-        doc_string=f"one step: tokens (batch,) int64 and the state {', '.join(names)} "
-        "(layers, batch, hidden) -> scores (batch, vocab) and the next state; the state is "
-        "reset where the token is <eod>",
-    )
-    helper.set_model_props(
-        proto,
-        {
-            "task": NAME,
-            "cell": config.cell,
-            "vocab_size": str(V),
-            "weights_sha256": weights_digest(net),
-        },
-    )
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
 
 
 def export_language_model(
@@ -162,15 +147,13 @@ def export_language_model(
 ) -> Path:
     """Write the step graph of ``net`` to ``path`` as ONNX, beside it first and renamed into
     place (``OutputError`` when that fails, with the previous file intact). float32 only."""
-    onnx = require_onnx()
     path = Path(path)
     if quantize is not None:
         raise ConfigError(
             "quantize is for classifiers: a language model is exported in float32",
             field="quantize",
         )
-    graph = build_step_graph(net)
-    write_file(path, lambda staging: onnx.save_model(graph, staging), what="the ONNX model")
+    save_graph(build_step_graph(net), path)
     log.debug("wrote %s (the step of a %s language model)", path, net.config.cell)
     return path
 
@@ -186,7 +169,7 @@ def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Pa
             "--quantize int8 is for classifiers: a language model is exported in float32"
         )
     path = Path(out) if out else Path(model) / ONNX_FILE
-    check_target(path, option="--out", folder=False, foreign=not_rnnkit_onnx)
+    check_export_target(path)
     lm = LanguageModel.load(model, command="rnnkit export")
     export_language_model(lm.model_, path)
     return [path]

@@ -16,19 +16,15 @@ from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
 from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
-    DETERMINISTIC,
-    DEVICE,
     GROUPS,
-    MAX_MINUTES,
-    PRECISION,
-    SCHEDULE_HELP,
-    THREADS,
     model_option,
+    optimizer_options,
+    run_options,
     text_option,
     training_option,
 )
 from rnnkit.text.tokenize import TOKENIZERS
-from rnnkit.train.config import SCHEDULES, TrainConfig
+from rnnkit.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from rnnkit.train.step import Objective
@@ -243,26 +239,7 @@ OPTIONS = OptionTable(
             metavar="N",
             default=32,
         ),
-        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
-        training_option(
-            "weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01
-        ),
-        training_option(
-            "warmup",
-            "fraction of steps warming the learning rate up",
-            type=float,
-            metavar="F",
-            default=0.02,
-        ),
-        training_option(
-            "schedule",
-            SCHEDULE_HELP,
-            choices=SCHEDULES,
-            default="cosine",
-        ),
-        training_option(
-            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
-        ),
+        *optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="cosine"),
         training_option(
             "patience",
             "stop after N epochs without a lower validation loss, keeping the best weights "
@@ -279,22 +256,7 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        training_option(
-            "seed", "random seed (weights, dropout, window lengths)", type=int, metavar="N"
-        ),
-        PRECISION,
-        DETERMINISTIC,
-        training_option(
-            "max_steps",
-            "stop after this many optimizer steps, for quick checks",
-            type=int,
-            optional=True,
-            shown="no limit",
-            metavar="N",
-        ),
-        MAX_MINUTES,
-        THREADS,
-        DEVICE,
+        *run_options("weights, dropout, window lengths"),
     ],
     {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
 )

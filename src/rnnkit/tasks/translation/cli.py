@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rnnkit.cli.runs import (
     checkpoint_policy,
@@ -16,7 +16,7 @@ from rnnkit.cli.runs import (
     run_metrics,
     run_options,
 )
-from rnnkit.cli.tasks import Command, Data, TaskCommands, Train
+from rnnkit.cli.tasks import Data, RangeTest, TaskCommands, Train
 from rnnkit.tasks.translation import cli_model
 from rnnkit.tasks.translation.cli_model import (
     DATA_HELP,
@@ -118,25 +118,12 @@ def train_and_save(
     return 0
 
 
-def run_lr_find(args: argparse.Namespace) -> int:
-    from rnnkit.cli.ranges import report
-    from rnnkit.plotting import image_path
-    from rnnkit.train.lr_find import check_range
-
-    check_range(args.min_lr, args.max_lr, args.steps)
-    plot = image_path("--plot", args.plot) if args.plot else None
+def range_test_data(args: argparse.Namespace) -> tuple[Translator, tuple[Any, Any]]:
+    """``rnnkit translate lr-find``'s fresh translator and training sentences."""
     translator = translator_from(args, quiet=True)
     translator.check_params()
     pairs = read_pairs(args, args.data).train
-    result = translator.lr_find(
-        pairs.source, pairs.target, min_lr=args.min_lr, max_lr=args.max_lr, steps=args.steps
-    )
-    return report(result, args, plot)
-
-
-def add_lr_find(parser: argparse.ArgumentParser) -> None:
-    add_pair_options(parser)
-    OPTIONS.add_arguments(parser, TRAINING_GROUPS)
+    return translator, (pairs.source, pairs.target)
 
 
 COMMANDS = TaskCommands(
@@ -165,7 +152,7 @@ COMMANDS = TaskCommands(
         extra=add_decoding,
     ),
     evaluate=cli_model.EVALUATE,
-    lr_find=Command(
+    lr_find=RangeTest(
         "learning-rate range test on a translator",
         wrapped(
             "The learning-rate range test of rnnkit lr-find on a fresh translator with these "
@@ -173,8 +160,7 @@ COMMANDS = TaskCommands(
         )
         + "\n\n"
         + DATA_HELP,
-        add_lr_find,
-        run_lr_find,
+        range_test_data,
     ),
     verb="text",
     use=cli_model.TEXT,

@@ -9,15 +9,7 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import (
-    add_device_options,
-    apply_run_options,
-    chunks,
-    input_texts,
-    print_json,
-    set_threads,
-    warn_not_applied,
-)
+from rnnkit.cli.common import add_device_options, load_for, print_json, text_chunks
 from rnnkit.cli.tasks import Command
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.translation.options import BACKENDS, DECODING, OPTIONS
@@ -202,9 +194,7 @@ def describe(scores: dict[str, Any]) -> str:
 def load(args: argparse.Namespace, command: str) -> Translator:
     from rnnkit.tasks.translation.estimator import Translator
 
-    warn_not_applied(args)
-    set_threads(args.threads)
-    translator = apply_run_options(Translator.load(args.model, command=command), args)
+    translator = load_for(args, Translator, command)
     for name in DECODING:
         if getattr(args, name) is not None:
             setattr(translator, name, getattr(args, name))
@@ -224,9 +214,9 @@ def run_text(args: argparse.Namespace) -> int:
             raise ConfigError("--plot-attention draws one sentence's attention: give one TEXT")
     from rnnkit.tasks.translation.translating import Translated
 
-    lines = input_texts(args.texts, args.input, args.encoding)
+    texts = text_chunks(args, CHUNK)
     translator = load(args, "rnnkit translate")
-    for chunk in chunks(lines, CHUNK):
+    for chunk in texts:
         wanted = [t for t in chunk if t.strip()]
         found = iter(translator.translations(wanted, backend=args.backend) if wanted else [])
         for text in chunk:

@@ -43,17 +43,14 @@ import numpy as np
 
 from rnnkit.errors import ConfigError, OutputError
 from rnnkit.export.graph import (
-    OPSET,
     Graph,
     array,
+    check_export_target,
     linear,
-    not_rnnkit_onnx,
     recurrent_layer,
-    require_onnx,
-    weights_digest,
+    save_graph,
 )
 from rnnkit.export.graph import state_names as cell_states
-from rnnkit.files import check_target, write_file
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.translation import ONNX_FILES
 from rnnkit.tasks.translation.options import NAME
@@ -95,28 +92,21 @@ def _finish(
     doc: str,
 ) -> Any:
     """The checked ModelProto of the nodes of ``g``, with rnnkit's metadata."""
-    onnx, helper = g.onnx, g.onnx.helper
-    body = helper.make_graph(g.nodes, f"rnnkit_translator_{graph}", inputs, outputs, g.initializers)
-    proto = helper.make_model(
-        body,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="rnnkit",
-        doc_string=doc,
-    )
     config = net.config
-    helper.set_model_props(
-        proto,
+    return g.model(
+        f"rnnkit_translator_{graph}",
+        inputs,
+        outputs,
+        doc,
         {
             "task": NAME,
             "graph": graph,
             "cell": config.cell,
             "attention": config.attention,
             "target_vocab_size": str(config.target_vocab_size),
-            "weights_sha256": weights_digest(net),
         },
+        net,
     )
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
 
 
 def _bridge(g: Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str, str]:
@@ -294,7 +284,6 @@ def export_translator(net: TranslatorNet, folder: str | Path) -> tuple[Path, Pat
     when that fails, with the previous file intact). Both graphs are first run in ONNX Runtime
     on a made-up batch and compared with ``net``: nothing is written when they differ by more
     than ``TOLERANCE``."""
-    onnx = require_onnx()
     from rnnkit.tasks.translation.runtime import largest_difference
 
     was_training = net.training
@@ -311,11 +300,7 @@ def export_translator(net: TranslatorNet, folder: str | Path) -> tuple[Path, Pat
         )
     paths = tuple(Path(folder) / name for name in ONNX_FILES)
     for graph, path in zip(graphs, paths, strict=True):
-
-        def save(staging: Path, graph: Any = graph) -> None:
-            onnx.save_model(graph, staging)
-
-        write_file(path, save, what="the ONNX model")
+        save_graph(graph, path)
     log.debug("wrote %s and %s (largest difference from PyTorch %.2g)", *paths, found)
     return paths[0], paths[1]
 
@@ -335,6 +320,6 @@ def export_bundle(model: Path, out: str | None, quantize: str | None) -> list[Pa
             "are written into a folder"
         )
     for name in ONNX_FILES:
-        check_target(folder / name, option="--out", folder=False, foreign=not_rnnkit_onnx)
+        check_export_target(folder / name)
     translator = Translator.load(model, command="rnnkit export")
     return list(export_translator(translator.model_, folder))

@@ -20,17 +20,13 @@ from rnnkit.models.config import ATTENTIONS, EXTRA_TOKENS, SearchConfig, Transla
 from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
 from rnnkit.tasks.shared import (
-    DETERMINISTIC,
-    DEVICE,
-    MAX_MINUTES,
-    PRECISION,
-    SCHEDULE_HELP,
-    THREADS,
     model_option,
+    optimizer_options,
+    run_options,
     text_option,
     training_option,
 )
-from rnnkit.train.config import SCHEDULES, TrainConfig
+from rnnkit.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from rnnkit.train.step import Objective
@@ -241,21 +237,7 @@ OPTIONS = OptionTable(
         training_option(
             "batch_size", "sentence pairs per batch", type=int, metavar="N", default=64
         ),
-        training_option("lr", "peak learning rate of AdamW", type=float, metavar="X", default=2e-3),
-        training_option(
-            "weight_decay", "AdamW weight decay", type=float, metavar="X", default=0.01
-        ),
-        training_option(
-            "warmup",
-            "fraction of steps warming the learning rate up",
-            type=float,
-            metavar="F",
-            default=0.02,
-        ),
-        training_option("schedule", SCHEDULE_HELP, choices=SCHEDULES, default="linear"),
-        training_option(
-            "clip_norm", "clip the gradient norm to this (0: off)", type=float, metavar="X"
-        ),
+        *optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="linear"),
         training_option(
             "patience",
             "stop after N epochs without a better validation BLEU, keeping the best weights "
@@ -271,22 +253,7 @@ OPTIONS = OptionTable(
             metavar="X",
             default=0.1,
         ),
-        training_option(
-            "seed", "random seed (weights, dropout, batch order)", type=int, metavar="N"
-        ),
-        PRECISION,
-        DETERMINISTIC,
-        training_option(
-            "max_steps",
-            "stop after this many optimizer steps, for quick checks",
-            type=int,
-            optional=True,
-            shown="no limit",
-            metavar="N",
-        ),
-        MAX_MINUTES,
-        THREADS,
-        DEVICE,
+        *run_options("weights, dropout, batch order"),
         *_DECODING,
     ],
     {
