@@ -17,6 +17,7 @@ and ``"embed_dim"`` are the same option).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import json
 import numbers
@@ -234,3 +235,21 @@ def read_config(path: str | Path, option: str = "--config") -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"{option} {path}: expected a JSON object of options, got {values!r}")
     return values
+
+
+def config_options(
+    path: str | Path,
+    known: Collection[str],
+    refused: Callable[[str], str],
+    shown: Callable[[str], str] = repr,
+) -> Iterator[tuple[str, str, Any]]:
+    """Each option of the JSON file ``path`` as (name, key, value), ``name`` the key read as
+    an option name (``option_name``); ConfigError for a key none of ``known`` names:
+    ``refused(key)``, and the closest known name (as ``shown`` writes it) as a suggestion."""
+    for key, value in read_config(path).items():
+        name = option_name(key)
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"; did you mean {shown(close[0])}?" if close else ""
+            raise ConfigError(refused(repr(key)) + hint)
+        yield name, key, value

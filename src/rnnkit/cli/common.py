@@ -65,19 +65,29 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, allow_nan=False))
 
 
-def add_device_options(parser: argparse.ArgumentParser) -> None:
-    """--device, --precision and --threads of a command that runs a saved model."""
+def add_output_options(parser: argparse.ArgumentParser, json: str, quiet: str) -> None:
+    """The "output" group: --json (``json`` says what it prints as the last line) and --quiet
+    (``quiet`` says what it silences)."""
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help=f"print {json} as the last line")
+    output.add_argument("--quiet", action="store_true", help=f"no {quiet}")
+
+
+def add_device_options(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
+    """--device, --precision (unless not ``precision``) and --threads of a command that runs
+    a model."""
     parser.add_argument(
         "--device",
         default="auto",
         metavar="DEVICE",
         help=f"{DEVICE_HELP} (default: auto)",
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help=f"{PRECISION_HELP} (default: as the model was trained)",
-    )
+    if precision:
+        parser.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            help=f"{PRECISION_HELP} (default: as the model was trained)",
+        )
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
     )

@@ -9,13 +9,12 @@ list where the option takes several comma-separated values (``"pooling": ["max",
 from __future__ import annotations
 
 import argparse
-import difflib
 from pathlib import Path
 from typing import Any
 
 from rnnkit.cli.parser import Parser
 from rnnkit.errors import ConfigError
-from rnnkit.options import option_name, read_config
+from rnnkit.options import config_options
 
 # What says where a run is and how it is started, rather than how it trains: a config file
 # that set nproc would have every process it starts start more.
@@ -35,12 +34,12 @@ def apply_config(parser: Parser, path: str | Path) -> dict[str, Any]:
     """Make the options in ``path`` the defaults of ``parser``; returns them, checked."""
     actions = configurable(parser)
     defaults = {}
-    for key, value in read_config(path).items():
-        dest = option_name(key)
-        if dest not in actions:
-            close = difflib.get_close_matches(dest, actions, n=1)
-            hint = f"; did you mean {_flag(actions[close[0]])}?" if close else ""
-            raise ConfigError(f"--config {path}: {key!r} is not an option of this command{hint}")
+    for dest, key, value in config_options(
+        path,
+        actions,
+        lambda key: f"--config {path}: {key} is not an option of this command",
+        lambda dest: _flag(actions[dest]),
+    ):
         defaults[dest] = _checked(actions[dest], value, f"--config {path}: {key!r}")
     parser.set_defaults(**defaults)
     return defaults

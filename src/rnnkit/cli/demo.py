@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rnnkit.cli.common import print_json, set_threads
+from rnnkit.cli.common import add_device_options, print_json, set_threads
 from rnnkit.files import check_target
-from rnnkit.tasks.shared import DEVICE_HELP
 
 DESCRIPTION = """\
 Train, on generated data and without a network:
@@ -42,12 +41,7 @@ def add_parser(commands: Any) -> None:
         "replaced (default: rnnkit-demo in the current folder)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    parser.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
-    )
-    parser.add_argument(
-        "--device", default="auto", metavar="DEVICE", help=f"{DEVICE_HELP} (default: auto)"
-    )
+    add_device_options(parser, precision=False)
     parser.add_argument("--no-plots", action="store_true", help="print the table only")
     parser.add_argument(
         "--json", action="store_true", help="print the table as one JSON object as the last line"

@@ -7,10 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rnnkit.cli.common import print_json, set_threads
+from rnnkit.cli.common import add_device_options, print_json, set_threads
 from rnnkit.cli.demo import print_table
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.shared import DEVICE_HELP
 
 TASKS = ("negation", "adding", "copy", "parity", "generate")
 
@@ -60,12 +59,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--test-size", type=int, default=1000, metavar="N", help="(default: 1000)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="(default: 0)")
-    parser.add_argument(
-        "--threads", type=int, metavar="N", help="CPU threads for torch (default: all cores)"
-    )
-    parser.add_argument(
-        "--device", default="auto", metavar="DEVICE", help=f"{DEVICE_HELP} (default: auto)"
-    )
+    add_device_options(parser, precision=False)
     parser.add_argument("--plot", metavar="DIR", help="write the learning curve (PNG) here")
     text = parser.add_argument_group("generate")
     text.add_argument(

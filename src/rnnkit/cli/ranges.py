@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnnkit.cli.common import print_json
+from rnnkit.cli.common import add_output_options, print_json
 
 if TYPE_CHECKING:
     from rnnkit.train.lr_find import RangeTest
@@ -32,13 +32,7 @@ def add_range_options(parser: argparse.ArgumentParser) -> None:
         help="draw loss against learning rate to this image file (.png added when FILE has no "
         "image suffix)",
     )
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--json",
-        action="store_true",
-        help="print the rates, losses and suggestion as a JSON object as the last line",
-    )
-    output.add_argument("--quiet", action="store_true", help="no log lines")
+    add_output_options(parser, "the rates, losses and suggestion as a JSON object", "log lines")
 
 
 def run_range_test(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnkit.bundle import CHECKPOINTS, check_bundle_target
-from rnnkit.cli.common import print_json
+from rnnkit.cli.common import add_output_options, print_json
 from rnnkit.cli.config_file import apply_config
 from rnnkit.cli.resume import RESUMABLE, input_paths, resumed, run_folder, saved_options
 from rnnkit.errors import ConfigError
@@ -48,13 +48,7 @@ def add_out_options(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: Any, run: Callable[[argparse.Namespace], int]) -> None:
     """The output, checkpoint and data-parallel options every training command has, and its
     defaults: ``run``, --config read into the parser, the declared defaults (for --resume)."""
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--json",
-        action="store_true",
-        help="print the metrics.json object as the last line on stdout",
-    )
-    output.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    add_output_options(parser, "the metrics.json object", "progress bar or log lines")
     runs = parser.add_argument_group("checkpoints and data-parallel training")
     runs.add_argument(
         "--checkpoint-every",

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.registry import RemoteFile
-from rnnkit.data.rows import decode, read_bytes, split_lines
+from rnnkit.data.rows import csv_rows, decode, read_bytes, split_lines
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.plural import counted
 
@@ -162,23 +162,14 @@ def _delimited_rows(
     """The rows of a CSV/TSV file: the first two columns, or the columns ``names`` (source,
     target) of its header, which the first row must then be (unless not ``required``)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows, columns, line, wide, first = [], (0, 1), 0, 2, True
+    rows, columns, wide, first = [], (0, 1), 2, True
     if names is None:
         log.info(
             "%s: the first two columns are the source and the target, from the first row on "
             "(a header is read as one when --source and --target name its columns)",
             source,
         )
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise DataError(f"{source}, line {reader.line_num}: {error}") from None
-        start, line = line + 1, reader.line_num
-        if not row:
-            continue
+    for start, row in csv_rows(reader, source):
         if first and names is not None:
             first = False
             header = [cell.strip() for cell in row]

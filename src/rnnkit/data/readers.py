@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from rnnkit.data.examples import LabeledTexts, ReadOptions
-from rnnkit.data.rows import Collector, decode, numbered_lines, read_bytes
+from rnnkit.data.rows import Collector, csv_rows, decode, file_lines, read_bytes
 from rnnkit.errors import DataError
 
 
@@ -40,17 +40,7 @@ def read_delimited(path: Path, options: ReadOptions, delimiter: str) -> LabeledT
     text_index = [header.index(name) for name in options.text_cols]
     label_index = header.index(label_col) if label_col is not None else None
     sink = Collector(source, options, labelled=label_col is not None)
-    line = rows.line_num
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise DataError(f"{source}, line {rows.line_num}: {error}") from None
-        start, line = line + 1, rows.line_num
-        if not row:
-            continue
+    for start, row in csv_rows(rows, source):
         if len(row) != len(header):
             sink.bad(f"line {start}", f"expected {len(header)} columns, found {len(row)}")
             continue
@@ -65,7 +55,7 @@ def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
     label_col = options.label_col
     fields = [*options.text_cols, *([label_col] if label_col is not None else [])]
     sink = Collector(source, options, labelled=label_col is not None)
-    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+    for number, line in file_lines(path, options):
         where = f"line {number}"
         try:
             record = json.loads(line)
@@ -92,9 +82,8 @@ def read_jsonl(path: Path, options: ReadOptions) -> LabeledTexts:
 
 def read_fasttext(path: Path, options: ReadOptions) -> LabeledTexts:
     """``__label__X text`` lines, as fastText reads them; the first label counts."""
-    source = str(path)
-    sink = Collector(source, options)
-    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+    sink = Collector(str(path), options)
+    for number, line in file_lines(path, options):
         words = line.split()
         labels = [w for w in words if w.startswith("__label__")]
         text = " ".join(w for w in words if not w.startswith("__label__"))
@@ -107,9 +96,8 @@ def read_fasttext(path: Path, options: ReadOptions) -> LabeledTexts:
 
 def read_label_text(path: Path, options: ReadOptions) -> LabeledTexts:
     """``label text`` lines: the first word is the label (as in SST's stsa.* files)."""
-    source = str(path)
-    sink = Collector(source, options)
-    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+    sink = Collector(str(path), options)
+    for number, line in file_lines(path, options):
         label, _, text = line.strip().partition(" ")
         sink.add(text, label, f"line {number}")
     return sink.result("label-text")
@@ -117,9 +105,8 @@ def read_label_text(path: Path, options: ReadOptions) -> LabeledTexts:
 
 def read_trec(path: Path, options: ReadOptions) -> LabeledTexts:
     """``COARSE:fine question`` lines; coarse labels unless ``fine_labels``."""
-    source = str(path)
-    sink = Collector(source, options)
-    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+    sink = Collector(str(path), options)
+    for number, line in file_lines(path, options):
         label, _, text = line.strip().partition(" ")
         coarse, colon, fine = label.partition(":")
         if not colon or not coarse or not fine:
@@ -131,8 +118,7 @@ def read_trec(path: Path, options: ReadOptions) -> LabeledTexts:
 
 def read_text(path: Path, options: ReadOptions) -> LabeledTexts:
     """One unlabelled text per non-blank line (a language model's corpus)."""
-    source = str(path)
-    sink = Collector(source, options, labelled=False)
-    for number, line in numbered_lines(decode(read_bytes(path), options.encoding, source)):
+    sink = Collector(str(path), options, labelled=False)
+    for number, line in file_lines(path, options):
         sink.add(line, None, f"line {number}")
     return sink.result("text")

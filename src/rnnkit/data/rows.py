@@ -4,11 +4,13 @@ that every reader adds its rows to."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import logging
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rnnkit.data.examples import LabeledTexts, ReadOptions
 from rnnkit.errors import DataError
@@ -119,6 +121,27 @@ def split_lines(text: str) -> list[str]:
     """Lines ended by LF or CRLF only. ``str.splitlines`` would also split at characters such as
     NEL (U+0085), which Latin-1 files like MR's hold inside sentences."""
     return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def csv_rows(reader: Any, source: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-empty rows of the ``csv.reader`` ``reader``, each with the line it starts on
+    (a quoted field may span lines); DataError naming the line of a malformed one."""
+    line = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataError(f"{source}, line {reader.line_num}: {error}") from None
+        start, line = line + 1, reader.line_num
+        if row:
+            yield start, row
+
+
+def file_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str]]:
+    """``numbered_lines`` of the file at ``path``, read with ``options.encoding``."""
+    return numbered_lines(decode(read_bytes(path), options.encoding, str(path)))
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:

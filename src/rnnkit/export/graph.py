@@ -62,8 +62,11 @@ class Graph:
         self._count += 1
         return f"{stem}_{self._count}"
 
-    def constant(self, stem: str, value: np.ndarray) -> str:
+    def constant(self, stem: str, value: Any) -> str:
+        """An initializer of ``value`` (an array, or a tensor taken as float32)."""
         name = self.name(stem)
+        if not isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(array(value))
         self.initializers.append(self.onnx.numpy_helper.from_array(value, name))
         return name
 

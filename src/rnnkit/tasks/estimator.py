@@ -17,19 +17,18 @@ bundle holds.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import inspect
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import torch
 from torch import nn
 
 from rnnkit.bundle import WEIGHTS, Bundle, load_bundle, save_bundle
 from rnnkit.errors import ConfigError, NotFittedError, field_error
-from rnnkit.options import OptionTable, option_name, read_config
+from rnnkit.options import OptionTable, config_options
 from rnnkit.tasks import registry
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.config import TrainConfig
@@ -42,6 +41,14 @@ from rnnkit.validation import check_weights
 
 E = TypeVar("E", bound="OptionsEstimator")
 M = TypeVar("M", bound=nn.Module)
+
+
+class Trial(NamedTuple):
+    """What a learning-rate range test trains: a fresh model, its batches and its loss."""
+
+    model: nn.Module
+    batches: Any
+    loss: Any
 
 
 class OptionsEstimator:
@@ -99,12 +106,8 @@ class OptionsEstimator:
         such as ``recipes/imdb.json``), then ``overrides``."""
         params: dict[str, Any] = {}
         names = cls._param_names()
-        for key, value in read_config(path).items():
-            name = option_name(key)
-            if name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{path}: {key!r} is not a {cls.__name__} parameter{hint}")
+        refused = f"is not a {cls.__name__} parameter"
+        for name, _, value in config_options(path, names, lambda key: f"{path}: {key} {refused}"):
             if isinstance(value, list):
                 value = ",".join(map(str, value))
             params[name] = value
@@ -226,14 +229,23 @@ class TaskEstimator(OptionsEstimator):
         self.metrics_: dict[str, Any] = self.history_.summary()
         return self.history_
 
-    def _range_test(
-        self, model: nn.Module, batches: Any, loss: Any, *, min_lr: float, max_lr: float, steps: int
+    def lr_find(
+        self, *data: Any, min_lr: float = 1e-5, max_lr: float = 1.0, steps: int = 100
     ) -> RangeTest:
-        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) of a fresh ``model``."""
+        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) of a fresh model with
+        these settings, trained on ``data`` as ``fit`` takes it (a classifier's ``Corpus``, a
+        language model's documents, a translator's source and target sentences); leaves the
+        estimator unfitted."""
+        self.check_params()
+        model, batches, loss = self._trial(*data)
         config = self.train_config()
         return lr_range_test(
             model, batches, config, min_lr=min_lr, max_lr=max_lr, steps=steps, loss=loss
         )
+
+    def _trial(self, *data: Any) -> Trial:
+        """A fresh model for ``data``, its batches and its loss: what the range test trains."""
+        raise NotImplementedError
 
     # -- the fitted estimator --------------------------------------------------------------
 
@@ -243,6 +255,19 @@ class TaskEstimator(OptionsEstimator):
             raise NotFittedError(
                 f"this {name} is not fitted yet: call {self.fit_call} or {name}.load(path) first"
             )
+
+    def _exported(self, verb: str) -> Path:
+        """The folder it was saved to or loaded from, where ``rnnkit export`` writes its ONNX
+        graphs (``backend="onnx"`` reads them); ConfigError for a model never saved, which
+        has none, naming what comes before ``verb``."""
+        folder: Path | None = getattr(self, "path_", None)
+        if folder is None:
+            raise ConfigError(
+                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
+                f"then {verb}",
+                field="backend",
+            )
+        return folder
 
     def _vocabulary(self) -> Any:
         """What turns its text into ids, as its bundle saves it (``to_json``)."""

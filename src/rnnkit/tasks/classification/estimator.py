@@ -39,10 +39,9 @@ from rnnkit.plural import counted
 from rnnkit.tasks.classification.options import NAME as CLASSIFICATION
 from rnnkit.tasks.classification.options import OPTIONS, objective
 from rnnkit.tasks.classification.scoring import batches_of, evaluate_batches, logits_in_order
-from rnnkit.tasks.estimator import TaskEstimator
+from rnnkit.tasks.estimator import TaskEstimator, Trial
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
-from rnnkit.train.lr_find import RangeTest
 from rnnkit.validation import (
     check_classes,
     check_labels,
@@ -189,24 +188,12 @@ class TextClassifier(TaskEstimator):
         )
         return vocab, model, batches
 
-    def lr_find(
-        self,
-        train: Corpus,
-        *,
-        min_lr: float = 1e-5,
-        max_lr: float = 1.0,
-        steps: int = 100,
-    ) -> RangeTest:
-        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
-        this classifier's settings; leaves the classifier unfitted."""
-        self.check_params()
+    def _trial(self, train: Corpus) -> Trial:
         names = natural_sorted(set(train.labels))
         with self.in_params():
             _, model, batches = self._prepare(train, names)
         target = objective(self.train_config().label_smoothing, members=model.config.ensemble)
-        return self._range_test(
-            model, batches, target.loss, min_lr=min_lr, max_lr=max_lr, steps=steps
-        )
+        return Trial(model, batches, target.loss)
 
     def fit_corpus(
         self,

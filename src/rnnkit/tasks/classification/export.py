@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnnkit.errors import ConfigError
-from rnnkit.export.graph import Graph, array, check_export_target, recurrent_layer, save_graph
+from rnnkit.export.graph import Graph, check_export_target, recurrent_layer, save_graph
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.ensemble import Ensemble, classifiers
 from rnnkit.tasks.classification import ONNX_FILES
@@ -101,7 +101,7 @@ def _member_logits(g: Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
     """The logits (B, C) of one classifier."""
     onnx, config = g.onnx, model.config
     tokens, real, mask, lengths_float, axis0 = inputs
-    x = g.op("Gather", g.constant("embedding", array(model.encoder.embedding.weight)), tokens)
+    x = g.op("Gather", g.constant("embedding", model.encoder.embedding.weight), tokens)
     x = g.op("Mul", x, mask)  # (T, B, E), zero at padding
     if model.encoder.rnn is None:  # bag of embeddings: their mean
         features = [g.op("Div", g.op("ReduceSum", x, axis0, keepdims=0), lengths_float)]
@@ -127,10 +127,10 @@ def _member_logits(g: Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
                 pooling = model.pooling
                 hidden = g.op(
                     "Add",
-                    g.op("MatMul", x, g.constant("attention_w", array(pooling.attention.weight).T)),
-                    g.constant("attention_b", array(pooling.attention.bias)),
+                    g.op("MatMul", x, g.constant("attention_w", pooling.attention.weight.T)),
+                    g.constant("attention_b", pooling.attention.bias),
                 )
-                query = g.constant("attention_q", array(pooling.query.weight).T)
+                query = g.constant("attention_q", pooling.query.weight.T)
                 scores = g.op("MatMul", g.op("Tanh", hidden), query)  # (T, B, 1)
                 minus_inf = g.constant("minus_inf", np.array(-np.inf, np.float32))
                 weights = g.op("Softmax", g.op("Where", real, scores, minus_inf), axis=0)
@@ -139,8 +139,8 @@ def _member_logits(g: Graph, model: SequenceClassifier, inputs: _Inputs) -> str:
     classifier = model.classifier
     logits = g.op(
         "Add",
-        g.op("MatMul", feature, g.constant("classifier_w", array(classifier.weight).T)),
-        g.constant("classifier_b", array(classifier.bias)),
+        g.op("MatMul", feature, g.constant("classifier_w", classifier.weight.T)),
+        g.constant("classifier_b", classifier.bias),
     )
     return str(logits)
 

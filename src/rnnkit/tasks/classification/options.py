@@ -12,14 +12,8 @@ from typing import TYPE_CHECKING, Any
 from rnnkit.data.config import DataConfig
 from rnnkit.models.config import CELLS, ModelConfig
 from rnnkit.options import Option, OptionTable
-from rnnkit.tasks.shared import (
-    GROUPS,
-    model_option,
-    optimizer_options,
-    run_options,
-    text_option,
-    training_option,
-)
+from rnnkit.tasks import shared
+from rnnkit.tasks.shared import GROUPS, model_option, text_option, training_option
 from rnnkit.train.config import (
     MAX_EPOCHS,
     MIN_EPOCHS,
@@ -191,7 +185,7 @@ OPTIONS = OptionTable(
         training_option(
             "batch_size", "texts per batch (bucketed by length)", type=int, metavar="N"
         ),
-        *optimizer_options(),
+        *shared.optimizer_options(),
         training_option(
             "patience",
             "stop after N epochs without a better validation accuracy, keeping the best "
@@ -221,7 +215,7 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        *run_options(
+        *shared.run_options(
             "weights, batches, validation split",
             "stop after this many optimizer steps, for quick checks; the validation and test "
             "sets are still scored in full, and --no-test skips the test set",

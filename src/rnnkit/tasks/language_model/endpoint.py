@@ -40,6 +40,9 @@ from rnnkit.tasks.language_model.options import NAME
 
 log = logging.getLogger(__name__)
 
+Emit = Callable[[str], Awaitable[None]]  # sends one generated piece of text
+Generate = Callable[[Emit], Awaitable[int]]  # runs a request's generation: its token count
+
 DEFAULT_MAX_TOKENS = 200  # a request's max_tokens when it sends none (or --max-tokens if lower)
 
 
@@ -87,7 +90,7 @@ class Generations:
         request: GenerateRequest,
         max_tokens: int,
         sampling: Sampling,
-        emit: Callable[[str], Awaitable[None]],
+        emit: Emit,
         stopped: asyncio.Event,
     ) -> int:
         """Generate for ``request``, handing each token's text to ``emit``, until the text
@@ -210,11 +213,15 @@ def create_endpoint(config: ServeConfig) -> Endpoint:
         max_tokens, sampling = checked(request, config)  # HttpError: answered by the server
         stopped = asyncio.Event()
         watcher = asyncio.create_task(_watch(receive, stopped))
+
+        async def generate(emit: Emit) -> int:
+            return await generations.run(request, max_tokens, sampling, emit, stopped)
+
         try:
             if request.stream:
-                await _stream(generations, request, max_tokens, sampling, send, stopped)
+                await _stream(generate, send)
             else:
-                await _whole(generations, request, max_tokens, sampling, send, stopped, info)
+                await _whole(generate, send, info["model"])
         finally:
             watcher.cancel()
 
@@ -239,15 +246,7 @@ def create_endpoint(config: ServeConfig) -> Endpoint:
     )
 
 
-async def _whole(
-    generations: Generations,
-    request: GenerateRequest,
-    max_tokens: int,
-    sampling: Sampling,
-    send: Send,
-    stopped: asyncio.Event,
-    info: dict[str, Any],
-) -> None:
+async def _whole(generate: Generate, send: Send, model: str) -> None:
     """The generated text as one JSON answer."""
     pieces: list[str] = []
 
@@ -255,23 +254,16 @@ async def _whole(
         pieces.append(piece)
 
     try:
-        tokens = await generations.run(request, max_tokens, sampling, emit, stopped)
+        tokens = await generate(emit)
     except Exception:  # the client gets a 500, the server stays up
         log.exception("POST /generate failed")
         await send_json(send, 500, error_body(INTERNAL))
         return
-    payload = {"text": "".join(pieces), "tokens": tokens, "model": info["model"]}
+    payload = {"text": "".join(pieces), "tokens": tokens, "model": model}
     await send_json(send, 200, json.dumps(payload, ensure_ascii=False).encode())
 
 
-async def _stream(
-    generations: Generations,
-    request: GenerateRequest,
-    max_tokens: int,
-    sampling: Sampling,
-    send: Send,
-    stopped: asyncio.Event,
-) -> None:
+async def _stream(generate: Generate, send: Send) -> None:
     """Server-sent events: each token's text as it is generated, then ``done``."""
     await send(
         {
@@ -291,7 +283,7 @@ async def _stream(
         )
 
     try:
-        tokens = await generations.run(request, max_tokens, sampling, emit, stopped)
+        tokens = await generate(emit)
         last = event({"done": True, "tokens": tokens}, "done")
     except Exception:  # the status is sent: the stream ends with an error event
         log.exception("POST /generate failed while streaming")

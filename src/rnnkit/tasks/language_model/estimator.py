@@ -28,6 +28,7 @@ from rnnkit.models.config import LanguageModelConfig
 from rnnkit.models.language_model import Carried, LanguageModelNet
 from rnnkit.models.vectors import copy_vectors, load_vectors, vectors_dim
 from rnnkit.plural import counted
+from rnnkit.tasks.estimator import Trial
 from rnnkit.tasks.language_model.generating import Generating
 from rnnkit.tasks.language_model.options import (
     EMBED_DIM,
@@ -42,7 +43,6 @@ from rnnkit.text.units import EOD_ID, Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.device import model_device
-from rnnkit.train.lr_find import RangeTest
 from rnnkit.train.precision import autocast
 from rnnkit.validation import check_texts
 
@@ -198,21 +198,9 @@ class LanguageModel(Generating):
         self.model_, self.units_ = net.eval(), units
         return self
 
-    def lr_find(
-        self,
-        documents: Sequence[str],
-        *,
-        min_lr: float = 1e-5,
-        max_lr: float = 1.0,
-        steps: int = 100,
-    ) -> RangeTest:
-        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
-        these settings; leaves the model unfitted."""
-        self.check_params()
+    def _trial(self, documents: Sequence[str]) -> Trial:
         _, net, batches = self._prepare(check_texts(documents, "documents"))
-        return self._range_test(
-            Carried(net), batches, objective().loss, min_lr=min_lr, max_lr=max_lr, steps=steps
-        )
+        return Trial(Carried(net), batches, objective().loss)
 
     # -- scoring ---------------------------------------------------------------------------
 

@@ -31,14 +31,7 @@ import numpy as np
 from torch import nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.export.graph import (
-    Graph,
-    array,
-    check_export_target,
-    linear,
-    recurrent_layer,
-    save_graph,
-)
+from rnnkit.export.graph import Graph, check_export_target, linear, recurrent_layer, save_graph
 from rnnkit.export.graph import state_names as cell_states
 from rnnkit.models.language_model import LanguageModelNet
 from rnnkit.tasks.language_model import ONNX_FILE
@@ -84,7 +77,7 @@ def _scores(g: Graph, net: LanguageModelNet, h: str, embedding: str) -> str:
     if net.decoder is not None:
         return linear(g, z, net.decoder, "decoder")
     assert net.output_bias is not None  # tied: the embedding's initializer, transposed by Gemm
-    bias = g.constant("output_b", array(net.output_bias))
+    bias = g.constant("output_b", net.output_bias)
     return str(g.op("Gemm", z, embedding, bias, transB=1))
 
 
@@ -107,7 +100,7 @@ def build_step_graph(net: LanguageModelNet) -> Any:
     else:
         per_layer = [[s] for s in states]
 
-    embedding = g.constant("embedding", array(net.encoder.embedding.weight))
+    embedding = g.constant("embedding", net.encoder.embedding.weight)
     axis0 = g.constant("axis0", np.array([0], np.int64))
     x = g.op("Unsqueeze", g.op("Gather", embedding, "tokens"), axis0)  # (1, B, E)
     rnn = net.encoder.rnn

@@ -125,14 +125,9 @@ class Generating(TaskEstimator):
             OnnxStep,  # the onnx extra, imported when used
         )
 
-        folder = getattr(self, "path_", None)
-        if folder is None:
-            raise ConfigError(
-                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
-                "then generate",
-                field="backend",
-            )
-        return OnnxStep(folder / ONNX_FILE, self.model_, threads=self.threads or 0)
+        return OnnxStep(
+            self._exported("generate") / ONNX_FILE, self.model_, threads=self.threads or 0
+        )
 
     def stream(
         self,

@@ -15,14 +15,8 @@ from rnnkit.data.config import DOCUMENTS, UNIT_NAMES, StreamConfig
 from rnnkit.models.config import SOFTMAXES, LanguageModelConfig
 from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
-from rnnkit.tasks.shared import (
-    GROUPS,
-    model_option,
-    optimizer_options,
-    run_options,
-    text_option,
-    training_option,
-)
+from rnnkit.tasks import shared
+from rnnkit.tasks.shared import GROUPS, model_option, text_option, training_option
 from rnnkit.text.tokenize import TOKENIZERS
 from rnnkit.train.config import TrainConfig
 
@@ -239,7 +233,7 @@ OPTIONS = OptionTable(
             metavar="N",
             default=32,
         ),
-        *optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="cosine"),
+        *shared.optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="cosine"),
         training_option(
             "patience",
             "stop after N epochs without a lower validation loss, keeping the best weights "
@@ -256,7 +250,7 @@ OPTIONS = OptionTable(
             type=float,
             metavar="F",
         ),
-        *run_options("weights, dropout, window lengths"),
+        *shared.run_options("weights, dropout, window lengths"),
     ],
     {"model": LanguageModelConfig, "data": StreamConfig, "training": TrainConfig},
 )

@@ -27,6 +27,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.models.config import TranslatorConfig
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.plural import counted
+from rnnkit.tasks.estimator import Trial
 from rnnkit.tasks.translation.options import NAME, OPTIONS, objective
 from rnnkit.tasks.translation.options import bleu as corpus_bleu
 from rnnkit.tasks.translation.translating import DECODE_BATCH, Translating
@@ -35,7 +36,6 @@ from rnnkit.text.units import SPECIALS, Units
 from rnnkit.text.vocab import Vocabulary
 from rnnkit.train.checkpoint import CheckpointPolicy
 from rnnkit.train.device import feed, model_device
-from rnnkit.train.lr_find import RangeTest
 from rnnkit.train.precision import autocast
 from rnnkit.validation import check_pairs
 
@@ -206,22 +206,10 @@ class Translator(Translating):
         targets = units.target.encode_batch(target)
         return PairBatches(sources, targets, batch_size=DECODE_BATCH)
 
-    def lr_find(
-        self,
-        source: Sequence[str],
-        target: Sequence[str],
-        *,
-        min_lr: float = 1e-5,
-        max_lr: float = 1.0,
-        steps: int = 100,
-    ) -> RangeTest:
-        """The learning-rate range test (:mod:`rnnkit.train.lr_find`) on a fresh model with
-        these settings; leaves the translator unfitted."""
-        self.check_params()
+    def _trial(self, source: Sequence[str], target: Sequence[str]) -> Trial:
         source, target = check_pairs(source, target, "source", "target")
         _, net, batches = self._prepare(source, target)
-        loss = objective(self.train_config().label_smoothing).loss
-        return self._range_test(net, batches, loss, min_lr=min_lr, max_lr=max_lr, steps=steps)
+        return Trial(net, batches, objective(self.train_config().label_smoothing).loss)
 
     # -- what its bundle holds -------------------------------------------------------------
 

@@ -42,14 +42,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.errors import ConfigError, OutputError
-from rnnkit.export.graph import (
-    Graph,
-    array,
-    check_export_target,
-    linear,
-    recurrent_layer,
-    save_graph,
-)
+from rnnkit.export.graph import Graph, check_export_target, linear, recurrent_layer, save_graph
 from rnnkit.export.graph import state_names as cell_states
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.translation import ONNX_FILES
@@ -72,7 +65,7 @@ def _axes(g: Graph, *axes: int) -> str:
 
 def _matmul(g: Graph, x: str, weight: Any, stem: str) -> str:
     """``x W^T`` for an input ``x`` (..., in) of any rank and a (out, in) weight."""
-    return str(g.op("MatMul", x, g.constant(stem, np.ascontiguousarray(array(weight).T))))
+    return str(g.op("MatMul", x, g.constant(stem, weight.T)))
 
 
 def _per_layer(g: Graph, state: str, layers: int) -> list[str]:
@@ -120,7 +113,7 @@ def _bridge(g: Graph, net: TranslatorNet, finals: list[list[str]]) -> dict[str, 
         state = g.op(
             "Add",
             _matmul(g, joined, bridge.weight, f"bridge{number}_w"),
-            g.constant(f"bridge{number}_b", array(bridge.bias)),
+            g.constant(f"bridge{number}_b", bridge.bias),
         )
         made[name] = str(g.op("Tanh", state)) if number == 0 else str(state)  # tanh for h only
     return made
@@ -140,7 +133,7 @@ def build_encoder_graph(net: TranslatorNet) -> Any:
     )
     present = g.op("Cast", g.op("Unsqueeze", real, _axes(g, 2)), to=float_type)  # (T, B, 1)
 
-    x = g.op("Gather", g.constant("embedding", array(net.encoder.embedding.weight)), "source")
+    x = g.op("Gather", g.constant("embedding", net.encoder.embedding.weight), "source")
     x = g.op("Mul", x, present)  # (T, B, E), zero at padding
     seq_lens = g.op("Cast", "lengths", to=onnx.TensorProto.INT32)
     finals: list[list[str]] = [[] for _ in state_names(net)]  # each layer's (B, D) per state
@@ -195,10 +188,10 @@ def _attention(g: Graph, net: TranslatorNet, s: str) -> tuple[str, str]:
         query = g.op(
             "Add",
             _matmul(g, s, attention.query.weight, "query_w"),
-            g.constant("query_b", array(attention.query.bias)),
+            g.constant("query_b", attention.query.bias),
         )
         hidden = g.op("Tanh", g.op("Add", g.op("Unsqueeze", query, _axes(g, 1)), "keys"))
-        scores = g.op("MatMul", hidden, g.constant("v", array(attention.v.weight).T))  # B,S,1
+        scores = g.op("MatMul", hidden, g.constant("v", attention.v.weight.T))  # B,S,1
     else:  # dot and general: the keys already hold W_a m
         scores = g.op("MatMul", "keys", g.op("Unsqueeze", s, _axes(g, 2)))  # (B, S, 1)
     scores = g.op("Squeeze", scores, _axes(g, 2))
@@ -217,7 +210,7 @@ def _log_probs(g: Graph, net: TranslatorNet, attentional: str, embedding: str) -
         z = attentional
         if net.projection is not None:
             z = linear(g, z, net.projection, "projection")
-        bias = g.constant("output_b", array(net.output_bias))
+        bias = g.constant("output_b", net.output_bias)
         scores = g.op("Gemm", z, embedding, bias, transB=1)
     return str(g.op("LogSoftmax", scores, axis=1))
 
@@ -228,7 +221,7 @@ def build_decoder_graph(net: TranslatorNet) -> Any:
     onnx, helper = g.onnx, g.onnx.helper
     config, names = net.config, state_names(net)
     L = config.num_layers
-    embedding = g.constant("target_embedding", array(net.target_embedding.weight))
+    embedding = g.constant("target_embedding", net.target_embedding.weight)
     x = g.op("Gather", embedding, "tokens")  # (B, E)
     if config.input_feeding:
         x = g.op("Concat", x, "feed", axis=1)  # (B, E + D)

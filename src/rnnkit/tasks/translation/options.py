@@ -19,13 +19,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.models.config import ATTENTIONS, EXTRA_TOKENS, SearchConfig, TranslatorConfig
 from rnnkit.nn.registry import CellNames
 from rnnkit.options import Option, OptionTable
-from rnnkit.tasks.shared import (
-    model_option,
-    optimizer_options,
-    run_options,
-    text_option,
-    training_option,
-)
+from rnnkit.tasks import shared
+from rnnkit.tasks.shared import model_option, text_option, training_option
 from rnnkit.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -237,7 +232,7 @@ OPTIONS = OptionTable(
         training_option(
             "batch_size", "sentence pairs per batch", type=int, metavar="N", default=64
         ),
-        *optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="linear"),
+        *shared.optimizer_options(lr=2e-3, weight_decay=0.01, warmup=0.02, schedule="linear"),
         training_option(
             "patience",
             "stop after N epochs without a better validation BLEU, keeping the best weights "
@@ -253,7 +248,7 @@ OPTIONS = OptionTable(
             metavar="X",
             default=0.1,
         ),
-        *run_options("weights, dropout, batch order"),
+        *shared.run_options("weights, dropout, batch order"),
         *_DECODING,
     ],
     {

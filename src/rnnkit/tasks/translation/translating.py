@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from rnnkit.errors import ConfigError, field_error
+from rnnkit.errors import field_error
 from rnnkit.models.config import EXTRA_TOKENS, SearchConfig
 from rnnkit.models.translator import TranslatorNet
 from rnnkit.tasks.estimator import TaskEstimator
@@ -130,13 +130,7 @@ class Translating(TaskEstimator):
             return self.model_
         from rnnkit.tasks.translation.runtime import OnnxTranslator  # the onnx extra
 
-        folder = getattr(self, "path_", None)
-        if folder is None:
-            raise ConfigError(
-                "backend onnx reads the model's folder: save(path), run rnnkit export PATH, "
-                "then translate",
-                field="backend",
-            )
+        folder = self._exported("translate")
         key = (Path(folder), id(self.model_))  # the graphs are checked once per model and folder
         cached = getattr(self, "_onnx_searcher", None)
         if cached is None or cached[0] != key:
