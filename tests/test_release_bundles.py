@@ -1,11 +1,14 @@
 """Bundles of every task written by the release before the task layer (issue 33), and every
 command's flags then, answer and parse as they did (``tests/fixtures/release/make.py`` wrote
-them): predictions to 1e-6, the same greedy and seeded text, the same translations."""
+them): predictions to 1e-6, the same greedy and seeded text, the same translations, the same
+ONNX graphs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +65,30 @@ def test_every_command_keeps_every_flag_it_had() -> None:
         shown = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", result.stdout))
         missing = [flag for flag in flags if flag not in shown]
         assert not missing, f"rnnkit {command} --help lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    "name", ["classifier", "ensemble", "lm-char-lstm", "lm-word-gru", "translator"]
+)
+def test_the_onnx_graphs_of_the_release_bundles_are_exported_as_they_were(
+    name: str, tmp_path: Path
+) -> None:
+    """``rnnkit export`` writes, node for node and weight for weight, the graphs the release
+    wrote for the same bundles (``onnx.json``), with the same metadata and opset."""
+    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    from rnnkit.bundle import bundle_task
+    from rnnkit.tasks import registry
+
+    recorded = json.loads((FIXTURES / "onnx.json").read_text())["graphs"]
+    bundle = tmp_path / name
+    shutil.copytree(FIXTURES / name, bundle)
+    written = registry.get(bundle_task(bundle)).load("exporter")(bundle, None, None)
+    expected = {key: value for key, value in recorded.items() if key.startswith(f"{name}/")}
+    assert sorted(f"{name}/{path.name}" for path in written) == sorted(expected)
+    for path in written:
+        graph = onnx.load(str(path))
+        assert expected[f"{name}/{path.name}"] == {
+            "graph_sha256": hashlib.sha256(graph.graph.SerializeToString()).hexdigest(),
+            "metadata": {prop.key: prop.value for prop in graph.metadata_props},
+            "opset": [entry.version for entry in graph.opset_import],
+        }
